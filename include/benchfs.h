@@ -1,0 +1,130 @@
+/*
+ * benchfs.h - C API of BenchFS, an ad hoc distributed file system for HPC jobs.
+ *
+ * Link with `pkg-config --cflags --libs benchfs` (shared) or `--static`.
+ *
+ * Conventions:
+ *  - Functions returning int/ssize_t/int64_t return >= 0 on success and a
+ *    negative BENCHFS_E* code on failure. Each code is the negated errno value
+ *    (BENCHFS_ENOENT == -ENOENT), so a caller can write `errno = -rc`.
+ *  - Functions returning a pointer return NULL on failure; benchfs_errno()
+ *    gives the code and benchfs_get_error() the message.
+ *  - benchfs_get_error() and benchfs_errno() describe the last failed call of
+ *    the calling thread.
+ *  - All calls are thread-safe: many threads may use one context and even one
+ *    file handle at once (reads and writes take an explicit offset).
+ *  - Every pointer argument is checked: NULL gives BENCHFS_EINVAL (or
+ *    BENCHFS_EFAULT for data buffers), never a crash.
+ *  - Using a handle after benchfs_close()/benchfs_finalize() is undefined.
+ *    benchfs_finalize(NULL) and benchfs_close(NULL) are safe no-ops that
+ *    return BENCHFS_EINVAL.
+ *  - Paths are absolute within the BenchFS namespace ("/dir/file").
+ */
+#ifndef BENCHFS_H
+#define BENCHFS_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define BENCHFS_API_VERSION 1
+
+/* Error codes: negated errno values. */
+#define BENCHFS_OK 0
+#define BENCHFS_EPERM (-EPERM)
+#define BENCHFS_ENOENT (-ENOENT)
+#define BENCHFS_EIO (-EIO)
+#define BENCHFS_EBADF (-EBADF)
+#define BENCHFS_ENOMEM (-ENOMEM)
+#define BENCHFS_EACCES (-EACCES)
+#define BENCHFS_EFAULT (-EFAULT)
+#define BENCHFS_EEXIST (-EEXIST)
+#define BENCHFS_EXDEV (-EXDEV)
+#define BENCHFS_ENOTDIR (-ENOTDIR)
+#define BENCHFS_EISDIR (-EISDIR)
+#define BENCHFS_EINVAL (-EINVAL)
+#define BENCHFS_EFBIG (-EFBIG)
+#define BENCHFS_ENOSPC (-ENOSPC)
+#define BENCHFS_ENAMETOOLONG (-ENAMETOOLONG)
+#define BENCHFS_ENOTEMPTY (-ENOTEMPTY)
+#define BENCHFS_ENOTSUP (-ENOTSUP)
+#define BENCHFS_ENOTCONN (-ENOTCONN)
+#define BENCHFS_ETIMEDOUT (-ETIMEDOUT)
+#define BENCHFS_ECONNREFUSED (-ECONNREFUSED)
+#define BENCHFS_EPROTO (-EPROTO)
+
+typedef struct benchfs_context benchfs_context_t;
+typedef struct benchfs_file benchfs_file_t;
+
+/* Callback of benchfs_readdir: called once per entry (without "." and "..").
+ * Return 0 to continue, non-zero to stop early (benchfs_readdir then returns
+ * that value if positive, or 0). */
+typedef int (*benchfs_readdir_fn)(void *arg, const char *name, const struct stat *st);
+
+/* Connects to a cluster. `servers` is "host:port,host:port" or "registry:DIR";
+ * NULL or "" reads BENCHFS_SERVERS, then BENCHFS_REGISTRY from the environment.
+ * Every server must be reachable. Returns NULL on failure. */
+benchfs_context_t *benchfs_init(const char *servers);
+
+/* Closes all connections and frees the context. */
+int benchfs_finalize(benchfs_context_t *ctx);
+
+/* Number of servers in the cluster the context is connected to. */
+int benchfs_server_count(const benchfs_context_t *ctx);
+
+/* Creates (and opens) a regular file. `flags` are open(2) flags: O_RDONLY,
+ * O_WRONLY, O_RDWR, O_EXCL, O_TRUNC (O_CREAT is implied). */
+benchfs_file_t *benchfs_create(benchfs_context_t *ctx, const char *path, int flags, mode_t mode);
+
+/* Opens an existing regular file; honours O_CREAT (mode 0644), O_EXCL, O_TRUNC. */
+benchfs_file_t *benchfs_open(benchfs_context_t *ctx, const char *path, int flags);
+
+/* Publishes the file's size to its metadata server and frees the handle. */
+int benchfs_close(benchfs_file_t *f);
+
+/* Reads up to len bytes at offset off. Returns bytes read (0 at end of file). */
+ssize_t benchfs_read(benchfs_file_t *f, void *buf, size_t len, off_t off);
+
+/* Writes len bytes at offset off. Returns bytes written (all of them, or an error). */
+ssize_t benchfs_write(benchfs_file_t *f, const void *buf, size_t len, off_t off);
+
+/* Makes the file's data and size durable on the servers. */
+int benchfs_fsync(benchfs_file_t *f);
+
+/* Size of an open file as this handle sees it (its own writes included). */
+int64_t benchfs_file_size(benchfs_file_t *f);
+
+int benchfs_stat(benchfs_context_t *ctx, const char *path, struct stat *st);
+int64_t benchfs_get_file_size(benchfs_context_t *ctx, const char *path);
+int benchfs_remove(benchfs_context_t *ctx, const char *path); /* unlink a file */
+int benchfs_mkdir(benchfs_context_t *ctx, const char *path, mode_t mode);
+int benchfs_rmdir(benchfs_context_t *ctx, const char *path);
+int benchfs_rename(benchfs_context_t *ctx, const char *from, const char *to);
+int benchfs_truncate(benchfs_context_t *ctx, const char *path, off_t size);
+int benchfs_access(benchfs_context_t *ctx, const char *path, int mode); /* F_OK, R_OK, W_OK, X_OK */
+int benchfs_chmod(benchfs_context_t *ctx, const char *path, mode_t mode);
+int benchfs_readdir(benchfs_context_t *ctx, const char *path, benchfs_readdir_fn fn, void *arg);
+
+/* Space summed over all servers (f_bsize = 4096). */
+int benchfs_statfs(benchfs_context_t *ctx, struct statvfs *st);
+
+/* Last error of the calling thread: message (never NULL; "" if none) and code. */
+const char *benchfs_get_error(void);
+int benchfs_errno(void);
+
+/* Library version string, e.g. "0.1.0". */
+const char *benchfs_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* BENCHFS_H */

@@ -1,0 +1,312 @@
+//! `benchfs`: the command-line client (status, put, get, ls, stat, mkdir, mv, rm).
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use benchfs::{Client, Config, FileKind, OpenOptions};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(version, about = "Command-line client of a BenchFS cluster")]
+struct Cli {
+    /// Servers, "host:port,host:port".
+    #[arg(long, env = "BENCHFS_SERVERS", global = true, conflicts_with = "registry")]
+    servers: Option<String>,
+    /// Registry directory the servers announced themselves in.
+    #[arg(long, env = "BENCHFS_REGISTRY", global = true)]
+    registry: Option<PathBuf>,
+    /// Seconds to wait for any server before failing.
+    #[arg(long, global = true, default_value_t = 10.0)]
+    timeout: f64,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Each server: address, reachable, chunks and bytes stored, space.
+    Status,
+    /// Copy a local file into BenchFS.
+    Put { local: PathBuf, remote: String },
+    /// Copy a file out of BenchFS ("-" writes to stdout).
+    Get { remote: String, local: PathBuf },
+    /// List a directory.
+    Ls {
+        #[arg(short = 'l')]
+        long: bool,
+        #[arg(default_value = "/")]
+        path: String,
+    },
+    /// Show a path's attributes.
+    Stat { path: String },
+    /// Create a directory.
+    Mkdir {
+        /// Create missing parents; no error if it exists.
+        #[arg(short = 'p')]
+        parents: bool,
+        path: String,
+    },
+    /// Rename a file or directory.
+    Mv { old: String, new: String },
+    /// Remove a file (or, with -r, a directory tree).
+    Rm {
+        #[arg(short = 'r')]
+        recursive: bool,
+        path: String,
+    },
+}
+
+/// Size of one copy buffer: a few chunks, written with one call so they go out in parallel.
+const COPY_BUF: usize = 16 << 20;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("benchfs: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("benchfs: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn config(cli: &Cli) -> benchfs::Result<Config> {
+    let mut cfg = match (&cli.servers, &cli.registry) {
+        (Some(s), _) => Config::from_spec(s)?,
+        (None, Some(r)) => Config::from_registry(r)?,
+        (None, None) => {
+            return Err(benchfs::Error::Config(
+                "no cluster given: use --servers, --registry, BENCHFS_SERVERS or BENCHFS_REGISTRY".into(),
+            ))
+        }
+    };
+    cfg.apply_env_tuning()?;
+    cfg.timeout = std::time::Duration::try_from_secs_f64(cli.timeout)
+        .map_err(|e| benchfs::Error::Config(format!("--timeout: {e}")))?;
+    Ok(cfg)
+}
+
+async fn run(cli: Cli) -> Result<ExitCode, String> {
+    let cfg = config(&cli).map_err(|e| e.to_string())?;
+    if let Cmd::Status = cli.cmd {
+        return Ok(status(Client::new_lazy(cfg)).await);
+    }
+    let c = Client::new_lazy(cfg);
+    let r = match &cli.cmd {
+        Cmd::Status => unreachable!("handled above"),
+        Cmd::Put { local, remote } => put(&c, local, remote).await,
+        Cmd::Get { remote, local } => get(&c, remote, local).await,
+        Cmd::Ls { long, path } => ls(&c, path, *long).await,
+        Cmd::Stat { path } => stat(&c, path).await,
+        Cmd::Mkdir { parents, path } => mkdir(&c, path, *parents).await,
+        Cmd::Mv { old, new } => c.rename(old, new).await.map_err(|e| e.to_string()),
+        Cmd::Rm { recursive, path } => rm(&c, path, *recursive).await.map_err(|e| e.to_string()),
+    };
+    r.map(|()| ExitCode::SUCCESS)
+}
+
+async fn status(c: Client) -> ExitCode {
+    let mut ok = true;
+    println!(
+        "{:<24} {:<11} {:>10} {:>14} {:>14} {:>10}",
+        "SERVER", "STATE", "CHUNKS", "CHUNK BYTES", "FREE BYTES", "RECORDS"
+    );
+    for s in c.server_status().await {
+        match s.result {
+            Ok(st) => println!(
+                "{:<24} {:<11} {:>10} {:>14} {:>14} {:>10}",
+                s.addr, "reachable", st.chunks, st.chunk_bytes, st.avail_bytes, st.inodes
+            ),
+            Err(e) => {
+                ok = false;
+                println!("{:<24} {:<11} {e}", s.addr, "UNREACHABLE");
+            }
+        }
+    }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("benchfs: some servers are unreachable");
+        ExitCode::FAILURE
+    }
+}
+
+fn progress(total: u64) -> indicatif::ProgressBar {
+    if !std::io::stderr().is_terminal() || total < (64 << 20) {
+        return indicatif::ProgressBar::hidden();
+    }
+    let pb = indicatif::ProgressBar::new(total);
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{bytes}/{total_bytes} {wide_bar} {binary_bytes_per_sec} eta {eta}")
+    {
+        pb.set_style(style);
+    }
+    pb
+}
+
+async fn put(c: &Client, local: &PathBuf, remote: &str) -> Result<(), String> {
+    let mut src = std::fs::File::open(local).map_err(|e| format!("{}: {e}", local.display()))?;
+    let total = src.metadata().map(|m| m.len()).unwrap_or(0);
+    let opts = OpenOptions { read: false, write: true, create: true, truncate: true, ..OpenOptions::default() };
+    let f = c.open(remote, &opts).await.map_err(|e| e.to_string())?;
+    let pb = progress(total);
+    let mut buf = vec![0u8; COPY_BUF];
+    let mut off = 0u64;
+    loop {
+        let n = read_full(&mut src, &mut buf).map_err(|e| format!("{}: {e}", local.display()))?;
+        if n == 0 {
+            break;
+        }
+        f.write_at(&buf[..n], off).await.map_err(|e| e.to_string())?;
+        off += n as u64;
+        pb.set_position(off);
+    }
+    pb.finish_and_clear();
+    f.close().await.map_err(|e| e.to_string())
+}
+
+/// Fills `buf` as far as the source allows (a pipe returns short reads).
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+async fn get(c: &Client, remote: &str, local: &PathBuf) -> Result<(), String> {
+    let f = c.open(remote, &OpenOptions::default()).await.map_err(|e| e.to_string())?;
+    let mut out: Box<dyn Write> = if local.as_os_str() == "-" {
+        Box::new(std::io::stdout().lock())
+    } else {
+        Box::new(std::fs::File::create(local).map_err(|e| format!("{}: {e}", local.display()))?)
+    };
+    let pb = progress(f.size());
+    let mut buf = vec![0u8; COPY_BUF];
+    let mut off = 0u64;
+    loop {
+        let n = f.read_at(&mut buf, off).await.map_err(|e| e.to_string())?;
+        if n == 0 {
+            break;
+        }
+        out.write_all(&buf[..n]).map_err(|e| format!("{}: {e}", local.display()))?;
+        off += n as u64;
+        pb.set_position(off);
+    }
+    pb.finish_and_clear();
+    out.flush().map_err(|e| format!("{}: {e}", local.display()))
+}
+
+fn kind_char(k: FileKind) -> char {
+    match k {
+        FileKind::Dir => 'd',
+        FileKind::File => '-',
+    }
+}
+
+fn mode_string(a: &benchfs::Attr) -> String {
+    let mut s = String::from(kind_char(a.kind));
+    for shift in [6, 3, 0] {
+        let b = (a.mode >> shift) & 7;
+        s.push(if b & 4 != 0 { 'r' } else { '-' });
+        s.push(if b & 2 != 0 { 'w' } else { '-' });
+        s.push(if b & 1 != 0 { 'x' } else { '-' });
+    }
+    s
+}
+
+async fn ls(c: &Client, path: &str, long: bool) -> Result<(), String> {
+    let a = c.stat(path).await.map_err(|e| e.to_string())?;
+    let entries = if a.is_dir() {
+        c.readdir(path).await.map_err(|e| e.to_string())?
+    } else {
+        vec![benchfs::DirEntry { name: path.to_string(), attr: a }]
+    };
+    let mut out = std::io::stdout().lock();
+    for e in entries {
+        let r = if long {
+            writeln!(
+                out,
+                "{} {:>5} {:>5} {:>12} {:>10} {}",
+                mode_string(&e.attr),
+                e.attr.uid,
+                e.attr.gid,
+                e.attr.size,
+                e.attr.mtime.0,
+                e.name
+            )
+        } else {
+            writeln!(out, "{}", e.name)
+        };
+        r.map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+async fn stat(c: &Client, path: &str) -> Result<(), String> {
+    let a = c.stat(path).await.map_err(|e| e.to_string())?;
+    println!(
+        "path: {path}\ntype: {}\nmode: {:o} ({})\nuid: {}\ngid: {}\nsize: {}",
+        if a.is_dir() { "directory" } else { "file" },
+        a.mode,
+        mode_string(&a),
+        a.uid,
+        a.gid,
+        a.size
+    );
+    println!("mtime: {}.{:09}\nctime: {}.{:09}", a.mtime.0, a.mtime.1, a.ctime.0, a.ctime.1);
+    if !a.is_dir() {
+        println!("file id: {:032x}\nchunk size: {}", a.fid, a.chunk_size);
+    }
+    Ok(())
+}
+
+async fn mkdir(c: &Client, path: &str, parents: bool) -> Result<(), String> {
+    if !parents {
+        return c.mkdir(path, 0o755).await.map(|_| ()).map_err(|e| e.to_string());
+    }
+    let p = benchfs::path::normalize(path).map_err(|e| e.to_string())?;
+    let mut cur = String::new();
+    for comp in p.split('/').filter(|s| !s.is_empty()) {
+        cur.push('/');
+        cur.push_str(comp);
+        match c.mkdir(&cur, 0o755).await {
+            Ok(_) => {}
+            Err(benchfs::Error::Exists(_)) if c.stat(&cur).await.is_ok_and(|a| a.is_dir()) => {}
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    Ok(())
+}
+
+async fn rm(c: &Client, path: &str, recursive: bool) -> benchfs::Result<()> {
+    let a = c.stat(path).await?;
+    if !a.is_dir() {
+        return c.unlink(path).await;
+    }
+    if !recursive {
+        return Err(benchfs::Error::IsDir(format!("{path} (use -r)")));
+    }
+    let p = benchfs::path::normalize(path)?;
+    for e in c.readdir(&p).await? {
+        Box::pin(rm(c, &benchfs::path::join(&p, &e.name), true)).await?;
+    }
+    c.rmdir(&p).await
+}

@@ -1,0 +1,99 @@
+//! `benchfsd`: one BenchFS server. Run one per node for the length of a job.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+
+#[derive(Parser, Debug)]
+#[command(version, about = "BenchFS server: pools this node's storage into the job's file system")]
+struct Args {
+    /// Address to listen on (port 0 picks a free port; the chosen address is printed).
+    #[arg(long, default_value = "0.0.0.0:7070")]
+    listen: String,
+    /// Address clients should use, when it differs from --listen (e.g. 0.0.0.0 binds).
+    #[arg(long)]
+    advertise: Option<String>,
+    /// Directory holding this server's chunks and metadata (node-local: NVMe, tmpfs).
+    #[arg(long)]
+    data_dir: PathBuf,
+    /// Shared directory where servers announce their addresses for clients.
+    #[arg(long, env = "BENCHFS_REGISTRY")]
+    registry: Option<PathBuf>,
+    /// Worker threads of the server's runtime (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    rt.enable_all();
+    if let Some(t) = args.threads {
+        rt.worker_threads(t.max(1));
+    }
+    let rt = match rt.build() {
+        Ok(rt) => rt,
+        Err(e) => return fail(&format!("cannot start the runtime: {e}")),
+    };
+    match rt.block_on(serve(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e),
+    }
+}
+
+fn fail(msg: &str) -> ExitCode {
+    eprintln!("benchfsd: {msg}");
+    ExitCode::FAILURE
+}
+
+async fn serve(args: Args) -> Result<(), String> {
+    let state = benchfs::server::State::open(&args.data_dir)
+        .map_err(|e| format!("cannot open data directory {}: {e}", args.data_dir.display()))?;
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    let addr = match &args.advertise {
+        Some(a) => a.clone(),
+        None if local.ip().is_unspecified() => {
+            return Err(format!(
+                "--listen {} binds every address: say which one clients use with --advertise",
+                args.listen
+            ))
+        }
+        None => local.to_string(),
+    };
+    if let Some(dir) = &args.registry {
+        benchfs::registry::register(dir, &addr).map_err(|e| format!("cannot register in {}: {e}", dir.display()))?;
+    }
+    tracing::info!(%addr, data_dir = %args.data_dir.display(), "serving");
+    // Tests and launch scripts wait for this exact line.
+    println!("benchfsd listening on {addr}");
+    let result = benchfs::server::run(listener, Arc::new(state), shutdown_signal()).await;
+    if let Some(dir) = &args.registry {
+        let _ = benchfs::registry::unregister(dir, &addr);
+    }
+    result.map_err(|e| format!("shutdown: {e}"))?;
+    tracing::info!("stopped cleanly");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+        (Ok(mut t), Ok(mut i)) => {
+            tokio::select! {
+                _ = t.recv() => {}
+                _ = i.recv() => {}
+            }
+        }
+        _ => std::future::pending().await,
+    }
+    tracing::info!("signal received");
+}

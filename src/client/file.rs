@@ -1,0 +1,209 @@
+//! An open file: reads and writes at an offset, split per chunk and sent to all
+//! owning servers at once.
+//!
+//! Size follows close-to-open consistency: the handle remembers the size it saw at
+//! open and the highest byte it wrote; `flush`/`fsync`/`close` publish the latter to
+//! the metadata owner, which keeps the maximum. Reads at or past the known end ask
+//! the owner once more before reporting end of file.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use futures::future::try_join_all;
+
+use super::{unexpected, Client};
+use crate::error::{Error, Result};
+use crate::proto::{Attr, FileId, Reply, Request, SetAttr};
+
+pub struct File {
+    client: Client,
+    path: String,
+    fid: FileId,
+    chunk_size: u64,
+    readable: bool,
+    writable: bool,
+    /// File size as last seen from the metadata owner.
+    known_size: AtomicU64,
+    /// One past the highest byte this handle wrote (0: none).
+    written_end: AtomicU64,
+    /// Writes not yet published to the metadata owner.
+    dirty: AtomicBool,
+    /// Servers this handle wrote chunks to (fsync asks only them).
+    touched: Vec<AtomicBool>,
+}
+
+/// One chunk-sized piece of a read or write.
+struct Piece {
+    index: u64,
+    offset: u32,
+    start: usize,
+    len: usize,
+}
+
+fn pieces(off: u64, len: usize, chunk_size: u64) -> impl Iterator<Item = Piece> {
+    let mut done = 0usize;
+    std::iter::from_fn(move || {
+        if done >= len {
+            return None;
+        }
+        let pos = off + done as u64;
+        let in_chunk = pos % chunk_size;
+        let n = ((chunk_size - in_chunk) as usize).min(len - done);
+        let p = Piece { index: pos / chunk_size, offset: in_chunk as u32, start: done, len: n };
+        done += n;
+        Some(p)
+    })
+}
+
+impl File {
+    pub(super) fn new(client: Client, path: String, attr: Attr, readable: bool, writable: bool) -> File {
+        let touched = (0..client.server_count()).map(|_| AtomicBool::new(false)).collect();
+        File {
+            client,
+            path,
+            fid: attr.fid,
+            chunk_size: u64::from(attr.chunk_size.max(1)),
+            readable,
+            writable,
+            known_size: AtomicU64::new(attr.size),
+            written_end: AtomicU64::new(0),
+            dirty: AtomicBool::new(false),
+            touched,
+        }
+    }
+
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    pub fn fid(&self) -> FileId {
+        self.fid
+    }
+
+    /// The size as this handle sees it: the owner's size at open (or last refresh)
+    /// or the end of this handle's own writes, whichever is larger.
+    pub fn size(&self) -> u64 {
+        self.known_size.load(Ordering::Acquire).max(self.written_end.load(Ordering::Acquire))
+    }
+
+    /// Writes all of `buf` at `off`. Returns `buf.len()`.
+    pub async fn write_at(&self, buf: &[u8], off: u64) -> Result<usize> {
+        if !self.writable {
+            return Err(Error::Access(format!("{} is not open for writing", self.path)));
+        }
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let end = off.checked_add(buf.len() as u64).ok_or_else(|| Error::Invalid("offset overflow".into()))?;
+        let ring = self.client.ring();
+        try_join_all(pieces(off, buf.len(), self.chunk_size).map(|p| {
+            let server = ring.chunk_owner(self.fid, p.index);
+            self.touched[server].store(true, Ordering::Relaxed);
+            let req = Request::Write { fid: self.fid, index: p.index, offset: p.offset };
+            self.client.call(server, req, &buf[p.start..p.start + p.len])
+        }))
+        .await?;
+        self.written_end.fetch_max(end, Ordering::AcqRel);
+        self.dirty.store(true, Ordering::Release);
+        Ok(buf.len())
+    }
+
+    /// Reads up to `buf.len()` bytes at `off`; holes read as zeros. Returns 0 at end of file.
+    pub async fn read_at(&self, buf: &mut [u8], off: u64) -> Result<usize> {
+        if !self.readable {
+            return Err(Error::Access(format!("{} is not open for reading", self.path)));
+        }
+        let mut size = self.size();
+        if off.saturating_add(buf.len() as u64) > size {
+            size = self.refresh_size().await?;
+        }
+        if off >= size || buf.is_empty() {
+            return Ok(0);
+        }
+        let len = buf.len().min(usize::try_from(size - off).unwrap_or(usize::MAX));
+        let mut rest = &mut buf[..len];
+        let mut parts = Vec::new();
+        for p in pieces(off, len, self.chunk_size) {
+            let (head, tail) = rest.split_at_mut(p.len);
+            rest = tail;
+            parts.push((p, head));
+        }
+        let ring = self.client.ring();
+        try_join_all(parts.into_iter().map(|(p, dst)| async move {
+            let req = Request::Read { fid: self.fid, index: p.index, offset: p.offset, len: p.len as u32 };
+            let (reply, data) = self.client.call(ring.chunk_owner(self.fid, p.index), req, &[]).await?;
+            if !matches!(reply, Reply::Done(_)) || data.len() > dst.len() {
+                return Err(unexpected("read"));
+            }
+            dst[..data.len()].copy_from_slice(&data);
+            dst[data.len()..].fill(0); // past the chunk file's end: a hole
+            Ok::<_, Error>(())
+        }))
+        .await?;
+        Ok(len)
+    }
+
+    /// Asks the metadata owner for the current size (another client may have grown it).
+    async fn refresh_size(&self) -> Result<u64> {
+        match self.client.stat(&self.path).await {
+            Ok(a) => {
+                self.known_size.store(a.size, Ordering::Release);
+                Ok(self.size())
+            }
+            // Renamed or removed since open: keep what we know.
+            Err(Error::NotFound(_)) => Ok(self.size()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Publishes this handle's writes (size and mtime) to the metadata owner.
+    pub async fn flush(&self) -> Result<()> {
+        if !self.dirty.swap(false, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let set = SetAttr { grow_to: Some(self.written_end.load(Ordering::Acquire)), ..Default::default() };
+        match self.client.set_attr(&self.path, set).await {
+            Ok(a) => {
+                self.known_size.store(a.size, Ordering::Release);
+                Ok(())
+            }
+            Err(e) => {
+                self.dirty.store(true, Ordering::Release);
+                Err(e)
+            }
+        }
+    }
+
+    /// Publishes the size and makes this file's data and metadata durable.
+    pub async fn fsync(&self) -> Result<()> {
+        self.flush().await?;
+        let req = Request::Fsync { fid: Some(self.fid) };
+        let meta = self.client.ring().meta_owner(&self.path);
+        let targets = (0..self.client.server_count()).filter(|&i| i == meta || self.touched[i].load(Ordering::Relaxed));
+        try_join_all(targets.map(|i| self.client.call(i, req.clone(), &[]))).await?;
+        Ok(())
+    }
+
+    /// After a truncate through another path: forget writes beyond `size`.
+    pub fn truncated_to(&self, size: u64) {
+        self.written_end.fetch_min(size, Ordering::AcqRel);
+        self.known_size.store(size, Ordering::Release);
+    }
+
+    /// Publishes the size; the handle is consumed.
+    pub async fn close(self) -> Result<()> {
+        self.flush().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pieces_split_at_chunk_boundaries() {
+        let ps: Vec<_> = pieces(1000, 5000, 2048).map(|p| (p.index, p.offset, p.start, p.len)).collect();
+        assert_eq!(ps, vec![(0, 1000, 0, 1048), (1, 0, 1048, 2048), (2, 0, 3096, 1904)]);
+        assert_eq!(pieces(4096, 4096, 4096).count(), 1);
+        assert_eq!(pieces(0, 0, 4096).count(), 0);
+    }
+}

@@ -1,0 +1,356 @@
+//! Namespace operations: open/create, stat, mkdir/rmdir, unlink, rename, readdir,
+//! truncate and attribute changes.
+
+use futures::future::join_all;
+
+use super::{unexpected, Client, DirEntry, File};
+use crate::error::{Error, Result};
+use crate::path::{is_within, join, normalize, split};
+use crate::proto::{Attr, FileKind, Reply, Request, SetAttr};
+
+/// How to open a file; [`OpenOptions::from_flags`] maps open(2) flags.
+#[derive(Debug, Clone)]
+pub struct OpenOptions {
+    pub read: bool,
+    pub write: bool,
+    pub create: bool,
+    pub exclusive: bool,
+    pub truncate: bool,
+    /// Permission bits for a file this call creates.
+    pub mode: u32,
+    /// Owner for a file this call creates (default: the calling process's ids).
+    pub owner: Option<(u32, u32)>,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions {
+            read: true,
+            write: false,
+            create: false,
+            exclusive: false,
+            truncate: false,
+            mode: 0o644,
+            owner: None,
+        }
+    }
+}
+
+impl OpenOptions {
+    pub fn from_flags(flags: i32, mode: u32) -> OpenOptions {
+        let acc = flags & libc::O_ACCMODE;
+        OpenOptions {
+            read: acc == libc::O_RDONLY || acc == libc::O_RDWR,
+            write: acc == libc::O_WRONLY || acc == libc::O_RDWR,
+            create: flags & libc::O_CREAT != 0,
+            exclusive: flags & libc::O_EXCL != 0,
+            truncate: flags & libc::O_TRUNC != 0,
+            mode,
+            owner: None,
+        }
+    }
+
+    /// Read-write, created exclusively: what `Client::create` uses.
+    pub fn create_new(mode: u32) -> OpenOptions {
+        OpenOptions { read: true, write: true, create: true, exclusive: true, truncate: false, mode, owner: None }
+    }
+}
+
+fn process_owner() -> (u32, u32) {
+    // SAFETY: getuid/getgid cannot fail and touch no memory.
+    unsafe { (libc::getuid(), libc::getgid()) }
+}
+
+/// Attributes reported for "/", which has no record (it always exists).
+pub fn root_attr() -> Attr {
+    Attr {
+        kind: FileKind::Dir,
+        mode: 0o777,
+        uid: 0,
+        gid: 0,
+        size: 0,
+        atime: (0, 0),
+        mtime: (0, 0),
+        ctime: (0, 0),
+        fid: 0,
+        chunk_size: 0,
+    }
+}
+
+fn want_attr(r: Reply, op: &str) -> Result<Attr> {
+    match r {
+        Reply::Attr(a) => Ok(a),
+        _ => Err(unexpected(op)),
+    }
+}
+
+impl Client {
+    pub async fn stat(&self, path: &str) -> Result<Attr> {
+        let p = normalize(path)?;
+        self.stat_norm(&p).await
+    }
+
+    async fn stat_norm(&self, p: &str) -> Result<Attr> {
+        if p == "/" {
+            return Ok(root_attr());
+        }
+        want_attr(self.meta_call(p, Request::Stat { path: p.to_string() }).await?, "stat")
+    }
+
+    /// ENOENT/ENOTDIR unless the parent of `p` is an existing directory.
+    async fn check_parent(&self, p: &str) -> Result<()> {
+        let Some((parent, _)) = split(p) else { return Ok(()) };
+        if !self.config().check_parent || parent == "/" {
+            return Ok(());
+        }
+        if self.stat_norm(parent).await?.is_dir() {
+            Ok(())
+        } else {
+            Err(Error::NotDir(parent.to_string()))
+        }
+    }
+
+    /// Creates a new file (fails with EEXIST if it exists) open for reading and writing.
+    pub async fn create(&self, path: &str, mode: u32) -> Result<File> {
+        self.open(path, &OpenOptions::create_new(mode)).await
+    }
+
+    pub async fn open(&self, path: &str, o: &OpenOptions) -> Result<File> {
+        let p = normalize(path)?;
+        if p == "/" {
+            return Err(Error::IsDir(p));
+        }
+        let attr = if o.create {
+            self.check_parent(&p).await?;
+            let (uid, gid) = o.owner.unwrap_or_else(process_owner);
+            let req = Request::Create {
+                path: p.clone(),
+                mode: o.mode,
+                uid,
+                gid,
+                chunk_size: self.config().chunk_size,
+                exclusive: o.exclusive,
+                truncate: o.truncate && o.write,
+            };
+            let Reply::Created { attr, previous_size } = self.meta_call(&p, req).await? else {
+                return Err(unexpected("create"));
+            };
+            if o.truncate && o.write && previous_size.is_some() {
+                self.truncate_chunks(attr.fid, attr.chunk_size, 0, None).await?;
+            }
+            attr
+        } else {
+            let attr = self.stat_norm(&p).await?;
+            if attr.is_dir() {
+                return Err(Error::IsDir(p));
+            }
+            if o.truncate && o.write {
+                self.set_attr_norm(&p, SetAttr { size: Some(0), ..Default::default() }).await?
+            } else {
+                attr
+            }
+        };
+        Ok(File::new(self.clone(), p, attr, o.read, o.write))
+    }
+
+    pub async fn mkdir(&self, path: &str, mode: u32) -> Result<Attr> {
+        let (uid, gid) = process_owner();
+        self.mkdir_as(path, mode, uid, gid).await
+    }
+
+    pub async fn mkdir_as(&self, path: &str, mode: u32, uid: u32, gid: u32) -> Result<Attr> {
+        let p = normalize(path)?;
+        if p == "/" {
+            return Err(Error::Exists(p));
+        }
+        self.check_parent(&p).await?;
+        want_attr(self.meta_call(&p, Request::Mkdir { path: p.clone(), mode, uid, gid }).await?, "mkdir")
+    }
+
+    /// ENOTEMPTY unless no server holds an entry under `dir`.
+    async fn check_empty(&self, dir: &str) -> Result<()> {
+        for r in self.fan_out(Request::Readdir { dir: dir.to_string(), after: None, limit: 1 }).await {
+            let Reply::Entries { entries, .. } = r? else { return Err(unexpected("readdir")) };
+            if !entries.is_empty() {
+                return Err(Error::NotEmpty(dir.to_string()));
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn rmdir(&self, path: &str) -> Result<()> {
+        let p = normalize(path)?;
+        if p == "/" {
+            return Err(Error::Invalid("cannot remove the root".into()));
+        }
+        self.check_empty(&p).await?;
+        self.meta_call(&p, Request::Remove { path: p.clone(), dir: true }).await?;
+        Ok(())
+    }
+
+    /// Removes a file and its data. Chunks that only a still-open writer has written
+    /// (size not yet published) may be left behind (see README, POSIX relaxations).
+    pub async fn unlink(&self, path: &str) -> Result<()> {
+        let p = normalize(path)?;
+        let Reply::Removed(Some(a)) = self.meta_call(&p, Request::Remove { path: p.clone(), dir: false }).await? else {
+            return Err(unexpected("remove"));
+        };
+        self.drop_data(&a).await;
+        Ok(())
+    }
+
+    /// Frees the chunks of a removed file. The name is already gone, so a failure here
+    /// only leaks space: it is logged, not returned.
+    async fn drop_data(&self, a: &Attr) {
+        if a.size > 0 {
+            if let Err(e) = self.truncate_chunks(a.fid, a.chunk_size, 0, Some(a.size)).await {
+                tracing::warn!(error = %e, fid = %format!("{:032x}", a.fid), "could not free chunks of a removed file");
+            }
+        }
+    }
+
+    /// All entries directly under `path`, sorted by name (without "." and "..").
+    pub async fn readdir(&self, path: &str) -> Result<Vec<DirEntry>> {
+        let p = normalize(path)?;
+        let attr = self.stat_norm(&p).await?;
+        if !attr.is_dir() {
+            return Err(Error::NotDir(p));
+        }
+        let lists = join_all((0..self.server_count()).map(|i| self.list_server(i, &p))).await;
+        let mut all = Vec::new();
+        for l in lists {
+            all.extend(l?);
+        }
+        all.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        Ok(all)
+    }
+
+    /// Every page of one server's entries under `dir`.
+    async fn list_server(&self, i: usize, dir: &str) -> Result<Vec<DirEntry>> {
+        let mut out: Vec<DirEntry> = Vec::new();
+        loop {
+            let after = out.last().map(|e| e.name.clone());
+            let req = Request::Readdir { dir: dir.to_string(), after, limit: 1024 };
+            let Reply::Entries { entries, more } = self.call(i, req, &[]).await?.0 else {
+                return Err(unexpected("readdir"));
+            };
+            out.extend(entries.into_iter().map(|e| DirEntry { name: e.name, attr: e.attr }));
+            if !more {
+                return Ok(out);
+            }
+        }
+    }
+
+    pub async fn truncate(&self, path: &str, size: u64) -> Result<()> {
+        self.set_attr(path, SetAttr { size: Some(size), ..Default::default() }).await.map(|_| ())
+    }
+
+    /// Changes attributes; a size change also drops the chunk data beyond the new size.
+    pub async fn set_attr(&self, path: &str, set: SetAttr) -> Result<Attr> {
+        let p = normalize(path)?;
+        if p == "/" {
+            return Ok(root_attr());
+        }
+        self.set_attr_norm(&p, set).await
+    }
+
+    async fn set_attr_norm(&self, p: &str, set: SetAttr) -> Result<Attr> {
+        if let Some(size) = set.size {
+            let old = self.stat_norm(p).await?;
+            if old.is_dir() {
+                return Err(Error::IsDir(p.to_string()));
+            }
+            // Drop data first: a crash in between leaves the old size over zeros, never
+            // stale bytes resurfacing past a shorter size when the file grows again.
+            self.truncate_chunks(old.fid, old.chunk_size, size, None).await?;
+        }
+        want_attr(self.meta_call(p, Request::SetAttr { path: p.to_string(), set }).await?, "setattr")
+    }
+
+    pub async fn chmod(&self, path: &str, mode: u32) -> Result<()> {
+        self.set_attr(path, SetAttr { mode: Some(mode), ..Default::default() }).await.map(|_| ())
+    }
+
+    pub async fn utimens(&self, path: &str, atime: Option<(i64, u32)>, mtime: Option<(i64, u32)>) -> Result<()> {
+        self.set_attr(path, SetAttr { atime, mtime, ..Default::default() }).await.map(|_| ())
+    }
+
+    /// access(2) for the calling process: F_OK, or R_OK/W_OK/X_OK against the mode bits.
+    pub async fn access(&self, path: &str, mode: i32) -> Result<()> {
+        let a = self.stat(path).await?;
+        let (uid, gid) = process_owner();
+        let bits = if uid == 0 {
+            // root may read and write anything, and execute what anyone may execute.
+            0o6 | if a.is_dir() || a.mode & 0o111 != 0 { 0o1 } else { 0 }
+        } else if uid == a.uid {
+            (a.mode >> 6) & 7
+        } else if gid == a.gid {
+            (a.mode >> 3) & 7
+        } else {
+            a.mode & 7
+        };
+        let want = (mode & (libc::R_OK | libc::W_OK | libc::X_OK)) as u32;
+        if want & !bits == 0 {
+            Ok(())
+        } else {
+            Err(Error::Access(path.to_string()))
+        }
+    }
+
+    pub async fn rename(&self, from: &str, to: &str) -> Result<()> {
+        self.rename_with(from, to, false).await
+    }
+
+    /// rename(2); with `noreplace` (RENAME_NOREPLACE) an existing target is EEXIST.
+    /// A directory is moved record by record: not atomic (README, POSIX relaxations).
+    pub async fn rename_with(&self, from: &str, to: &str, noreplace: bool) -> Result<()> {
+        let (from, to) = (normalize(from)?, normalize(to)?);
+        if from == "/" || to == "/" {
+            return Err(Error::Invalid("cannot rename the root".into()));
+        }
+        let src = self.stat_norm(&from).await?;
+        if from == to {
+            return Ok(());
+        }
+        if src.is_dir() && is_within(&to, &from) {
+            return Err(Error::Invalid(format!("cannot move {from} into itself")));
+        }
+        self.check_parent(&to).await?;
+        match self.stat_norm(&to).await {
+            Ok(_) if noreplace => return Err(Error::Exists(to)),
+            Ok(dst) if src.is_dir() && !dst.is_dir() => return Err(Error::NotDir(to)),
+            Ok(dst) if !src.is_dir() && dst.is_dir() => return Err(Error::IsDir(to)),
+            Ok(dst) if dst.is_dir() => self.check_empty(&to).await?,
+            Ok(_) => {}
+            Err(Error::NotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
+        // New name first, old name last: a crash in between leaves two names, never none.
+        let Reply::Removed(replaced) =
+            self.meta_call(&to, Request::Insert { path: to.clone(), attr: src.clone(), replace: !noreplace }).await?
+        else {
+            return Err(unexpected("insert"));
+        };
+        if src.is_dir() {
+            Box::pin(self.move_children(&from, &to)).await?;
+        }
+        self.meta_call(&from, Request::Remove { path: from.clone(), dir: src.is_dir() }).await?;
+        if let Some(old) = replaced.filter(|o| !o.is_dir() && o.fid != src.fid) {
+            self.drop_data(&old).await;
+        }
+        Ok(())
+    }
+
+    /// Moves every record below `from` to the same place below `to`.
+    async fn move_children(&self, from: &str, to: &str) -> Result<()> {
+        for e in self.readdir(from).await? {
+            let (old, new) = (join(from, &e.name), join(to, &e.name));
+            self.meta_call(&new, Request::Insert { path: new.clone(), attr: e.attr.clone(), replace: true }).await?;
+            if e.attr.is_dir() {
+                Box::pin(self.move_children(&old, &new)).await?;
+            }
+            self.meta_call(&old, Request::Remove { path: old.clone(), dir: e.attr.is_dir() }).await?;
+        }
+        Ok(())
+    }
+}

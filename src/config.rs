@@ -1,0 +1,101 @@
+//! How a client finds its cluster and how long it waits for it.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+
+/// Default chunk size. 1 MiB matches IOR's usual transfer size and FUSE's
+/// largest request, so one application write maps to one chunk RPC.
+pub const DEFAULT_CHUNK_SIZE: u32 = 1 << 20;
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Server addresses ("host:port"); the ring is built over them in this order
+    /// after sorting, so every client agrees.
+    pub servers: Vec<String>,
+    /// Deadline for every request (and for connecting).
+    pub timeout: Duration,
+    /// Chunk size given to files this client creates.
+    pub chunk_size: u32,
+    /// Requests in flight per server connection before callers wait (flow control).
+    pub max_in_flight: usize,
+    /// Check that the parent directory exists on create/mkdir. The FUSE mount turns
+    /// this off: the kernel has already looked the parent up.
+    pub check_parent: bool,
+}
+
+impl Config {
+    pub fn new(mut servers: Vec<String>) -> Result<Config> {
+        servers.iter_mut().for_each(|s| *s = s.trim().to_string());
+        servers.retain(|s| !s.is_empty());
+        if servers.is_empty() {
+            return Err(Error::Config("the server list is empty".into()));
+        }
+        servers.sort();
+        servers.dedup();
+        Ok(Config {
+            servers,
+            timeout: DEFAULT_TIMEOUT,
+            chunk_size: DEFAULT_CHUNK_SIZE,
+            max_in_flight: 64,
+            check_parent: true,
+        })
+    }
+
+    /// Parses "h:p,h:p" or "registry:DIR".
+    pub fn from_spec(spec: &str) -> Result<Config> {
+        match spec.strip_prefix("registry:") {
+            Some(dir) => Config::from_registry(&PathBuf::from(dir)),
+            None => Config::new(spec.split(',').map(String::from).collect()),
+        }
+    }
+
+    pub fn from_registry(dir: &std::path::Path) -> Result<Config> {
+        Config::new(crate::registry::read(dir)?)
+    }
+
+    /// `BENCHFS_SERVERS`, else `BENCHFS_REGISTRY`; plus `BENCHFS_TIMEOUT` (seconds) and
+    /// `BENCHFS_CHUNK_SIZE` (bytes) when set.
+    pub fn from_env() -> Result<Config> {
+        let mut cfg = if let Some(s) = std::env::var("BENCHFS_SERVERS").ok().filter(|s| !s.is_empty()) {
+            Config::from_spec(&s)?
+        } else if let Some(d) = std::env::var_os("BENCHFS_REGISTRY").filter(|s| !s.is_empty()) {
+            Config::from_registry(&PathBuf::from(d))?
+        } else {
+            return Err(Error::Config(
+                "no cluster given: set BENCHFS_SERVERS=host:port,... or BENCHFS_REGISTRY=DIR".into(),
+            ));
+        };
+        cfg.apply_env_tuning()?;
+        Ok(cfg)
+    }
+
+    pub fn apply_env_tuning(&mut self) -> Result<()> {
+        if let Ok(t) = std::env::var("BENCHFS_TIMEOUT") {
+            let secs: f64 = t.parse().map_err(|_| Error::Config(format!("BENCHFS_TIMEOUT={t:?} is not a number")))?;
+            self.timeout =
+                Duration::try_from_secs_f64(secs).map_err(|e| Error::Config(format!("BENCHFS_TIMEOUT: {e}")))?;
+        }
+        if let Ok(c) = std::env::var("BENCHFS_CHUNK_SIZE") {
+            self.chunk_size = parse_chunk_size(&c)?;
+        }
+        Ok(())
+    }
+}
+
+/// Parses a chunk size in bytes, with an optional K/M suffix (powers of two).
+pub fn parse_chunk_size(s: &str) -> Result<u32> {
+    let (num, mul) = match s.trim().to_ascii_uppercase() {
+        t if t.ends_with('K') => (t.trim_end_matches('K').to_string(), 1u64 << 10),
+        t if t.ends_with('M') => (t.trim_end_matches('M').to_string(), 1u64 << 20),
+        t => (t, 1),
+    };
+    let n: u64 = num.parse().map_err(|_| Error::Config(format!("chunk size {s:?} is not a number")))?;
+    let bytes = n * mul;
+    if !(4096..=u64::from(crate::proto::frame::MAX_DATA)).contains(&bytes) {
+        return Err(Error::Config(format!("chunk size {s} must be between 4 KiB and 64 MiB")));
+    }
+    u32::try_from(bytes).map_err(|_| Error::Config(format!("chunk size {s} too large")))
+}

@@ -1,0 +1,27 @@
+//! BenchFS: an ad hoc distributed file system for HPC jobs.
+//!
+//! # Layout
+//! - [`config`]: how a client finds the cluster (server list, registry) and its timeouts.
+//! - [`placement`]: the consistent-hash ring deciding who owns a path's metadata and each chunk.
+//! - [`proto`]: wire messages and the frame layout (versioned, size-bounded).
+//! - [`rpc`]: framing over TCP and the multiplexed client connection.
+//! - [`server`]: `benchfsd` internals (metadata store, chunk store, request handlers).
+//! - [`client`]: the async API used by the CLI, the C API and the FUSE mount.
+//! - [`ffi`]: the C API (`include/benchfs.h`).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod client;
+pub mod config;
+pub mod error;
+pub mod ffi;
+pub mod path;
+pub mod placement;
+pub mod proto;
+pub mod registry;
+pub mod rpc;
+pub mod server;
+
+pub use client::{Client, DirEntry, File, OpenOptions};
+pub use config::Config;
+pub use error::{Error, Result};
+pub use proto::{Attr, FileKind, StatFs};
