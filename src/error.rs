@@ -63,9 +63,10 @@ impl Error {
             Error::NoSpace(_) => libc::ENOSPC,
             Error::Unsupported(_) => libc::ENOTSUP,
             Error::Access(_) => libc::EACCES,
-            Error::Io(_) | Error::Corrupt(_) | Error::ConnectionLost { .. } => libc::EIO,
+            // A dead server is EIO (a slow one ETIMEDOUT), as DESIGN.md asks: callers
+            // such as IOR treat both as I/O failures, while ENOTCONN confuses tools.
+            Error::Io(_) | Error::Corrupt(_) | Error::ConnectionLost { .. } | Error::Unreachable { .. } => libc::EIO,
             Error::Timeout { .. } => libc::ETIMEDOUT,
-            Error::Unreachable { .. } => libc::ENOTCONN,
             Error::Protocol { .. } => libc::EPROTO,
             Error::Config(_) => libc::EINVAL,
         }

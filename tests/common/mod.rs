@@ -1,0 +1,148 @@
+//! Test clusters: real `benchfsd` processes on loopback ports with temporary data dirs.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use benchfs::{Client, Config};
+
+pub struct Server {
+    child: Option<Child>,
+    pub addr: String,
+    pub data_dir: PathBuf,
+    log: PathBuf,
+}
+
+/// Starts `benchfsd` and waits for its "listening" line; panics with its log if it dies.
+fn spawn(listen: &str, data_dir: &Path, log: &Path) -> (Child, String) {
+    let logf = std::fs::OpenOptions::new().create(true).append(true).open(log).expect("log file");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_benchfsd"))
+        .args(["--listen", listen, "--data-dir"])
+        .arg(data_dir)
+        .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()))
+        .stdout(Stdio::piped())
+        .stderr(logf)
+        .spawn()
+        .expect("spawn benchfsd");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("read benchfsd stdout");
+    let addr = line.trim().strip_prefix("benchfsd listening on ").map(str::to_string);
+    match addr {
+        Some(a) => (child, a),
+        None => panic!("benchfsd did not start: {}", std::fs::read_to_string(log).unwrap_or_default()),
+    }
+}
+
+pub struct Cluster {
+    pub servers: Vec<Server>,
+    pub dir: tempfile::TempDir,
+}
+
+impl Cluster {
+    /// `n` servers with data dirs on tmpfs when available.
+    pub fn start(n: usize) -> Cluster {
+        let base = if Path::new("/dev/shm").is_dir() { "/dev/shm" } else { "/tmp" };
+        let dir = tempfile::Builder::new().prefix("benchfs-test-").tempdir_in(base).expect("tempdir");
+        let servers = (0..n)
+            .map(|i| {
+                let data_dir = dir.path().join(format!("s{i}"));
+                let log = dir.path().join(format!("s{i}.log"));
+                let (child, addr) = spawn("127.0.0.1:0", &data_dir, &log);
+                Server { child: Some(child), addr, data_dir, log }
+            })
+            .collect();
+        Cluster { servers, dir }
+    }
+
+    pub fn addrs(&self) -> Vec<String> {
+        self.servers.iter().map(|s| s.addr.clone()).collect()
+    }
+
+    pub fn spec(&self) -> String {
+        self.addrs().join(",")
+    }
+
+    pub fn config(&self) -> Config {
+        Config::new(self.addrs()).expect("config")
+    }
+
+    pub async fn client(&self) -> Client {
+        Client::connect(self.config()).await.expect("connect")
+    }
+
+    pub async fn client_with(&self, f: impl FnOnce(&mut Config)) -> Client {
+        let mut cfg = self.config();
+        f(&mut cfg);
+        Client::connect(cfg).await.expect("connect")
+    }
+
+    /// Index of a server by address.
+    pub fn index_of(&self, addr: &str) -> usize {
+        self.servers.iter().position(|s| s.addr == addr).expect("known server")
+    }
+
+    /// SIGTERM and wait: a clean stop. Returns the exit status's success.
+    pub fn stop(&mut self, i: usize) -> bool {
+        let s = &mut self.servers[i];
+        let mut c = s.child.take().expect("server running");
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+        c.wait().expect("wait").success()
+    }
+
+    /// SIGKILL: a crash.
+    pub fn kill(&mut self, i: usize) {
+        if let Some(mut c) = self.servers[i].child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Sends a signal without reaping (SIGSTOP/SIGCONT).
+    pub fn signal(&self, i: usize, sig: i32) {
+        let c = self.servers[i].child.as_ref().expect("server running");
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(c.id() as i32, sig) };
+    }
+
+    /// Starts server `i` again on its old address and data dir.
+    pub fn restart(&mut self, i: usize) {
+        let s = &mut self.servers[i];
+        assert!(s.child.is_none(), "server {i} still running");
+        // benchfsd binds with SO_REUSEADDR, so the old port is free again at once.
+        let (child, addr) = spawn(&s.addr, &s.data_dir, &s.log);
+        assert_eq!(addr, s.addr);
+        s.child = Some(child);
+    }
+
+    pub fn log(&self, i: usize) -> String {
+        std::fs::read_to_string(&self.servers[i].log).unwrap_or_default()
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for i in 0..self.servers.len() {
+            self.kill(i);
+        }
+    }
+}
+
+/// Deterministic pseudo-random bytes (xorshift), fast enough for hundreds of MiB.
+pub fn pattern(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    let mut v = Vec::with_capacity(len + 8);
+    while v.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        v.extend_from_slice(&x.to_le_bytes());
+    }
+    v.truncate(len);
+    v
+}
+
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime")
+}
