@@ -110,8 +110,9 @@ impl MetaStore {
         truncate: bool,
     ) -> Result<(Attr, Option<u64>), StoreError> {
         self.update(path, |old| match old {
-            Some(a) if a.is_dir() => Err(StoreError::Status(Status::IsDir, path.to_string())),
+            // O_EXCL wins over the type check: open(2) gives EEXIST for a directory too.
             Some(_) if exclusive => Err(StoreError::Status(Status::Exists, path.to_string())),
+            Some(a) if a.is_dir() => Err(StoreError::Status(Status::IsDir, path.to_string())),
             Some(mut a) => {
                 let previous = a.size;
                 if truncate && a.size != 0 {
