@@ -7,6 +7,7 @@
 //! the owner once more before reporting end of file.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::RwLock;
 
 use futures::future::try_join_all;
 
@@ -16,7 +17,9 @@ use crate::proto::{Attr, FileId, Reply, Request, SetAttr};
 
 pub struct File {
     client: Client,
-    path: String,
+    /// Where the file's metadata lives; [`File::set_path`] moves it after a rename of the
+    /// open file (the FUSE mount does). A std lock: only cloned out, never held across `.await`.
+    path: RwLock<String>,
     fid: FileId,
     chunk_size: u64,
     readable: bool,
@@ -59,7 +62,7 @@ impl File {
         let touched = (0..client.server_count()).map(|_| AtomicBool::new(false)).collect();
         File {
             client,
-            path,
+            path: RwLock::new(path),
             fid: attr.fid,
             chunk_size: u64::from(attr.chunk_size.max(1)),
             readable,
@@ -71,8 +74,13 @@ impl File {
         }
     }
 
-    pub fn path(&self) -> &str {
-        &self.path
+    pub fn path(&self) -> String {
+        self.path.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The open file was renamed to `path`: size publication and refreshes follow it there.
+    pub fn set_path(&self, path: &str) {
+        *self.path.write().unwrap_or_else(|p| p.into_inner()) = path.to_string();
     }
 
     pub fn fid(&self) -> FileId {
@@ -88,7 +96,7 @@ impl File {
     /// Writes all of `buf` at `off`. Returns `buf.len()`.
     pub async fn write_at(&self, buf: &[u8], off: u64) -> Result<usize> {
         if !self.writable {
-            return Err(Error::Access(format!("{} is not open for writing", self.path)));
+            return Err(Error::Access(format!("{} is not open for writing", self.path())));
         }
         if buf.is_empty() {
             return Ok(0);
@@ -110,7 +118,7 @@ impl File {
     /// Reads up to `buf.len()` bytes at `off`; holes read as zeros. Returns 0 at end of file.
     pub async fn read_at(&self, buf: &mut [u8], off: u64) -> Result<usize> {
         if !self.readable {
-            return Err(Error::Access(format!("{} is not open for reading", self.path)));
+            return Err(Error::Access(format!("{} is not open for reading", self.path())));
         }
         let mut size = self.size();
         if off.saturating_add(buf.len() as u64) > size {
@@ -144,7 +152,7 @@ impl File {
 
     /// Asks the metadata owner for the current size (another client may have grown it).
     async fn refresh_size(&self) -> Result<u64> {
-        match self.client.stat(&self.path).await {
+        match self.client.stat(&self.path()).await {
             Ok(a) => {
                 self.known_size.store(a.size, Ordering::Release);
                 Ok(self.size())
@@ -161,7 +169,7 @@ impl File {
             return Ok(());
         }
         let set = SetAttr { grow_to: Some(self.written_end.load(Ordering::Acquire)), ..Default::default() };
-        match self.client.set_attr(&self.path, set).await {
+        match self.client.set_attr(&self.path(), set).await {
             Ok(a) => {
                 self.known_size.store(a.size, Ordering::Release);
                 Ok(())
@@ -177,7 +185,7 @@ impl File {
     pub async fn fsync(&self) -> Result<()> {
         self.flush().await?;
         let req = Request::Fsync { fid: Some(self.fid) };
-        let meta = self.client.ring().meta_owner(&self.path);
+        let meta = self.client.ring().meta_owner(&self.path());
         let targets = (0..self.client.server_count()).filter(|&i| i == meta || self.touched[i].load(Ordering::Relaxed));
         try_join_all(targets.map(|i| self.client.call(i, req.clone(), &[]))).await?;
         Ok(())
