@@ -24,6 +24,8 @@ pub struct Config {
     /// Check that the parent directory exists on create/mkdir. The FUSE mount turns
     /// this off: the kernel has already looked the parent up.
     pub check_parent: bool,
+    /// How long a directory seen to exist is trusted by that check (0: always ask).
+    pub dir_cache_ttl: Duration,
 }
 
 impl Config {
@@ -41,6 +43,7 @@ impl Config {
             chunk_size: DEFAULT_CHUNK_SIZE,
             max_in_flight: 64,
             check_parent: true,
+            dir_cache_ttl: Duration::from_secs(1),
         })
     }
 

@@ -21,6 +21,8 @@ pub struct File {
     /// open file (the FUSE mount does). A std lock: only cloned out, never held across `.await`.
     path: RwLock<String>,
     fid: FileId,
+    /// The attributes the metadata owner returned at open (the size as of then).
+    opened: Attr,
     chunk_size: u64,
     readable: bool,
     writable: bool,
@@ -68,6 +70,7 @@ impl File {
             readable,
             writable,
             known_size: AtomicU64::new(attr.size),
+            opened: attr,
             written_end: AtomicU64::new(0),
             dirty: AtomicBool::new(false),
             touched,
@@ -85,6 +88,11 @@ impl File {
 
     pub fn fid(&self) -> FileId {
         self.fid
+    }
+
+    /// The attributes as of open (or create), saving a stat; [`File::size`] is the live size.
+    pub fn attr_at_open(&self) -> &Attr {
+        &self.opened
     }
 
     /// The size as this handle sees it: the owner's size at open (or last refresh)

@@ -4,6 +4,7 @@
 //! requests go to the owner of each chunk; readdir, statfs and emptiness checks
 //! fan out to every server. See [`File`] for reads and writes.
 
+mod dir_cache;
 mod file;
 mod namespace;
 mod pool;
@@ -37,6 +38,7 @@ pub struct Client {
 struct Inner {
     pool: Pool,
     ring: Ring,
+    dirs: dir_cache::DirCache,
 }
 
 /// One server's answer to [`Client::server_status`].
@@ -60,7 +62,8 @@ impl Client {
     /// Builds a client without contacting anyone; connections open on first use.
     pub fn new_lazy(cfg: Config) -> Client {
         let ring = Ring::new(&cfg.servers);
-        Client { inner: Arc::new(Inner { pool: Pool::new(cfg), ring }) }
+        let dirs = dir_cache::DirCache::new(cfg.dir_cache_ttl);
+        Client { inner: Arc::new(Inner { pool: Pool::new(cfg), ring, dirs }) }
     }
 
     pub fn config(&self) -> &Config {

@@ -100,10 +100,11 @@ impl Client {
     /// ENOENT/ENOTDIR unless the parent of `p` is an existing directory.
     async fn check_parent(&self, p: &str) -> Result<()> {
         let Some((parent, _)) = split(p) else { return Ok(()) };
-        if !self.config().check_parent || parent == "/" {
+        if !self.config().check_parent || parent == "/" || self.inner.dirs.is_dir(parent) {
             return Ok(());
         }
         if self.stat_norm(parent).await?.is_dir() {
+            self.inner.dirs.insert(parent);
             Ok(())
         } else {
             Err(Error::NotDir(parent.to_string()))
@@ -184,6 +185,7 @@ impl Client {
             return Err(Error::Invalid("cannot remove the root".into()));
         }
         self.check_empty(&p).await?;
+        self.inner.dirs.remove_tree(&p);
         self.meta_call(&p, Request::Remove { path: p.clone(), dir: true }).await?;
         Ok(())
     }
@@ -332,6 +334,7 @@ impl Client {
             return Err(unexpected("insert"));
         };
         if src.is_dir() {
+            self.inner.dirs.remove_tree(&from);
             Box::pin(self.move_children(&from, &to)).await?;
         }
         self.meta_call(&from, Request::Remove { path: from.clone(), dir: src.is_dir() }).await?;

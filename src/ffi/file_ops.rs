@@ -1,0 +1,126 @@
+//! Open files: `benchfs_create`, `benchfs_open`, `benchfs_close`, `benchfs_read`,
+//! `benchfs_write`, `benchfs_fsync`, `benchfs_file_size`.
+
+use std::ffi::{c_char, c_int, c_void};
+
+use libc::{mode_t, off_t, size_t, ssize_t};
+
+use super::error::{guard, FfiError};
+use super::handle::{self, Context, FileHandle};
+use super::runtime::block_on;
+use crate::OpenOptions;
+
+/// Mode of a file that `benchfs_open` creates (O_CREAT), which takes no mode argument.
+const OPEN_CREATE_MODE: u32 = 0o644;
+
+/// Opens `path` with `opts` and hands the handle to C.
+///
+/// # Safety
+/// `ctx` is NULL or a live context; `path` is NULL or a NUL-terminated string.
+unsafe fn open_with(ctx: *const Context, path: *const c_char, opts: &OpenOptions) -> Result<*mut FileHandle, FfiError> {
+    // SAFETY: NULL or live / NUL-terminated (caller's contract).
+    let (ctx, path) = unsafe { (handle::context(ctx)?, handle::string(path, "path")?) };
+    let file = block_on(ctx.client.open(path, opts))?;
+    Ok(Box::into_raw(Box::new(FileHandle { file })))
+}
+
+/// Creates and opens a regular file (O_CREAT implied); see `benchfs.h`.
+///
+/// # Safety
+/// `ctx` is NULL or a live context; `path` is NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn benchfs_create(
+    ctx: *mut Context,
+    path: *const c_char,
+    flags: c_int,
+    mode: mode_t,
+) -> *mut FileHandle {
+    guard("benchfs_create", || {
+        // SAFETY: forwarded caller's contract.
+        unsafe { open_with(ctx, path, &OpenOptions::from_flags(flags | libc::O_CREAT, mode)) }
+    })
+}
+
+/// Opens a regular file, honouring O_CREAT (mode 0644), O_EXCL and O_TRUNC.
+///
+/// # Safety
+/// `ctx` is NULL or a live context; `path` is NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn benchfs_open(ctx: *mut Context, path: *const c_char, flags: c_int) -> *mut FileHandle {
+    guard("benchfs_open", || {
+        // SAFETY: forwarded caller's contract.
+        unsafe { open_with(ctx, path, &OpenOptions::from_flags(flags, OPEN_CREATE_MODE)) }
+    })
+}
+
+/// Publishes the file's size and frees the handle (also when publishing fails).
+///
+/// # Safety
+/// `f` is NULL or a live file handle, not used again after this call.
+#[no_mangle]
+pub unsafe extern "C" fn benchfs_close(f: *mut FileHandle) -> c_int {
+    guard("benchfs_close", || {
+        if f.is_null() {
+            return Err(FfiError::null("file handle"));
+        }
+        // SAFETY: a live handle from open/create, freed exactly once here.
+        let h = unsafe { Box::from_raw(f) };
+        block_on(h.file.close())?;
+        Ok(0)
+    })
+}
+
+/// Reads up to `len` bytes at `off`; returns the count (0 at end of file).
+///
+/// # Safety
+/// `f` is NULL or a live file handle; `buf` is NULL or writable for `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn benchfs_read(f: *mut FileHandle, buf: *mut c_void, len: size_t, off: off_t) -> ssize_t {
+    guard("benchfs_read", || {
+        // SAFETY: NULL or live / writable for `len` (caller's contract).
+        let (file, buf) = unsafe { (handle::file(f)?, handle::bytes_mut(buf, len)?) };
+        let n = block_on(file.read_at(buf, handle::offset(off, "offset")?))?;
+        Ok(ssize_t::try_from(n).unwrap_or(ssize_t::MAX))
+    })
+}
+
+/// Writes all `len` bytes at `off`; returns `len`.
+///
+/// # Safety
+/// `f` is NULL or a live file handle; `buf` is NULL or readable for `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn benchfs_write(f: *mut FileHandle, buf: *const c_void, len: size_t, off: off_t) -> ssize_t {
+    guard("benchfs_write", || {
+        // SAFETY: NULL or live / readable for `len` (caller's contract).
+        let (file, buf) = unsafe { (handle::file(f)?, handle::bytes(buf, len)?) };
+        let n = block_on(file.write_at(buf, handle::offset(off, "offset")?))?;
+        Ok(ssize_t::try_from(n).unwrap_or(ssize_t::MAX))
+    })
+}
+
+/// Makes the file's data and size durable on the servers.
+///
+/// # Safety
+/// `f` is NULL or a live file handle.
+#[no_mangle]
+pub unsafe extern "C" fn benchfs_fsync(f: *mut FileHandle) -> c_int {
+    guard("benchfs_fsync", || {
+        // SAFETY: NULL or live (caller's contract).
+        let file = unsafe { handle::file(f) }?;
+        block_on(file.fsync())?;
+        Ok(0)
+    })
+}
+
+/// The size as this handle sees it (its own writes included); no RPC.
+///
+/// # Safety
+/// `f` is NULL or a live file handle.
+#[no_mangle]
+pub unsafe extern "C" fn benchfs_file_size(f: *mut FileHandle) -> i64 {
+    guard("benchfs_file_size", || {
+        // SAFETY: NULL or live (caller's contract).
+        let file = unsafe { handle::file(f) }?;
+        Ok(i64::try_from(file.size()).unwrap_or(i64::MAX))
+    })
+}

@@ -1,0 +1,201 @@
+//! Namespace calls on a context: stat, size, remove, mkdir/rmdir, rename, truncate,
+//! access, chmod, readdir and statfs.
+
+use std::ffi::{c_char, c_int, c_void, CString};
+
+use libc::{mode_t, off_t};
+
+use super::error::{guard, FfiError};
+use super::handle::{self, Context};
+use super::runtime::block_on;
+use super::stat::{to_stat, to_statvfs};
+use crate::path::{join, normalize};
+use crate::Client;
+
+/// `benchfs_readdir_fn`: called per entry; non-zero stops the listing.
+pub type ReaddirFn =
+    Option<unsafe extern "C" fn(arg: *mut c_void, name: *const c_char, st: *const libc::stat) -> c_int>;
+
+/// The context and one path argument, both checked.
+///
+/// # Safety
+/// `ctx` is NULL or a live context; `path` is NULL or a NUL-terminated string.
+unsafe fn ctx_path<'a>(ctx: *const Context, path: *const c_char) -> Result<(&'a Context, &'a str), FfiError> {
+    // SAFETY: forwarded caller's contract.
+    unsafe { Ok((handle::context(ctx)?, handle::string(path, "path")?)) }
+}
+
+/// Fills `*st` with the attributes of `path`.
+///
+/// # Safety
+/// `ctx` is NULL or a live context; `path` is NULL or a NUL-terminated string;
+/// `st` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn benchfs_stat(ctx: *mut Context, path: *const c_char, st: *mut libc::stat) -> c_int {
+    guard("benchfs_stat", || {
+        // SAFETY: forwarded caller's contract.
+        let ((ctx, path), out) = unsafe { (ctx_path(ctx, path)?, handle::out(st, "stat buffer")?) };
+        let path = normalize(path)?;
+        let attr = block_on(ctx.client.stat(&path))?;
+        out.write(to_stat(&attr, &path, ctx.client.config().chunk_size));
+        Ok(0)
+    })
+}
+
+/// The size of `path` as published by its last close/fsync.
+///
+/// # Safety
+/// `ctx` is NULL or a live context; `path` is NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn benchfs_get_file_size(ctx: *mut Context, path: *const c_char) -> i64 {
+    guard("benchfs_get_file_size", || {
+        // SAFETY: forwarded caller's contract.
+        let (ctx, path) = unsafe { ctx_path(ctx, path) }?;
+        let attr = block_on(ctx.client.stat(path))?;
+        Ok(i64::try_from(attr.size).unwrap_or(i64::MAX))
+    })
+}
+
+/// Runs one path operation that returns nothing on success; `f` blocks on the client.
+///
+/// # Safety
+/// As for [`ctx_path`].
+unsafe fn path_op(
+    op: &str,
+    ctx: *const Context,
+    path: *const c_char,
+    f: impl FnOnce(&Client, &str) -> Result<(), FfiError>,
+) -> c_int {
+    guard(op, || {
+        // SAFETY: forwarded caller's contract.
+        let (ctx, path) = unsafe { ctx_path(ctx, path) }?;
+        f(&ctx.client, path)?;
+        Ok(0)
+    })
+}
+
+/// Unlinks a file.
+///
+/// # Safety
+/// `ctx` is NULL or a live context; `path` is NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn benchfs_remove(ctx: *mut Context, path: *const c_char) -> c_int {
+    // SAFETY: forwarded caller's contract.
+    unsafe { path_op("benchfs_remove", ctx, path, |c, p| block_on(c.unlink(p))) }
+}
+
+/// Creates a directory.
+///
+/// # Safety
+/// `ctx` is NULL or a live context; `path` is NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn benchfs_mkdir(ctx: *mut Context, path: *const c_char, mode: mode_t) -> c_int {
+    // SAFETY: forwarded caller's contract.
+    unsafe { path_op("benchfs_mkdir", ctx, path, |c, p| block_on(c.mkdir(p, mode)).map(|_| ())) }
+}
+
+/// Removes an empty directory.
+///
+/// # Safety
+/// `ctx` is NULL or a live context; `path` is NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn benchfs_rmdir(ctx: *mut Context, path: *const c_char) -> c_int {
+    // SAFETY: forwarded caller's contract.
+    unsafe { path_op("benchfs_rmdir", ctx, path, |c, p| block_on(c.rmdir(p))) }
+}
+
+/// Renames `from` to `to`, replacing a compatible existing target.
+///
+/// # Safety
+/// `ctx` is NULL or a live context; `from` and `to` are NULL or NUL-terminated strings.
+#[no_mangle]
+pub unsafe extern "C" fn benchfs_rename(ctx: *mut Context, from: *const c_char, to: *const c_char) -> c_int {
+    guard("benchfs_rename", || {
+        // SAFETY: forwarded caller's contract.
+        let (ctx, from, to) = unsafe {
+            (handle::context(ctx)?, handle::string(from, "source path")?, handle::string(to, "target path")?)
+        };
+        block_on(ctx.client.rename(from, to))?;
+        Ok(0)
+    })
+}
+
+/// Sets the size of `path` (dropping data beyond it, reading zeros up to it).
+///
+/// # Safety
+/// `ctx` is NULL or a live context; `path` is NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn benchfs_truncate(ctx: *mut Context, path: *const c_char, size: off_t) -> c_int {
+    // SAFETY: forwarded caller's contract.
+    unsafe { path_op("benchfs_truncate", ctx, path, |c, p| block_on(c.truncate(p, handle::offset(size, "size")?))) }
+}
+
+/// access(2): F_OK, or R_OK/W_OK/X_OK against the mode bits for this process.
+///
+/// # Safety
+/// `ctx` is NULL or a live context; `path` is NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn benchfs_access(ctx: *mut Context, path: *const c_char, mode: c_int) -> c_int {
+    // SAFETY: forwarded caller's contract.
+    unsafe { path_op("benchfs_access", ctx, path, |c, p| block_on(c.access(p, mode))) }
+}
+
+/// Changes the permission bits of `path`.
+///
+/// # Safety
+/// `ctx` is NULL or a live context; `path` is NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn benchfs_chmod(ctx: *mut Context, path: *const c_char, mode: mode_t) -> c_int {
+    // SAFETY: forwarded caller's contract.
+    unsafe { path_op("benchfs_chmod", ctx, path, |c, p| block_on(c.chmod(p, mode & 0o7777))) }
+}
+
+/// Calls `f(arg, name, &stat)` for each entry of directory `path`, in name order.
+/// The listing is fetched first, so `f` may itself call into BenchFS.
+///
+/// # Safety
+/// `ctx` is NULL or a live context; `path` is NULL or a NUL-terminated string;
+/// `f` is NULL or a function safe to call with `arg`.
+#[no_mangle]
+pub unsafe extern "C" fn benchfs_readdir(
+    ctx: *mut Context,
+    path: *const c_char,
+    f: ReaddirFn,
+    arg: *mut c_void,
+) -> c_int {
+    guard("benchfs_readdir", || {
+        // SAFETY: forwarded caller's contract.
+        let (ctx, path) = unsafe { ctx_path(ctx, path) }?;
+        let f = f.ok_or_else(|| FfiError::null("callback"))?;
+        let path = normalize(path)?;
+        let entries = block_on(ctx.client.readdir(&path))?;
+        let blksize = ctx.client.config().chunk_size;
+        for e in entries {
+            // Names come from the servers, which never store a NUL (paths are checked).
+            let Ok(name) = CString::new(e.name.as_bytes()) else { continue };
+            let st = to_stat(&e.attr, &join(&path, &e.name), blksize);
+            // SAFETY: `f` is callable with `arg` (caller's contract); `name` and `st` live
+            // until it returns.
+            let r = unsafe { f(arg, name.as_ptr(), &st) };
+            if r != 0 {
+                return Ok(r.max(0));
+            }
+        }
+        Ok(0)
+    })
+}
+
+/// Fills `*st` with the space summed over all servers.
+///
+/// # Safety
+/// `ctx` is NULL or a live context; `st` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn benchfs_statfs(ctx: *mut Context, st: *mut libc::statvfs) -> c_int {
+    guard("benchfs_statfs", || {
+        // SAFETY: forwarded caller's contract.
+        let (ctx, out) = unsafe { (handle::context(ctx)?, handle::out(st, "statvfs buffer")?) };
+        let s = block_on(ctx.client.statfs())?;
+        out.write(to_statvfs(&s));
+        Ok(0)
+    })
+}
