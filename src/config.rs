@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::auth::Secret;
 use crate::error::{Error, Result};
 
 /// Default chunk size. 1 MiB matches IOR's usual transfer size and FUSE's
@@ -26,6 +27,8 @@ pub struct Config {
     pub check_parent: bool,
     /// How long a directory seen to exist is trusted by that check (0: always ask).
     pub dir_cache_ttl: Duration,
+    /// The cluster secret, when the servers require authentication.
+    pub secret: Option<Secret>,
 }
 
 impl Config {
@@ -44,6 +47,7 @@ impl Config {
             max_in_flight: 64,
             check_parent: true,
             dir_cache_ttl: Duration::from_secs(1),
+            secret: None,
         })
     }
 
@@ -55,12 +59,17 @@ impl Config {
         }
     }
 
+    /// The servers listed in a registry directory, and its secret if it has one.
     pub fn from_registry(dir: &std::path::Path) -> Result<Config> {
-        Config::new(crate::registry::read(dir)?)
+        let mut cfg = Config::new(crate::registry::read(dir)?)?;
+        let secret = dir.join(crate::auth::REGISTRY_SECRET);
+        if secret.exists() {
+            cfg.secret = Some(Secret::load(&secret)?);
+        }
+        Ok(cfg)
     }
 
-    /// `BENCHFS_SERVERS`, else `BENCHFS_REGISTRY`; plus `BENCHFS_TIMEOUT` (seconds) and
-    /// `BENCHFS_CHUNK_SIZE` (bytes) when set.
+    /// `BENCHFS_SERVERS`, else `BENCHFS_REGISTRY`; plus the tuning of [`Config::apply_env_tuning`].
     pub fn from_env() -> Result<Config> {
         let mut cfg = if let Some(s) = std::env::var("BENCHFS_SERVERS").ok().filter(|s| !s.is_empty()) {
             Config::from_spec(&s)?
@@ -75,7 +84,11 @@ impl Config {
         Ok(cfg)
     }
 
+    /// Applies `BENCHFS_TIMEOUT`, `BENCHFS_CHUNK_SIZE` and `BENCHFS_SECRET_FILE` when set.
     pub fn apply_env_tuning(&mut self) -> Result<()> {
+        if let Some(p) = std::env::var_os("BENCHFS_SECRET_FILE").filter(|p| !p.is_empty()) {
+            self.secret = Some(Secret::load(std::path::Path::new(&p))?);
+        }
         if let Ok(t) = std::env::var("BENCHFS_TIMEOUT") {
             let secs: f64 = t.parse().map_err(|_| Error::Config(format!("BENCHFS_TIMEOUT={t:?} is not a number")))?;
             self.timeout =

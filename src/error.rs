@@ -45,6 +45,8 @@ pub enum Error {
     ConnectionLost { server: String, reason: String },
     #[error("protocol error with server {server}: {reason}")]
     Protocol { server: String, reason: String },
+    #[error("authentication failed: {0}")]
+    Auth(String),
     #[error("configuration: {0}")]
     Config(String),
 }
@@ -62,7 +64,7 @@ impl Error {
             Error::NameTooLong(_) => libc::ENAMETOOLONG,
             Error::NoSpace(_) => libc::ENOSPC,
             Error::Unsupported(_) => libc::ENOTSUP,
-            Error::Access(_) => libc::EACCES,
+            Error::Access(_) | Error::Auth(_) => libc::EACCES,
             // A dead server is EIO (a slow one ETIMEDOUT), as DESIGN.md asks: callers
             // such as IOR treat both as I/O failures, while ENOTCONN confuses tools.
             Error::Io(_) | Error::Corrupt(_) | Error::ConnectionLost { .. } | Error::Unreachable { .. } => libc::EIO,
@@ -85,6 +87,7 @@ impl Error {
             Status::NoSpace => Error::NoSpace(message),
             Status::Unsupported => Error::Unsupported(message),
             Status::Corrupt => Error::Corrupt(message),
+            Status::Access => Error::Auth(message),
             Status::Io | Status::Busy | Status::Ok => Error::Io(message),
         }
     }

@@ -1,6 +1,7 @@
 //! BenchFS: an ad hoc distributed file system for HPC jobs.
 //!
 //! # Layout
+//! - [`auth`]: the cluster secret and the connect-time HMAC challenge.
 //! - [`config`]: how a client finds the cluster (server list, registry) and its timeouts.
 //! - [`placement`]: the consistent-hash ring deciding who owns a path's metadata and each chunk.
 //! - [`proto`]: wire messages and the frame layout (versioned, size-bounded).
@@ -10,6 +11,7 @@
 //! - [`ffi`]: the C API (`include/benchfs.h`).
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod auth;
 pub mod client;
 pub mod config;
 pub mod error;

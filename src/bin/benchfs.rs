@@ -16,6 +16,9 @@ struct Cli {
     /// Registry directory the servers announced themselves in.
     #[arg(long, env = "BENCHFS_REGISTRY", global = true)]
     registry: Option<PathBuf>,
+    /// Cluster secret file (default with --registry: its `secret` file).
+    #[arg(long, env = "BENCHFS_SECRET_FILE", global = true)]
+    secret_file: Option<PathBuf>,
     /// Seconds to wait for any server before failing.
     #[arg(long, global = true, default_value_t = 10.0)]
     timeout: f64,
@@ -93,6 +96,9 @@ fn config(cli: &Cli) -> benchfs::Result<Config> {
         }
     };
     cfg.apply_env_tuning()?;
+    if let Some(f) = &cli.secret_file {
+        cfg.secret = Some(benchfs::auth::Secret::load(f)?);
+    }
     cfg.timeout = std::time::Duration::try_from_secs_f64(cli.timeout)
         .map_err(|e| benchfs::Error::Config(format!("--timeout: {e}")))?;
     Ok(cfg)

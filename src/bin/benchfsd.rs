@@ -21,6 +21,11 @@ struct Args {
     /// Shared directory where servers announce their addresses for clients.
     #[arg(long, env = "BENCHFS_REGISTRY")]
     registry: Option<PathBuf>,
+    /// File holding the cluster secret every client must prove it knows (created with a
+    /// random secret, mode 0600, if missing). Default with --registry: REGISTRY/secret.
+    /// With neither, the server is open to anyone who can reach it.
+    #[arg(long, env = "BENCHFS_SECRET_FILE")]
+    secret_file: Option<PathBuf>,
     /// Worker threads of the server's runtime (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
@@ -53,8 +58,19 @@ fn fail(msg: &str) -> ExitCode {
 }
 
 async fn serve(args: Args) -> Result<(), String> {
-    let state = benchfs::server::State::open(&args.data_dir)
+    let mut state = benchfs::server::State::open(&args.data_dir)
         .map_err(|e| format!("cannot open data directory {}: {e}", args.data_dir.display()))?;
+    let secret_file =
+        args.secret_file.clone().or_else(|| args.registry.as_ref().map(|r| r.join(benchfs::auth::REGISTRY_SECRET)));
+    match &secret_file {
+        Some(f) => {
+            if let Some(dir) = f.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            }
+            state.secret = Some(benchfs::auth::Secret::load_or_create(f).map_err(|e| e.to_string())?);
+        }
+        None => tracing::warn!("no --secret-file or --registry: any client that can reach this server may use it"),
+    }
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;

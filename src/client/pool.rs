@@ -42,7 +42,15 @@ impl Pool {
         if let Some(c) = self.current(i) {
             return Ok(c);
         }
-        let c = Arc::new(Connection::connect(&self.cfg.servers[i], self.cfg.timeout, self.cfg.max_in_flight).await?);
+        let c = Arc::new(
+            Connection::connect(
+                &self.cfg.servers[i],
+                self.cfg.timeout,
+                self.cfg.max_in_flight,
+                self.cfg.secret.as_ref(),
+            )
+            .await?,
+        );
         *self.slots[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(c.clone());
         Ok(c)
     }

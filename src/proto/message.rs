@@ -74,6 +74,14 @@ pub struct StatFs {
 pub enum Request {
     /// Liveness check; the reply carries the server's protocol version.
     Ping,
+    /// First request on a connection: the client's nonce (see [`crate::auth`]).
+    Hello {
+        nonce: [u8; 16],
+    },
+    /// The client's proof: HMAC(secret, "benchfs-client" || server nonce).
+    Auth {
+        proof: [u8; 32],
+    },
     // ---- metadata, sent to the owner of the path ----
     Create {
         path: String,
@@ -150,6 +158,13 @@ pub enum Reply {
     Pong {
         version: u8,
     },
+    /// Answer to Hello: the server's nonce, whether it requires authentication, and
+    /// (when it has a secret) its proof HMAC(secret, "benchfs-server" || client nonce).
+    Challenge {
+        nonce: [u8; 16],
+        required: bool,
+        proof: Option<[u8; 32]>,
+    },
     Attr(Attr),
     /// Create: the file's record; for a file that existed, its size before the call
     /// (with O_TRUNC the client then drops the chunks that size covered).
@@ -176,6 +191,8 @@ impl Request {
     pub fn name(&self) -> &'static str {
         match self {
             Request::Ping => "ping",
+            Request::Hello { .. } => "hello",
+            Request::Auth { .. } => "auth",
             Request::Create { .. } => "create",
             Request::Mkdir { .. } => "mkdir",
             Request::Stat { .. } => "stat",

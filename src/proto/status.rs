@@ -19,4 +19,6 @@ pub enum Status {
     Unsupported = 10,
     Corrupt = 11,
     Busy = 12,
+    /// Authentication required or failed.
+    Access = 13,
 }

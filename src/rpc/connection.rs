@@ -19,6 +19,7 @@ use tokio::sync::{oneshot, Semaphore};
 use tokio::task::JoinHandle;
 
 use super::wire::{read_frame, write_frame, RawFrame};
+use crate::auth::{self, Secret};
 use crate::error::{Error, Result};
 use crate::proto::frame::{decode_header, encode_header, Kind};
 use crate::proto::{Reply, Request};
@@ -61,7 +62,13 @@ impl Drop for WriteGuard<'_> {
 }
 
 impl Connection {
-    pub async fn connect(addr: &str, timeout: Duration, max_in_flight: usize) -> Result<Connection> {
+    /// Opens a connection and authenticates it (see [`crate::auth`]).
+    pub async fn connect(
+        addr: &str,
+        timeout: Duration,
+        max_in_flight: usize,
+        secret: Option<&Secret>,
+    ) -> Result<Connection> {
         let stream = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
             Ok(Ok(s)) => s,
             Ok(Err(source)) => return Err(Error::Unreachable { server: addr.to_string(), source }),
@@ -79,7 +86,7 @@ impl Connection {
             pending.clone(),
             closed.clone(),
         ));
-        Ok(Connection {
+        let conn = Connection {
             addr: addr.to_string(),
             timeout,
             writer: tokio::sync::Mutex::new(wr),
@@ -88,7 +95,31 @@ impl Connection {
             next_id: AtomicU64::new(1),
             in_flight: Semaphore::new(max_in_flight.max(1)),
             reader,
-        })
+        };
+        conn.handshake(secret).await?;
+        Ok(conn)
+    }
+
+    async fn handshake(&self, secret: Option<&Secret>) -> Result<()> {
+        let mine = auth::nonce();
+        let (reply, _) = self.call(&Request::Hello { nonce: mine }, &[]).await?;
+        let Reply::Challenge { nonce, required, proof } = reply else {
+            return Err(self.protocol("expected a challenge"));
+        };
+        let auth_err = |m: &str| Error::Auth(format!("server {}: {m}", self.addr));
+        match (required, secret) {
+            (false, _) => Ok(()),
+            (true, None) => Err(auth_err(
+                "the cluster requires its secret (BENCHFS_SECRET_FILE, --secret-file, or the registry's secret file)",
+            )),
+            (true, Some(s)) => {
+                if !proof.is_some_and(|p| s.verify(auth::SERVER_LABEL, &mine, &p)) {
+                    return Err(auth_err("the server does not know this cluster's secret"));
+                }
+                let proof = s.proof(auth::CLIENT_LABEL, &nonce);
+                self.call(&Request::Auth { proof }, &[]).await.map(|_| ())
+            }
+        }
     }
 
     pub fn addr(&self) -> &str {

@@ -18,6 +18,7 @@ use tokio::sync::{watch, Mutex, Semaphore};
 use tracing::Instrument;
 
 use super::{handler, State, MAX_IN_FLIGHT_PER_CONN};
+use crate::auth;
 use crate::proto::frame::{decode_header, encode_header, Kind};
 use crate::proto::{Reply, Request, Status};
 use crate::rpc::wire::{read_frame, write_frame};
@@ -58,6 +59,8 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, state: Arc<State>, mut s
         let mut rd = BufReader::with_capacity(1 << 16, rd);
         let writer: Writer = Arc::new(Mutex::new(wr));
         let permits = Arc::new(Semaphore::new(MAX_IN_FLIGHT_PER_CONN));
+        let mut authenticated = state.secret.is_none();
+        let mut server_nonce = None;
         loop {
             let frame = tokio::select! {
                 f = read_frame(&mut rd) => f,
@@ -82,6 +85,49 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, state: Arc<State>, mut s
                     break;
                 }
             };
+            match &req {
+                Request::Hello { nonce } => {
+                    let n = auth::nonce();
+                    server_nonce = Some(n);
+                    let proof = state.secret.as_ref().map(|s| s.proof(auth::SERVER_LABEL, nonce));
+                    send(
+                        &writer,
+                        frame.id,
+                        &Reply::Challenge { nonce: n, required: state.secret.is_some(), proof },
+                        &[],
+                    )
+                    .await;
+                    continue;
+                }
+                Request::Auth { proof } => {
+                    let ok = match (&state.secret, server_nonce) {
+                        (None, _) => true,
+                        (Some(s), Some(n)) => s.verify(auth::CLIENT_LABEL, &n, proof),
+                        (Some(_), None) => false,
+                    };
+                    if ok {
+                        authenticated = true;
+                        send(&writer, frame.id, &Reply::Done(0), &[]).await;
+                        continue;
+                    }
+                    tracing::warn!("authentication failed; closing connection");
+                    send(
+                        &writer,
+                        frame.id,
+                        &error_reply(Status::Access, "authentication failed: wrong cluster secret"),
+                        &[],
+                    )
+                    .await;
+                    break;
+                }
+                _ if !authenticated => {
+                    tracing::warn!(op = req.name(), "request before authentication; closing connection");
+                    send(&writer, frame.id, &error_reply(Status::Access, "this server requires authentication"), &[])
+                        .await;
+                    break;
+                }
+                _ => {}
+            }
             if !is_data_op(&req) {
                 let (reply, data) = handler::handle(&state, req, frame.data).await;
                 send(&writer, frame.id, &reply, &data).await;

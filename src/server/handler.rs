@@ -34,6 +34,10 @@ async fn dispatch(state: &State, req: Request, data: Vec<u8>) -> Result<(Reply, 
     }
     match req {
         Request::Ping => reply(Reply::Pong { version: PROTOCOL_VERSION }),
+        // The connection answers these itself, before any request reaches the stores.
+        Request::Hello { .. } | Request::Auth { .. } => {
+            Err(StoreError::Status(Status::Invalid, "handshake out of place".into()))
+        }
         Request::Create { path, mode, uid, gid, chunk_size, exclusive, truncate } => {
             if chunk_size == 0 {
                 return Err(StoreError::Status(Status::Invalid, "chunk size 0".into()));

@@ -65,6 +65,8 @@ pub struct State {
     pub meta: MetaStore,
     pub chunks: ChunkStore,
     pub data_dir: PathBuf,
+    /// When set, every connection must authenticate before it is served.
+    pub secret: Option<crate::auth::Secret>,
 }
 
 impl State {
@@ -75,6 +77,7 @@ impl State {
             meta: MetaStore::open(&data_dir.join("meta.redb"))?,
             chunks: ChunkStore::open(&data_dir.join("chunks"))?,
             data_dir: data_dir.to_path_buf(),
+            secret: None,
         })
     }
 

@@ -12,14 +12,16 @@ pub struct Server {
     pub addr: String,
     pub data_dir: PathBuf,
     log: PathBuf,
+    extra: Vec<String>,
 }
 
 /// Starts `benchfsd` and waits for its "listening" line; panics with its log if it dies.
-fn spawn(listen: &str, data_dir: &Path, log: &Path) -> (Child, String) {
+fn spawn(listen: &str, data_dir: &Path, log: &Path, extra: &[String]) -> (Child, String) {
     let logf = std::fs::OpenOptions::new().create(true).append(true).open(log).expect("log file");
     let mut child = Command::new(env!("CARGO_BIN_EXE_benchfsd"))
         .args(["--listen", listen, "--data-dir"])
         .arg(data_dir)
+        .args(extra)
         .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()))
         .stdout(Stdio::piped())
         .stderr(logf)
@@ -42,14 +44,29 @@ pub struct Cluster {
 impl Cluster {
     /// `n` servers with data dirs on tmpfs when available.
     pub fn start(n: usize) -> Cluster {
+        Cluster::start_with(n, |_| Vec::new())
+    }
+
+    /// `n` servers announcing themselves (and sharing a generated secret) in `registry()`.
+    pub fn start_with_registry(n: usize) -> Cluster {
+        Cluster::start_with(n, |dir| vec!["--registry".into(), dir.join("registry").display().to_string()])
+    }
+
+    pub fn registry(&self) -> PathBuf {
+        self.dir.path().join("registry")
+    }
+
+    /// `n` servers, each given the extra arguments `extra(test dir)`.
+    pub fn start_with(n: usize, extra: impl Fn(&Path) -> Vec<String>) -> Cluster {
         let base = if Path::new("/dev/shm").is_dir() { "/dev/shm" } else { "/tmp" };
         let dir = tempfile::Builder::new().prefix("benchfs-test-").tempdir_in(base).expect("tempdir");
         let servers = (0..n)
             .map(|i| {
                 let data_dir = dir.path().join(format!("s{i}"));
                 let log = dir.path().join(format!("s{i}.log"));
-                let (child, addr) = spawn("127.0.0.1:0", &data_dir, &log);
-                Server { child: Some(child), addr, data_dir, log }
+                let extra = extra(dir.path());
+                let (child, addr) = spawn("127.0.0.1:0", &data_dir, &log, &extra);
+                Server { child: Some(child), addr, data_dir, log, extra }
             })
             .collect();
         Cluster { servers, dir }
@@ -111,7 +128,7 @@ impl Cluster {
         let s = &mut self.servers[i];
         assert!(s.child.is_none(), "server {i} still running");
         // benchfsd binds with SO_REUSEADDR, so the old port is free again at once.
-        let (child, addr) = spawn(&s.addr, &s.data_dir, &s.log);
+        let (child, addr) = spawn(&s.addr, &s.data_dir, &s.log, &s.extra);
         assert_eq!(addr, s.addr);
         s.child = Some(child);
     }
