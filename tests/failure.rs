@@ -32,9 +32,15 @@ fn fails_and_others_continue(signal: Option<i32>) {
         let dead_path = path_owned_by(&c, victim, true, "dead");
         let live_path = path_owned_by(&c, victim, false, "live");
         c.create(&dead_path, 0o644).await.unwrap().close().await.unwrap();
-        // A one-chunk file whose only chunk is on a live server.
-        let f = c.create(&live_path, 0o644).await.unwrap();
-        assert_ne!(c.ring().chunk_owner(f.fid(), 0), victim, "pick another seed");
+        // A one-chunk file whose only chunk is on a live server (file ids are random:
+        // recreate until chunk 0 lands elsewhere).
+        let f = loop {
+            let f = c.create(&live_path, 0o644).await.unwrap();
+            if c.ring().chunk_owner(f.fid(), 0) != victim {
+                break f;
+            }
+            c.unlink(&live_path).await.unwrap();
+        };
         f.write_at(&pattern(3, 1000), 0).await.unwrap();
         f.close().await.unwrap();
         let big = c.create(&format!("{live_path}-big"), 0o644).await.unwrap();
