@@ -44,6 +44,9 @@ impl Server {
             .arg("127.0.0.1:0")
             .arg("--data-dir")
             .arg(data_dir)
+            // open servers, outside any registry or secret of the environment
+            .env_remove("BENCHFS_REGISTRY")
+            .env_remove("BENCHFS_SECRET_FILE")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -130,6 +133,10 @@ fn mpirun(bin: &Path, args: &[&str], cwd: &Path) -> String {
         .arg(bin)
         .args(args)
         .current_dir(cwd)
+        // the servers are passed explicitly and run without a secret
+        .env_remove("BENCHFS_SERVERS")
+        .env_remove("BENCHFS_REGISTRY")
+        .env_remove("BENCHFS_SECRET_FILE")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
