@@ -9,7 +9,7 @@ want_test=0
 
 pkgs=(build-essential pkg-config fuse3)
 if ((want_test)); then
-  pkgs+=(fio valgrind bindfs shellcheck iproute2 procps psmisc)
+  pkgs+=(fio valgrind bindfs shellcheck iproute2 procps psmisc openmpi-bin python3-matplotlib)
 fi
 
 missing=()
