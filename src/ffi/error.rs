@@ -38,11 +38,6 @@ impl FfiError {
     pub fn io(message: impl Into<String>) -> FfiError {
         FfiError::new(libc::EIO, message)
     }
-
-    /// The positive errno value.
-    pub fn errno(&self) -> i32 {
-        self.errno
-    }
 }
 
 impl From<Error> for FfiError {

@@ -29,10 +29,13 @@ pub enum ReadError {
     Truncated,
 }
 
-/// Reads exactly `n` bytes into a fresh buffer, without zero-filling it first.
+/// Reads exactly `n` bytes into a fresh buffer, without zero-filling it first. The
+/// reservation is fallible: where memory is not overcommitted, a peer announcing a
+/// large frame costs its own connection, never an abort of the process.
 async fn read_exact_vec<R: AsyncRead + Unpin>(r: &mut R, n: u32) -> Result<Vec<u8>, ReadError> {
     let n = n as usize;
-    let mut v = Vec::with_capacity(n);
+    let mut v = Vec::new();
+    v.try_reserve_exact(n).map_err(|e| io::Error::new(io::ErrorKind::OutOfMemory, e))?;
     r.take(n as u64).read_to_end(&mut v).await?;
     if v.len() != n {
         return Err(ReadError::Truncated);

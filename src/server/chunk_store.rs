@@ -101,6 +101,7 @@ impl ChunkStore {
             }
             r => r?,
         };
+        self.check_space()?;
         let sums = open(&path.with_extension("crc"))?;
         let off = u64::from(offset);
         let end = off + data.len() as u64;
@@ -109,7 +110,7 @@ impl ChunkStore {
         f.write_all_at(data, off)?;
         let (b0, b1) = (off / BLOCK, (end - 1) / BLOCK);
         // A partial last block before a gap now extends (with zeros) to the new end.
-        if old_len % BLOCK != 0 && old_len / BLOCK < b0 {
+        if !old_len.is_multiple_of(BLOCK) && old_len / BLOCK < b0 {
             let g = old_len / BLOCK;
             sums.write_all_at(&entry(block_crc(&f, g, new_len)?), g * ENTRY)?;
         }
@@ -124,6 +125,17 @@ impl ChunkStore {
             entries.extend_from_slice(&entry(crc));
         }
         sums.write_all_at(&entries, b0 * ENTRY)?;
+        Ok(())
+    }
+
+    /// Refuses chunk data once free space falls below a reserve (1/16 of the file system,
+    /// at most 64 MiB), so a full disk stops writers with ENOSPC while the metadata store
+    /// still has room to commit the namespace.
+    fn check_space(&self) -> Result<(), StoreError> {
+        let (total, _, avail) = self.space()?;
+        if avail < (total / 16).min(64 << 20) {
+            return Err(StoreError::Status(Status::NoSpace, format!("{} is full", self.root.display())));
+        }
         Ok(())
     }
 
@@ -211,7 +223,7 @@ impl ChunkStore {
                     .truncate(false)
                     .open(p.with_extension("crc"))?;
                 sums.set_len(keep.div_ceil(BLOCK) * ENTRY)?;
-                if keep % BLOCK != 0 {
+                if !keep.is_multiple_of(BLOCK) {
                     // The new last block is shorter: its checksum covers fewer bytes now.
                     let last = keep / BLOCK;
                     sums.write_all_at(&entry(block_crc(&f, last, keep)?), last * ENTRY)?;

@@ -24,7 +24,10 @@ use crate::proto::{Attr, FileKind, SetAttr, Status};
 const META: TableDefinition<&[u8], &[u8]> = TableDefinition::new("meta");
 
 pub struct MetaStore {
-    db: Database,
+    /// None after a failed commit until `sync` reopens it: redb refuses every commit after
+    /// an I/O error (a full disk) until the database is opened again.
+    db: Mutex<Option<Database>>,
+    path: std::path::PathBuf,
     /// Every record. Lock order: `mem` before `pending`. std locks: never held across `.await`.
     mem: RwLock<BTreeMap<Vec<u8>, Attr>>,
     /// Changes not yet in redb, latest per key (None: deleted).
@@ -73,7 +76,13 @@ impl MetaStore {
                 mem.insert(k.value().to_vec(), postcard::from_bytes::<Attr>(v.value())?);
             }
         }
-        Ok(MetaStore { db, mem: RwLock::new(mem), pending: Mutex::new(BTreeMap::new()), syncing: Mutex::new(()) })
+        Ok(MetaStore {
+            db: Mutex::new(Some(db)),
+            path: path.to_path_buf(),
+            mem: RwLock::new(mem),
+            pending: Mutex::new(BTreeMap::new()),
+            syncing: Mutex::new(()),
+        })
     }
 
     fn read_mem(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<Vec<u8>, Attr>> {
@@ -269,8 +278,13 @@ impl MetaStore {
     pub fn sync(&self) -> Result<(), StoreError> {
         let _order = self.syncing.lock().unwrap_or_else(|p| p.into_inner());
         let batch = std::mem::take(&mut *self.lock_pending());
+        let mut db = self.db.lock().unwrap_or_else(|p| p.into_inner());
         let result = (|| {
-            let mut tx = self.db.begin_write()?;
+            if db.is_none() {
+                *db = Some(Database::create(&self.path)?);
+            }
+            let Some(d) = db.as_ref() else { return Err(StoreError::Meta("metadata store closed".into())) };
+            let mut tx = d.begin_write()?;
             tx.set_durability(Durability::Immediate)?;
             {
                 let mut t = tx.open_table(META)?;
@@ -285,7 +299,9 @@ impl MetaStore {
             Ok(())
         })();
         if result.is_err() {
-            // Put the batch back (newer changes win) so a later sync retries it.
+            // Reopen on the next sync (redb is poisoned after an I/O error), and put the
+            // batch back (newer changes win) so that sync retries it.
+            *db = None;
             let mut pending = self.lock_pending();
             for (k, v) in batch {
                 pending.entry(k).or_insert(v);

@@ -40,25 +40,34 @@ impl StoreError {
     }
 }
 
+/// redb's errors all convert into `redb::Error`; its I/O errors keep their errno (so a
+/// full disk is ENOSPC at the client), the rest become a message.
 macro_rules! meta_err {
     ($($t:ty),*) => {$(
         impl From<$t> for StoreError {
             fn from(e: $t) -> Self {
-                StoreError::Meta(e.to_string())
+                match redb::Error::from(e) {
+                    redb::Error::Io(io) => StoreError::Io(io),
+                    other => StoreError::Meta(other.to_string()),
+                }
             }
         }
     )*};
 }
 meta_err!(
-    redb::Error,
     redb::DatabaseError,
     redb::TransactionError,
     redb::TableError,
     redb::StorageError,
     redb::CommitError,
-    redb::SetDurabilityError,
-    postcard::Error
+    redb::SetDurabilityError
 );
+
+impl From<postcard::Error> for StoreError {
+    fn from(e: postcard::Error) -> Self {
+        StoreError::Meta(e.to_string())
+    }
+}
 
 /// What every handler shares: the two stores of this server.
 pub struct State {
