@@ -1,7 +1,10 @@
 /*
  * benchfs.h - C API of BenchFS, an ad hoc distributed file system for HPC jobs.
  *
- * Link with `pkg-config --cflags --libs benchfs` (shared) or `--static`.
+ * Link with `pkg-config --cflags --libs benchfs` (shared, with an rpath) or with
+ * `pkg-config --static --cflags --libs benchfs`, which adds the system libraries
+ * libbenchfs.a needs; the linker takes the archive where no libbenchfs.so lies
+ * beside it (`scripts/install.sh --no-shared PREFIX` installs such a prefix).
  *
  * Conventions:
  *  - Functions returning int/ssize_t/int64_t return >= 0 on success and a
@@ -14,11 +17,14 @@
  *  - All calls are thread-safe: many threads may use one context and even one
  *    file handle at once (reads and writes take an explicit offset).
  *  - Every pointer argument is checked: NULL gives BENCHFS_EINVAL (or
- *    BENCHFS_EFAULT for data buffers), never a crash.
+ *    BENCHFS_EFAULT for data buffers and output structs), never a crash.
  *  - Using a handle after benchfs_close()/benchfs_finalize() is undefined.
  *    benchfs_finalize(NULL) and benchfs_close(NULL) are safe no-ops that
  *    return BENCHFS_EINVAL.
  *  - Paths are absolute within the BenchFS namespace ("/dir/file").
+ *  - I/O runs on one runtime per process. By default the calling threads drive it
+ *    themselves (lowest cost per call); BENCHFS_RUNTIME_THREADS=N (N > 0), read at
+ *    the first call, gives it N worker threads instead.
  */
 #ifndef BENCHFS_H
 #define BENCHFS_H
@@ -71,6 +77,7 @@ typedef int (*benchfs_readdir_fn)(void *arg, const char *name, const struct stat
 
 /* Connects to a cluster. `servers` is "host:port,host:port" or "registry:DIR";
  * NULL or "" reads BENCHFS_SERVERS, then BENCHFS_REGISTRY from the environment.
+ * BENCHFS_TIMEOUT, BENCHFS_CHUNK_SIZE and BENCHFS_SECRET_FILE apply in every case.
  * Every server must be reachable. Returns NULL on failure. */
 benchfs_context_t *benchfs_init(const char *servers);
 
@@ -102,6 +109,10 @@ int benchfs_fsync(benchfs_file_t *f);
 /* Size of an open file as this handle sees it (its own writes included). */
 int64_t benchfs_file_size(benchfs_file_t *f);
 
+/* Fills *st: type bits (S_IFREG/S_IFDIR) and permissions in st_mode, st_size as
+ * published by the last close/fsync, uid, gid, times, st_nlink 1 (files) or 2
+ * (directories), st_blksize = the file's chunk size, st_blocks in 512-byte units,
+ * st_ino a hash of the file's id (kept across rename) or of a directory's path. */
 int benchfs_stat(benchfs_context_t *ctx, const char *path, struct stat *st);
 int64_t benchfs_get_file_size(benchfs_context_t *ctx, const char *path);
 int benchfs_remove(benchfs_context_t *ctx, const char *path); /* unlink a file */
@@ -116,7 +127,9 @@ int benchfs_readdir(benchfs_context_t *ctx, const char *path, benchfs_readdir_fn
 /* Space summed over all servers (f_bsize = 4096). */
 int benchfs_statfs(benchfs_context_t *ctx, struct statvfs *st);
 
-/* Last error of the calling thread: message (never NULL; "" if none) and code. */
+/* Last error of the calling thread: message (never NULL; "" if none; valid until
+ * the thread's next failed call) and code (0 if none). A successful call leaves
+ * both unchanged. */
 const char *benchfs_get_error(void);
 int benchfs_errno(void);
 

@@ -8,6 +8,11 @@
 //! on to a waiting caller when the driving one returns, so every call makes progress.
 //! `BENCHFS_RUNTIME_THREADS=N` (N > 0) switches to a multi-thread runtime with N
 //! workers driving the I/O instead; 0 is the default.
+//!
+//! Measured against the async client on the same servers: caller-driven costs about
+//! the same client CPU per 4 KiB call (within ±4 µs) and as much bandwidth; 1 or 2
+//! workers cost 4-9 µs more CPU per call (the wake-up of the blocked caller) and were
+//! no faster in wall time, even with 8 calling threads.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
