@@ -1,0 +1,106 @@
+//! The command line of `benchfs-fuse`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+/// Session threads reading /dev/fuse by default (see README: measured 1/2/4).
+pub const DEFAULT_THREADS: u64 = 2;
+
+#[derive(Parser, Debug, Clone)]
+#[command(
+    version,
+    about = "Mount a BenchFS cluster with FUSE",
+    long_about = "Mount a BenchFS cluster with FUSE.\n\n\
+        With --servers or --registry (or BENCHFS_SERVERS / BENCHFS_REGISTRY) it joins that cluster. \
+        With neither it starts an embedded server in this process on --data-dir, so one command \
+        gives a working file system.\n\n\
+        Without --foreground it returns once the mount is live and keeps serving in the background. \
+        Unmount with `fusermount3 -u MOUNTPOINT`, `umount MOUNTPOINT`, or SIGINT/SIGTERM to the daemon.\n\n\
+        Symbolic links, hard links and device nodes are not supported (ENOTSUP); RENAME_EXCHANGE is EINVAL."
+)]
+pub struct Args {
+    /// Directory to mount on.
+    pub mountpoint: PathBuf,
+    /// Servers of the cluster to join ("host:port,host:port").
+    #[arg(long, env = "BENCHFS_SERVERS")]
+    pub servers: Option<String>,
+    /// Registry directory where the cluster's servers announced themselves.
+    #[arg(long, env = "BENCHFS_REGISTRY")]
+    pub registry: Option<PathBuf>,
+    /// Cluster secret file (default: BENCHFS_SECRET_FILE, or the registry's `secret` file).
+    #[arg(long)]
+    pub secret_file: Option<PathBuf>,
+    /// Data directory of the embedded server (only without a cluster)
+    /// [default: $XDG_RUNTIME_DIR/benchfs-embedded, or /tmp/benchfs-embedded-$UID].
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Stay in the foreground (logs go to stderr).
+    #[arg(short, long)]
+    pub foreground: bool,
+    /// Let other users access the mount (non-root: needs user_allow_other in /etc/fuse.conf).
+    #[arg(long)]
+    pub allow_other: bool,
+    /// Seconds the kernel may cache attributes and names.
+    #[arg(long, default_value_t = 1.0, value_parser = parse_seconds)]
+    pub attr_timeout: f64,
+    /// Bypass the page cache: each application read/write is one request, and writes to one
+    /// file from many processes run in parallel.
+    #[arg(long)]
+    pub direct_io: bool,
+    /// Largest write request from the kernel, in bytes (K/M suffixes; the kernel caps it at 1 MiB).
+    #[arg(long, default_value = "1M", value_parser = parse_bytes)]
+    pub max_write: u32,
+    /// Session threads reading requests from /dev/fuse (each with its own cloned descriptor).
+    #[arg(long, default_value_t = DEFAULT_THREADS, value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub threads: u64,
+    /// Log every request (same as RUST_LOG=debug); with a daemon, stderr stays open for it.
+    #[arg(short, long)]
+    pub debug: bool,
+}
+
+impl Args {
+    pub fn attr_ttl(&self) -> Duration {
+        Duration::from_secs_f64(self.attr_timeout)
+    }
+}
+
+fn parse_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && (0.0..=86_400.0).contains(&v) => Ok(v),
+        _ => Err(format!("{s:?} is not a number of seconds between 0 and 86400")),
+    }
+}
+
+fn parse_bytes(s: &str) -> Result<u32, String> {
+    let t = s.trim().to_ascii_uppercase();
+    let (num, mul) = match t.strip_suffix('M').or_else(|| t.strip_suffix("MIB")) {
+        Some(n) => (n.to_string(), 1u64 << 20),
+        None => match t.strip_suffix('K').or_else(|| t.strip_suffix("KIB")) {
+            Some(n) => (n.to_string(), 1 << 10),
+            None => (t.clone(), 1),
+        },
+    };
+    let n: u64 = num.trim().parse().map_err(|_| format!("{s:?} is not a size"))?;
+    match n.checked_mul(mul) {
+        Some(b @ 4096..=0x0100_0000) => u32::try_from(b).map_err(|e| e.to_string()),
+        _ => Err(format!("{s} must be between 4K and 16M")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses() {
+        assert_eq!(parse_bytes("1M"), Ok(1 << 20));
+        assert_eq!(parse_bytes("128k"), Ok(128 << 10));
+        assert_eq!(parse_bytes("65536"), Ok(65536));
+        assert!(parse_bytes("1").is_err() && parse_bytes("x").is_err() && parse_bytes("1G").is_err());
+        assert!(parse_seconds("-1").is_err() && parse_seconds("nan").is_err());
+        let a = Args::try_parse_from(["benchfs-fuse", "/mnt", "--attr-timeout", "0.5"]).unwrap();
+        assert_eq!((a.attr_ttl(), a.max_write, a.threads), (Duration::from_millis(500), 1 << 20, 2));
+    }
+}

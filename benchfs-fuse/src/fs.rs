@@ -1,0 +1,592 @@
+//! The mount's file system semantics, over the async client, by inode number and handle.
+//!
+//! Not tied to fuser: `fuse.rs` copies each kernel request into a call here and turns the
+//! result into a reply. What lives here: resolving inode numbers to paths ([`InodeTable`]),
+//! open handles ([`Handles`]), lookup counting, keeping open handles right across truncate
+//! and rename, and the sizes reported while writes are not yet published.
+//!
+//! Permissions are not checked here: the mount uses `default_permissions`, so the kernel
+//! checks mode bits before it sends a request.
+//!
+//! A file unlinked (or replaced by a rename) while open is moved aside to a hidden name in
+//! its directory, as NFS clients do, so its open descriptors keep reading and writing it;
+//! the last release removes it. Readdir does not list hidden names.
+
+use std::ffi::OsStr;
+
+use benchfs::path::{join, split};
+use benchfs::proto::SetAttr;
+use benchfs::{Attr, Client, FileKind, OpenOptions, StatFs};
+
+use crate::error::{FsError, Result};
+use crate::handles::{DirSnapshot, Handles};
+use crate::inode::{InodeTable, ROOT_INO};
+
+/// Names of files unlinked while open start with this (see the module documentation).
+pub const HIDDEN_PREFIX: &str = ".benchfs-unlinked-";
+
+/// How long rmdir waits for hidden files' releases (see [`BenchFs::rmdir`]).
+const RELEASE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Inode number reported by plain readdir for entries the kernel holds no inode for
+/// (FUSE_UNKNOWN_INO); readdirplus always reports real numbers.
+pub const UNKNOWN_INO: u64 = 0xffff_ffff;
+
+/// An entry handed to the kernel: its inode number (already counted) and attributes.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub ino: u64,
+    pub attr: Attr,
+}
+
+/// Who made a request: owner of what it creates.
+#[derive(Debug, Clone, Copy)]
+pub struct Caller {
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// One directory entry offered to the reply buffer by [`BenchFs::readdir`].
+pub struct DirItem<'a> {
+    pub ino: u64,
+    /// The offset the kernel passes back to continue after this entry.
+    pub next_offset: u64,
+    pub name: &'a str,
+    pub attr: &'a Attr,
+}
+
+/// The kernel's reply buffer for readdir/readdirplus.
+pub trait DirReplier {
+    /// Adds `item`; returns true when the buffer is full and `item` was *not* added.
+    fn add(&mut self, item: DirItem<'_>) -> bool;
+}
+
+pub struct BenchFs {
+    client: Client,
+    inodes: InodeTable,
+    handles: Handles,
+}
+
+fn name_str(name: &OsStr) -> Result<&str> {
+    name.to_str().ok_or_else(|| FsError::BadName(name.to_os_string()))
+}
+
+/// Attributes shown for "." and ".." in readdirplus (the kernel ignores them there).
+fn dot_attr() -> Attr {
+    Attr {
+        kind: FileKind::Dir,
+        mode: 0o755,
+        uid: 0,
+        gid: 0,
+        size: 0,
+        atime: (0, 0),
+        mtime: (0, 0),
+        ctime: (0, 0),
+        fid: 0,
+        chunk_size: 0,
+    }
+}
+
+/// `NotFound` from the servers while publishing a size: the name is gone, so is the need.
+fn ignore_not_found(r: benchfs::Result<()>) -> Result<()> {
+    match r {
+        Err(benchfs::Error::NotFound(_)) => Ok(()),
+        r => Ok(r?),
+    }
+}
+
+impl BenchFs {
+    pub fn new(client: Client) -> BenchFs {
+        BenchFs { client, inodes: InodeTable::new(), handles: Handles::default() }
+    }
+
+    pub fn inodes(&self) -> &InodeTable {
+        &self.inodes
+    }
+
+    pub fn handles(&self) -> &Handles {
+        &self.handles
+    }
+
+    /// Raises `attr.size` to what open handles of `ino` have written but not yet published,
+    /// so `stat` during a write sees the data that `read` already returns.
+    fn with_pending_size(&self, ino: u64, mut attr: Attr) -> Attr {
+        if attr.kind == FileKind::File {
+            for h in self.handles.files_of(ino) {
+                attr.size = attr.size.max(h.file.size());
+            }
+        }
+        attr
+    }
+
+    /// Counts one more kernel reference to `path` and builds its entry.
+    fn entry(&self, path: &str, attr: Attr) -> Entry {
+        let ino = self.inodes.remember(path, attr.kind == FileKind::Dir);
+        Entry { ino, attr: self.with_pending_size(ino, attr) }
+    }
+
+    pub async fn lookup(&self, parent: u64, name: &OsStr) -> Result<Entry> {
+        let path = self.inodes.child_path(parent, name_str(name)?)?;
+        let attr = self.client.stat(&path).await?;
+        Ok(self.entry(&path, attr))
+    }
+
+    pub fn forget(&self, ino: u64, n: u64) {
+        self.inodes.forget(ino, n);
+    }
+
+    pub async fn getattr(&self, ino: u64) -> Result<Attr> {
+        let path = self.inodes.path(ino)?;
+        let attr = self.client.stat(&path).await?;
+        Ok(self.with_pending_size(ino, attr))
+    }
+
+    /// chmod, chown, truncate and utimens in one. A size change first publishes what open
+    /// handles of the file wrote, then truncates, then tells those handles the new size.
+    pub async fn setattr(&self, ino: u64, set: SetAttr) -> Result<Attr> {
+        let path = self.inodes.path(ino)?;
+        let attr = match set.size {
+            Some(size) => {
+                let open = self.handles.files_of(ino);
+                for h in &open {
+                    ignore_not_found(h.file.flush().await)?;
+                }
+                let attr = self.client.set_attr(&path, set).await?;
+                open.iter().for_each(|h| h.file.truncated_to(size));
+                attr
+            }
+            None => self.client.set_attr(&path, set).await?,
+        };
+        Ok(self.with_pending_size(ino, attr))
+    }
+
+    /// Creates a regular file (other node types are not supported).
+    pub async fn mknod(&self, parent: u64, name: &OsStr, mode: u32, caller: Caller) -> Result<Entry> {
+        let kind = mode & libc::S_IFMT;
+        if kind != 0 && kind != libc::S_IFREG {
+            return Err(FsError::Unsupported("device nodes, FIFOs and sockets"));
+        }
+        let path = self.inodes.child_path(parent, name_str(name)?)?;
+        let opts = OpenOptions {
+            read: false,
+            write: false,
+            create: true,
+            exclusive: true,
+            truncate: false,
+            mode: mode & 0o7777,
+            owner: Some((caller.uid, caller.gid)),
+        };
+        let file = self.client.open(&path, &opts).await?;
+        Ok(self.entry(&path, file.attr_at_open().clone()))
+    }
+
+    pub async fn mkdir(&self, parent: u64, name: &OsStr, mode: u32, caller: Caller) -> Result<Entry> {
+        let path = self.inodes.child_path(parent, name_str(name)?)?;
+        let attr = self.client.mkdir_as(&path, mode & 0o7777, caller.uid, caller.gid).await?;
+        Ok(self.entry(&path, attr))
+    }
+
+    pub async fn unlink(&self, parent: u64, name: &OsStr) -> Result<()> {
+        let path = self.inodes.child_path(parent, name_str(name)?)?;
+        if let Some(ino) = self.open_inode(&path) {
+            return self.hide(ino, &path).await;
+        }
+        self.client.unlink(&path).await?;
+        self.inodes.removed(&path);
+        Ok(())
+    }
+
+    /// The inode at `path` if it has open handles.
+    fn open_inode(&self, path: &str) -> Option<u64> {
+        self.inodes.peek(path).filter(|&ino| !self.handles.files_of(ino).is_empty())
+    }
+
+    /// Moves the open file `ino` at `path` to a hidden name in the same directory, where it
+    /// lives until its last handle is released.
+    async fn hide(&self, ino: u64, path: &str) -> Result<()> {
+        let dir = split(path).map_or("/", |(dir, _)| dir);
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
+        let tag = (u64::from(std::process::id()) << 40) ^ ino ^ (nanos as u64);
+        let hidden = join(dir, &format!("{HIDDEN_PREFIX}{tag:016x}"));
+        self.client.rename_with(path, &hidden, true).await?;
+        self.follow_rename(path, &hidden);
+        self.inodes.set_hidden(ino);
+        Ok(())
+    }
+
+    /// Updates the inode table and the open handles after `from` became `to`.
+    fn follow_rename(&self, from: &str, to: &str) {
+        for (ino, path) in self.inodes.renamed(from, to) {
+            self.handles.files_of(ino).iter().for_each(|h| h.file.set_path(&path));
+        }
+    }
+
+    /// rmdir(2). A directory holding only hidden (unlinked, open) files is retried for a
+    /// moment: close(2) returns before the kernel sends the release that removes them.
+    pub async fn rmdir(&self, parent: u64, name: &OsStr) -> Result<()> {
+        let path = self.inodes.child_path(parent, name_str(name)?)?;
+        let mut pause = std::time::Duration::from_millis(2);
+        loop {
+            match self.client.rmdir(&path).await {
+                Err(benchfs::Error::NotEmpty(_)) if pause < RELEASE_WAIT && self.only_hidden(&path).await => {
+                    tokio::time::sleep(pause).await;
+                    pause *= 2;
+                }
+                r => break r?,
+            }
+        }
+        self.inodes.removed(&path);
+        Ok(())
+    }
+
+    async fn only_hidden(&self, dir: &str) -> bool {
+        self.client.readdir(dir).await.is_ok_and(|es| es.iter().all(|e| e.name.starts_with(HIDDEN_PREFIX)))
+    }
+
+    /// rename(2) / renameat2(2) with `flags` 0 or RENAME_NOREPLACE. RENAME_EXCHANGE (and
+    /// RENAME_WHITEOUT) are EINVAL, what the kernel answers for a file system without them.
+    pub async fn rename(&self, parent: u64, name: &OsStr, new_parent: u64, new_name: &OsStr, flags: u32) -> Result<()> {
+        if flags & !libc::RENAME_NOREPLACE != 0 {
+            return Err(FsError::Invalid("only RENAME_NOREPLACE is supported"));
+        }
+        let from = self.inodes.child_path(parent, name_str(name)?)?;
+        let to = self.inodes.child_path(new_parent, name_str(new_name)?)?;
+        let noreplace = flags & libc::RENAME_NOREPLACE != 0;
+        // An open file about to be replaced keeps its data under a hidden name.
+        if let Some(ino) = self.open_inode(&to).filter(|_| !noreplace && from != to) {
+            if self.client.stat(&from).await?.kind == FileKind::File {
+                self.hide(ino, &to).await?;
+            }
+        }
+        self.client.rename_with(&from, &to, noreplace).await?;
+        self.follow_rename(&from, &to);
+        Ok(())
+    }
+
+    /// Opens an existing file; `flags` are open(2)'s (the kernel has already dealt with
+    /// O_CREAT, O_EXCL and O_TRUNC). Returns the handle.
+    pub async fn open(&self, ino: u64, flags: i32) -> Result<u64> {
+        let path = self.inodes.path(ino)?;
+        let mut opts = OpenOptions::from_flags(flags & !(libc::O_CREAT | libc::O_EXCL | libc::O_TRUNC), 0);
+        // The kernel checked access at open; it may read through any handle (page cache
+        // fills for a write-only descriptor, mmap).
+        opts.read = true;
+        let file = self.client.open(&path, &opts).await?;
+        Ok(self.handles.insert_file(ino, file))
+    }
+
+    /// Creates (or, without O_EXCL, opens) `name` and opens it. Returns the entry and handle.
+    pub async fn create(
+        &self,
+        parent: u64,
+        name: &OsStr,
+        mode: u32,
+        flags: i32,
+        caller: Caller,
+    ) -> Result<(Entry, u64)> {
+        let path = self.inodes.child_path(parent, name_str(name)?)?;
+        let mut opts = OpenOptions::from_flags(flags | libc::O_CREAT, mode & 0o7777);
+        opts.read = true;
+        opts.owner = Some((caller.uid, caller.gid));
+        let file = self.client.open(&path, &opts).await?;
+        let entry = self.entry(&path, file.attr_at_open().clone());
+        let fh = self.handles.insert_file(entry.ino, file);
+        Ok((entry, fh))
+    }
+
+    pub async fn read(&self, fh: u64, offset: u64, size: u32) -> Result<Vec<u8>> {
+        let h = self.handles.file(fh)?;
+        let mut buf = vec![0u8; size as usize];
+        let n = h.file.read_at(&mut buf, offset).await?;
+        buf.truncate(n);
+        Ok(buf)
+    }
+
+    pub async fn write(&self, fh: u64, offset: u64, data: &[u8]) -> Result<u32> {
+        let h = self.handles.file(fh)?;
+        let n = h.file.write_at(data, offset).await?;
+        u32::try_from(n).map_err(|_| FsError::Invalid("write larger than 4 GiB"))
+    }
+
+    /// close(2) on a descriptor of the handle: publish the size its writes reached.
+    pub async fn flush(&self, fh: u64) -> Result<()> {
+        let h = self.handles.file(fh)?;
+        self.publish(h.ino, &h.file).await
+    }
+
+    /// The last descriptor of the handle is gone; a hidden file goes with its last handle.
+    pub async fn release(&self, fh: u64) -> Result<()> {
+        let h = self.handles.remove_file(fh)?;
+        if self.inodes.is_hidden(h.ino) && self.handles.files_of(h.ino).is_empty() {
+            let path = self.inodes.path(h.ino)?;
+            self.client.unlink(&path).await?;
+            self.inodes.removed(&path);
+            return Ok(());
+        }
+        self.publish(h.ino, &h.file).await
+    }
+
+    async fn publish(&self, ino: u64, file: &benchfs::File) -> Result<()> {
+        match self.inodes.path(ino) {
+            // Removed (or replaced by a rename): its size has nowhere to go.
+            Err(FsError::Removed(_)) => Ok(()),
+            _ => ignore_not_found(file.flush().await),
+        }
+    }
+
+    pub async fn fsync(&self, fh: u64) -> Result<()> {
+        let h = self.handles.file(fh)?;
+        match self.inodes.path(h.ino) {
+            Err(FsError::Removed(_)) => Ok(()),
+            _ => ignore_not_found(h.file.fsync().await),
+        }
+    }
+
+    /// Takes the snapshot of the listing that the handle's readdir calls page through.
+    pub async fn opendir(&self, ino: u64) -> Result<u64> {
+        let path = self.inodes.path(ino)?;
+        let mut entries = self.client.readdir(&path).await?;
+        entries.retain(|e| !e.name.starts_with(HIDDEN_PREFIX));
+        let parent_ino = match split(&path) {
+            None => ROOT_INO,
+            Some((parent, _)) => self.inodes.peek(parent).unwrap_or(UNKNOWN_INO),
+        };
+        Ok(self.handles.insert_dir(DirSnapshot { ino, parent_ino, path, entries }))
+    }
+
+    /// Fills `out` from the snapshot of `fh`, starting after the entry whose `next_offset`
+    /// was `offset` (0: from the start). Offsets: "." is 1, ".." is 2, entry i is i + 3.
+    /// With `plus`, each entry other than "." and ".." counts as a lookup (readdirplus).
+    pub fn readdir(&self, fh: u64, offset: u64, plus: bool, out: &mut impl DirReplier) -> Result<()> {
+        let dir = self.handles.dir(fh)?;
+        let dot = dot_attr();
+        let start = usize::try_from(offset).unwrap_or(usize::MAX);
+        for (i, ino, name) in [(0usize, dir.ino, "."), (1, dir.parent_ino, "..")] {
+            if i >= start && out.add(DirItem { ino, next_offset: i as u64 + 1, name, attr: &dot }) {
+                return Ok(());
+            }
+        }
+        let skip = start.saturating_sub(2);
+        for (i, e) in dir.entries.iter().enumerate().skip(skip) {
+            let path = benchfs::path::join(&dir.path, &e.name);
+            let next_offset = i as u64 + 3;
+            if plus {
+                let entry = self.entry(&path, e.attr.clone());
+                if out.add(DirItem { ino: entry.ino, next_offset, name: &e.name, attr: &entry.attr }) {
+                    self.inodes.forget(entry.ino, 1); // not handed to the kernel after all
+                    return Ok(());
+                }
+            } else {
+                let ino = self.inodes.peek(&path).unwrap_or(UNKNOWN_INO);
+                if out.add(DirItem { ino, next_offset, name: &e.name, attr: &e.attr }) {
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn releasedir(&self, fh: u64) -> Result<()> {
+        self.handles.remove_dir(fh)
+    }
+
+    pub async fn statfs(&self) -> Result<StatFs> {
+        Ok(self.client.statfs().await?)
+    }
+
+    /// access(2): with `default_permissions` the kernel answers it itself; if asked anyway,
+    /// report whether the inode still exists.
+    pub async fn access(&self, ino: u64) -> Result<()> {
+        let path = self.inodes.path(ino)?;
+        self.client.stat(&path).await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The semantics against a real in-process server, without a kernel.
+
+    use std::ffi::OsString;
+    use std::sync::Arc;
+
+    use super::*;
+
+    struct Server {
+        fs: BenchFs,
+        _stop: tokio::sync::oneshot::Sender<()>,
+        _dir: tempfile::TempDir,
+    }
+
+    async fn server() -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let state = Arc::new(benchfs::server::State::open(dir.path()).unwrap());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(benchfs::server::run(listener, state, async {
+            let _ = stopped.await;
+        }));
+        let mut cfg = benchfs::Config::new(vec![addr]).unwrap();
+        cfg.check_parent = false;
+        let client = Client::connect(cfg).await.unwrap();
+        Server { fs: BenchFs::new(client), _stop: stop, _dir: dir }
+    }
+
+    const ME: Caller = Caller { uid: 1000, gid: 100 };
+
+    fn n(s: &str) -> OsString {
+        OsString::from(s)
+    }
+
+    #[derive(Default)]
+    struct Collect {
+        cap: usize,
+        items: Vec<(u64, u64, String)>,
+    }
+
+    impl DirReplier for Collect {
+        fn add(&mut self, it: DirItem<'_>) -> bool {
+            if self.items.len() == self.cap {
+                return true;
+            }
+            self.items.push((it.ino, it.next_offset, it.name.to_string()));
+            false
+        }
+    }
+
+    #[tokio::test]
+    async fn create_write_stat_before_and_after_release() {
+        let s = server().await;
+        let (e, fh) = s.fs.create(ROOT_INO, &n("f"), 0o640, libc::O_WRONLY, ME).await.unwrap();
+        assert_eq!((e.attr.uid, e.attr.gid, e.attr.mode), (1000, 100, 0o640));
+        assert_eq!(s.fs.write(fh, 10, b"hello").await.unwrap(), 5);
+        // Not yet published, but visible to stat through the open handle.
+        assert_eq!(s.fs.getattr(e.ino).await.unwrap().size, 15);
+        s.fs.release(fh).await.unwrap();
+        assert_eq!(s.fs.getattr(e.ino).await.unwrap().size, 15);
+        let fh = s.fs.open(e.ino, libc::O_RDONLY).await.unwrap();
+        assert_eq!(s.fs.read(fh, 8, 100).await.unwrap(), b"\0\0hello");
+        assert!(matches!(s.fs.read(999, 0, 1).await, Err(FsError::BadHandle(999))));
+    }
+
+    #[tokio::test]
+    async fn truncate_with_open_writer() {
+        let s = server().await;
+        let (e, fh) = s.fs.create(ROOT_INO, &n("t"), 0o644, libc::O_RDWR, ME).await.unwrap();
+        s.fs.write(fh, 0, &[7u8; 10_000]).await.unwrap();
+        let a = s.fs.setattr(e.ino, SetAttr { size: Some(100), ..Default::default() }).await.unwrap();
+        assert_eq!(a.size, 100);
+        s.fs.release(fh).await.unwrap();
+        assert_eq!(s.fs.getattr(e.ino).await.unwrap().size, 100, "release must not regrow the file");
+        let a = s.fs.setattr(e.ino, SetAttr { size: Some(200), ..Default::default() }).await.unwrap();
+        assert_eq!(a.size, 200);
+        let fh = s.fs.open(e.ino, libc::O_RDONLY).await.unwrap();
+        let data = s.fs.read(fh, 0, 300).await.unwrap();
+        assert_eq!(data.len(), 200);
+        assert!(data[..100].iter().all(|&b| b == 7) && data[100..].iter().all(|&b| b == 0));
+    }
+
+    #[tokio::test]
+    async fn rename_follows_open_handles_and_subtrees() {
+        let s = server().await;
+        let d = s.fs.mkdir(ROOT_INO, &n("d"), 0o755, ME).await.unwrap();
+        let (f, fh) = s.fs.create(d.ino, &n("f"), 0o644, libc::O_RDWR, ME).await.unwrap();
+        s.fs.write(fh, 0, b"abc").await.unwrap();
+        s.fs.rename(ROOT_INO, &n("d"), ROOT_INO, &n("e"), 0).await.unwrap();
+        assert_eq!(s.fs.inodes().path(f.ino).unwrap(), "/e/f");
+        s.fs.release(fh).await.unwrap(); // publishes to the new path
+        let looked = s.fs.lookup(d.ino, &n("f")).await.unwrap();
+        assert_eq!((looked.ino, looked.attr.size), (f.ino, 3));
+        // NOREPLACE onto an existing name; EXCHANGE is not supported.
+        s.fs.mknod(ROOT_INO, &n("g"), libc::S_IFREG | 0o600, ME).await.unwrap();
+        let r = s.fs.rename(d.ino, &n("f"), ROOT_INO, &n("g"), libc::RENAME_NOREPLACE).await;
+        assert_eq!(r.unwrap_err().errno(), libc::EEXIST);
+        let r = s.fs.rename(d.ino, &n("f"), ROOT_INO, &n("g"), libc::RENAME_EXCHANGE).await;
+        assert_eq!(r.unwrap_err().errno(), libc::EINVAL);
+        // A plain rename replaces the target, whose inode loses its name.
+        let g = s.fs.lookup(ROOT_INO, &n("g")).await.unwrap();
+        s.fs.rename(d.ino, &n("f"), ROOT_INO, &n("g"), 0).await.unwrap();
+        assert_eq!(s.fs.getattr(g.ino).await.unwrap_err().errno(), libc::ENOENT);
+        assert_eq!(s.fs.getattr(f.ino).await.unwrap().size, 3);
+    }
+
+    #[tokio::test]
+    async fn errors_have_the_right_errno() {
+        let s = server().await;
+        let e = |r: Result<Entry>| r.unwrap_err().errno();
+        assert_eq!(e(s.fs.lookup(ROOT_INO, &n("nope")).await), libc::ENOENT);
+        s.fs.mkdir(ROOT_INO, &n("d"), 0o755, ME).await.unwrap();
+        assert_eq!(e(s.fs.mkdir(ROOT_INO, &n("d"), 0o755, ME).await), libc::EEXIST);
+        assert_eq!(e(s.fs.mknod(ROOT_INO, &n("d/x"), 0o644, ME).await), libc::EINVAL);
+        let d = s.fs.lookup(ROOT_INO, &n("d")).await.unwrap();
+        s.fs.mknod(d.ino, &n("x"), 0o644, ME).await.unwrap();
+        assert_eq!(s.fs.rmdir(ROOT_INO, &n("d")).await.unwrap_err().errno(), libc::ENOTEMPTY);
+        assert_eq!(e(s.fs.mknod(ROOT_INO, &n("fifo"), libc::S_IFIFO | 0o644, ME).await), libc::ENOTSUP);
+        assert_eq!(e(s.fs.lookup(ROOT_INO, &n(&"x".repeat(300))).await), libc::ENAMETOOLONG);
+        assert_eq!(s.fs.getattr(12345).await.unwrap_err().errno(), libc::ESTALE);
+        let x = s.fs.lookup(d.ino, &n("x")).await.unwrap();
+        s.fs.unlink(d.ino, &n("x")).await.unwrap();
+        assert_eq!(s.fs.getattr(x.ino).await.unwrap_err().errno(), libc::ENOENT);
+        s.fs.rmdir(ROOT_INO, &n("d")).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn unlinked_open_files_live_until_released() {
+        let s = server().await;
+        let (e, fh) = s.fs.create(ROOT_INO, &n("tmp"), 0o644, libc::O_RDWR, ME).await.unwrap();
+        s.fs.write(fh, 0, b"still here").await.unwrap();
+        s.fs.unlink(ROOT_INO, &n("tmp")).await.unwrap();
+        assert_eq!(s.fs.lookup(ROOT_INO, &n("tmp")).await.unwrap_err().errno(), libc::ENOENT);
+        assert_eq!(s.fs.read(fh, 0, 100).await.unwrap(), b"still here");
+        assert_eq!(s.fs.getattr(e.ino).await.unwrap().size, 10);
+        let dh = s.fs.opendir(ROOT_INO).await.unwrap();
+        let mut c = Collect { cap: 100, ..Default::default() };
+        s.fs.readdir(dh, 0, false, &mut c).unwrap();
+        assert_eq!(c.items.len(), 2, "only . and ..: the hidden name is not listed");
+        // Replacing an open file by rename keeps it too.
+        let (g, gh) = s.fs.create(ROOT_INO, &n("g"), 0o644, libc::O_RDWR, ME).await.unwrap();
+        s.fs.write(gh, 0, b"old g").await.unwrap();
+        s.fs.mknod(ROOT_INO, &n("new"), 0o644, ME).await.unwrap();
+        s.fs.rename(ROOT_INO, &n("new"), ROOT_INO, &n("g"), 0).await.unwrap();
+        assert_eq!(s.fs.read(gh, 0, 100).await.unwrap(), b"old g");
+        assert_eq!(s.fs.lookup(ROOT_INO, &n("g")).await.unwrap().attr.size, 0);
+        // The last release removes the hidden files.
+        s.fs.release(fh).await.unwrap();
+        s.fs.release(gh).await.unwrap();
+        assert!(matches!(s.fs.getattr(g.ino).await, Err(FsError::Removed(_))));
+        assert_eq!(s.fs.client.readdir("/").await.unwrap().len(), 1, "only g remains");
+    }
+
+    #[tokio::test]
+    async fn readdir_pages_a_stable_snapshot() {
+        let s = server().await;
+        for i in 0..10 {
+            s.fs.mknod(ROOT_INO, &n(&format!("f{i}")), 0o644, ME).await.unwrap();
+        }
+        let fh = s.fs.opendir(ROOT_INO).await.unwrap();
+        // Changes after opendir do not shift offsets.
+        s.fs.unlink(ROOT_INO, &n("f0")).await.unwrap();
+        s.fs.mknod(ROOT_INO, &n("a"), 0o644, ME).await.unwrap();
+        let mut all = Vec::new();
+        let mut offset = 0;
+        loop {
+            let mut page = Collect { cap: 3, ..Default::default() };
+            s.fs.readdir(fh, offset, true, &mut page).unwrap();
+            let Some(last) = page.items.last() else { break };
+            offset = last.1;
+            all.extend(page.items);
+        }
+        let names: Vec<_> = all.iter().map(|i| i.2.as_str()).collect();
+        assert_eq!(names, [".", "..", "f0", "f1", "f2", "f3", "f4", "f5", "f6", "f7", "f8", "f9"]);
+        // readdirplus counted one lookup per entry handed over, none for the one refused
+        // at the end of the first page (f1): mknod's one plus readdirplus's one.
+        let f1 = all.iter().find(|i| i.2 == "f1").unwrap().0;
+        s.fs.forget(f1, 1);
+        assert_eq!(s.fs.inodes().path(f1).unwrap(), "/f1");
+        s.fs.forget(f1, 1);
+        assert!(matches!(s.fs.inodes().path(f1), Err(FsError::StaleInode(_))));
+        s.fs.releasedir(fh).unwrap();
+        assert_eq!(s.fs.handles().counts(), (0, 0));
+    }
+}

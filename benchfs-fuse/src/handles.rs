@@ -1,0 +1,106 @@
+//! Open file and directory handles: what the `fh` the kernel passes back stands for.
+//!
+//! A file handle holds the open [`benchfs::File`] (which tracks the size its writes reached
+//! until they are published). A directory handle holds a snapshot of the listing taken at
+//! opendir, so readdir offsets stay stable while the directory changes.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use benchfs::{DirEntry, File};
+
+use crate::error::{FsError, Result};
+
+/// An open regular file.
+pub struct OpenFile {
+    pub ino: u64,
+    pub file: File,
+}
+
+/// A directory listing as it was at opendir.
+pub struct DirSnapshot {
+    pub ino: u64,
+    /// Inode number reported for "..".
+    pub parent_ino: u64,
+    /// The directory's path at opendir (entries' paths are `path/name`).
+    pub path: String,
+    /// Sorted by name, without "." and "..".
+    pub entries: Vec<DirEntry>,
+}
+
+#[derive(Default)]
+pub struct Handles {
+    next_fh: AtomicU64,
+    /// Lock order: `files` before `dirs` (no path takes both today). Std mutexes: never
+    /// held across an `.await`; callers clone the `Arc` out.
+    files: Mutex<FileTable>,
+    dirs: Mutex<HashMap<u64, Arc<DirSnapshot>>>,
+}
+
+#[derive(Default)]
+struct FileTable {
+    by_fh: HashMap<u64, Arc<OpenFile>>,
+    /// The open handles of each inode (truncate and getattr need them).
+    by_ino: HashMap<u64, HashSet<u64>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Handles {
+    fn next(&self) -> u64 {
+        // Handle 0 is never issued: some kernels treat it as "no handle".
+        self.next_fh.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    pub fn insert_file(&self, ino: u64, file: File) -> u64 {
+        let fh = self.next();
+        let mut t = lock(&self.files);
+        t.by_fh.insert(fh, Arc::new(OpenFile { ino, file }));
+        t.by_ino.entry(ino).or_default().insert(fh);
+        fh
+    }
+
+    pub fn file(&self, fh: u64) -> Result<Arc<OpenFile>> {
+        lock(&self.files).by_fh.get(&fh).cloned().ok_or(FsError::BadHandle(fh))
+    }
+
+    pub fn remove_file(&self, fh: u64) -> Result<Arc<OpenFile>> {
+        let mut t = lock(&self.files);
+        let f = t.by_fh.remove(&fh).ok_or(FsError::BadHandle(fh))?;
+        if let Some(set) = t.by_ino.get_mut(&f.ino) {
+            set.remove(&fh);
+            if set.is_empty() {
+                t.by_ino.remove(&f.ino);
+            }
+        }
+        Ok(f)
+    }
+
+    /// Every open handle of inode `ino`.
+    pub fn files_of(&self, ino: u64) -> Vec<Arc<OpenFile>> {
+        let t = lock(&self.files);
+        t.by_ino.get(&ino).map(|s| s.iter().filter_map(|fh| t.by_fh.get(fh).cloned()).collect()).unwrap_or_default()
+    }
+
+    pub fn insert_dir(&self, dir: DirSnapshot) -> u64 {
+        let fh = self.next();
+        lock(&self.dirs).insert(fh, Arc::new(dir));
+        fh
+    }
+
+    pub fn dir(&self, fh: u64) -> Result<Arc<DirSnapshot>> {
+        lock(&self.dirs).get(&fh).cloned().ok_or(FsError::BadHandle(fh))
+    }
+
+    pub fn remove_dir(&self, fh: u64) -> Result<()> {
+        lock(&self.dirs).remove(&fh).map(|_| ()).ok_or(FsError::BadHandle(fh))
+    }
+
+    /// Number of open file handles and directory handles.
+    pub fn counts(&self) -> (usize, usize) {
+        (lock(&self.files).by_fh.len(), lock(&self.dirs).len())
+    }
+}

@@ -1,0 +1,260 @@
+//! The inode table: which path each inode number the kernel holds stands for.
+//!
+//! BenchFS names everything by path; the kernel names everything by inode number. The table
+//! issues a number the first time a path is handed to the kernel and keeps it while the
+//! kernel holds it.
+//!
+//! # Invariants
+//! 1. Every reply that hands the kernel an entry (lookup, create, mknod, mkdir, each
+//!    readdirplus entry other than `.` and `..`) calls [`InodeTable::remember`] *before* the
+//!    reply is sent, adding one to the inode's lookup count; `forget(ino, n)` subtracts `n`.
+//!    An inode whose count reaches zero is dropped, so its number is never handed out again
+//!    for another path while the kernel may still use it (numbers are never reused at all).
+//! 2. The root (inode 1, path "/") is never dropped, whatever the kernel forgets.
+//! 3. `by_path` and the `path` of live nodes agree: `by_path[p] == ino` iff
+//!    `nodes[ino].path == Some(p)`. A node whose name was removed (unlink, rmdir, or replaced
+//!    by a rename) has `path == None` and stays until the kernel forgets it.
+//! 4. A `hidden` node is a file unlinked while open: its path is the hidden name it was
+//!    moved to, removed for good when its last handle is released (see `fs.rs`).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use benchfs::path::{is_within, join};
+
+use crate::error::{FsError, Result};
+
+/// The inode number of the mount's root.
+pub const ROOT_INO: u64 = 1;
+
+pub struct InodeTable {
+    /// The only lock of the table; never held across an `.await` (a std mutex, as every
+    /// operation on it is a few map updates). Lookup and forget race across FUSE threads and
+    /// runtime workers, so every count update happens under it.
+    inner: Mutex<Inner>,
+}
+
+struct Inner {
+    nodes: HashMap<u64, Node>,
+    by_path: HashMap<String, u64>,
+    next_ino: u64,
+}
+
+struct Node {
+    /// `None` once the name is gone (see invariant 3).
+    path: Option<String>,
+    is_dir: bool,
+    /// Unlinked while open, and parked under a hidden name (invariant 4).
+    hidden: bool,
+    /// Entries replied to the kernel minus those it forgot.
+    lookups: u64,
+}
+
+impl Default for InodeTable {
+    fn default() -> Self {
+        InodeTable::new()
+    }
+}
+
+impl InodeTable {
+    pub fn new() -> InodeTable {
+        let root = Node { path: Some("/".to_string()), is_dir: true, hidden: false, lookups: 1 };
+        let inner = Inner {
+            nodes: HashMap::from([(ROOT_INO, root)]),
+            by_path: HashMap::from([("/".to_string(), ROOT_INO)]),
+            next_ino: ROOT_INO + 1,
+        };
+        InodeTable { inner: Mutex::new(inner) }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The current path of `ino`.
+    ///
+    /// # Errors
+    /// `StaleInode` if the table does not hold `ino`, `Removed` if its name is gone.
+    pub fn path(&self, ino: u64) -> Result<String> {
+        let inner = self.lock();
+        let node = inner.nodes.get(&ino).ok_or(FsError::StaleInode(ino))?;
+        node.path.clone().ok_or(FsError::Removed(ino))
+    }
+
+    /// The path of entry `name` in directory `parent`.
+    pub fn child_path(&self, parent: u64, name: &str) -> Result<String> {
+        if name.is_empty() || name.contains('/') || name == "." || name == ".." {
+            return Err(FsError::Invalid("not a plain file name"));
+        }
+        Ok(join(&self.path(parent)?, name))
+    }
+
+    /// The inode number for `path`, issuing one if needed, with its lookup count raised by
+    /// one: call it right before replying an entry to the kernel (invariant 1).
+    pub fn remember(&self, path: &str, is_dir: bool) -> u64 {
+        let mut inner = self.lock();
+        if let Some(&ino) = inner.by_path.get(path) {
+            if let Some(node) = inner.nodes.get_mut(&ino) {
+                node.lookups += 1;
+                // A name can change kind between lookups (removed and recreated elsewhere).
+                node.is_dir = is_dir;
+                return ino;
+            }
+        }
+        let ino = inner.next_ino;
+        inner.next_ino += 1;
+        inner.nodes.insert(ino, Node { path: Some(path.to_string()), is_dir, hidden: false, lookups: 1 });
+        inner.by_path.insert(path.to_string(), ino);
+        ino
+    }
+
+    /// The inode number of `path` if the kernel holds one; the count is left alone.
+    pub fn peek(&self, path: &str) -> Option<u64> {
+        self.lock().by_path.get(path).copied()
+    }
+
+    /// The kernel dropped `n` references to `ino`.
+    pub fn forget(&self, ino: u64, n: u64) {
+        if ino == ROOT_INO {
+            return;
+        }
+        let mut inner = self.lock();
+        let Some(node) = inner.nodes.get_mut(&ino) else { return };
+        debug_assert!(node.lookups >= n, "forget({ino}, {n}) with only {} lookups", node.lookups);
+        node.lookups = node.lookups.saturating_sub(n);
+        if node.lookups == 0 {
+            if let Some(node) = inner.nodes.remove(&ino) {
+                if let Some(p) = node.path {
+                    inner.by_path.remove(&p);
+                }
+            }
+        }
+    }
+
+    /// The name `path` was removed (unlink, rmdir): its inode, if any, loses its path.
+    pub fn removed(&self, path: &str) {
+        let mut inner = self.lock();
+        if let Some(ino) = inner.by_path.remove(path) {
+            if let Some(node) = inner.nodes.get_mut(&ino) {
+                node.path = None;
+            }
+        }
+    }
+
+    /// `from` was renamed to `to`: the inode at `to`, if any, loses its path, and `from` and
+    /// (for a directory) everything below it move. Returns the moved inodes with their new
+    /// paths, so open handles can follow.
+    pub fn renamed(&self, from: &str, to: &str) -> Vec<(u64, String)> {
+        let mut inner = self.lock();
+        let inner = &mut *inner;
+        if let Some(old) = inner.by_path.remove(to) {
+            if let Some(node) = inner.nodes.get_mut(&old) {
+                node.path = None;
+            }
+        }
+        let is_dir = inner.by_path.get(from).and_then(|i| inner.nodes.get(i)).is_some_and(|n| n.is_dir);
+        let moving: Vec<(String, u64)> = if is_dir {
+            inner.by_path.iter().filter(|(p, _)| is_within(p, from)).map(|(p, &i)| (p.clone(), i)).collect()
+        } else {
+            inner.by_path.get(from).map(|&i| (from.to_string(), i)).into_iter().collect()
+        };
+        let mut moved = Vec::with_capacity(moving.len());
+        for (old_path, ino) in moving {
+            inner.by_path.remove(&old_path);
+            let new_path = format!("{to}{}", &old_path[from.len()..]);
+            if let Some(node) = inner.nodes.get_mut(&ino) {
+                node.path = Some(new_path.clone());
+            }
+            moved.push((ino, new_path));
+        }
+        // Re-insert after all removals: a moved path may equal another moved path's old one
+        // only in the trivial from == to case, which the caller never passes.
+        for (ino, p) in &moved {
+            inner.by_path.insert(p.clone(), *ino);
+        }
+        moved
+    }
+
+    /// Marks `ino` as unlinked while open (invariant 4).
+    pub fn set_hidden(&self, ino: u64) {
+        if let Some(node) = self.lock().nodes.get_mut(&ino) {
+            node.hidden = true;
+        }
+    }
+
+    pub fn is_hidden(&self, ino: u64) -> bool {
+        self.lock().nodes.get(&ino).is_some_and(|n| n.hidden)
+    }
+
+    /// Number of inodes the kernel holds (root included).
+    pub fn count(&self) -> usize {
+        self.lock().nodes.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookups_and_forget() {
+        let t = InodeTable::new();
+        let a = t.remember("/a", false);
+        assert_eq!(t.remember("/a", false), a);
+        assert_eq!(t.path(a).unwrap(), "/a");
+        t.forget(a, 1);
+        assert_eq!(t.path(a).unwrap(), "/a");
+        t.forget(a, 1);
+        assert!(matches!(t.path(a), Err(FsError::StaleInode(_))));
+        let a2 = t.remember("/a", false);
+        assert_ne!(a2, a, "numbers are never reused");
+        t.forget(ROOT_INO, 100);
+        assert_eq!(t.path(ROOT_INO).unwrap(), "/");
+    }
+
+    #[test]
+    fn child_paths() {
+        let t = InodeTable::new();
+        let d = t.remember("/d", true);
+        assert_eq!(t.child_path(ROOT_INO, "x").unwrap(), "/x");
+        assert_eq!(t.child_path(d, "x").unwrap(), "/d/x");
+        assert!(t.child_path(d, "a/b").is_err());
+        assert!(matches!(t.child_path(99, "x"), Err(FsError::StaleInode(99))));
+    }
+
+    #[test]
+    fn rename_moves_the_subtree_and_detaches_the_target() {
+        let t = InodeTable::new();
+        let d = t.remember("/d", true);
+        let f = t.remember("/d/f", false);
+        let g = t.remember("/d/sub/g", false);
+        let other = t.remember("/dx", false); // shares a prefix, not a parent
+        let target = t.remember("/e", true);
+        let mut moved = t.renamed("/d", "/e");
+        moved.sort();
+        assert_eq!(moved, vec![(d, "/e".into()), (f, "/e/f".into()), (g, "/e/sub/g".into())]);
+        assert_eq!(t.path(f).unwrap(), "/e/f");
+        assert_eq!(t.path(other).unwrap(), "/dx");
+        assert!(matches!(t.path(target), Err(FsError::Removed(_))));
+        assert_eq!(t.peek("/e"), Some(d));
+        assert_eq!(t.peek("/d/f"), None);
+        // The detached node goes away when forgotten, without touching the new owner of /e.
+        t.forget(target, 1);
+        assert_eq!(t.peek("/e"), Some(d));
+    }
+
+    #[test]
+    fn rename_of_a_file_and_removal() {
+        let t = InodeTable::new();
+        let f = t.remember("/f", false);
+        assert_eq!(t.renamed("/f", "/g"), vec![(f, "/g".to_string())]);
+        t.removed("/g");
+        assert!(matches!(t.path(f), Err(FsError::Removed(_))));
+        assert_eq!(t.peek("/g"), None);
+        let g = t.remember("/g", false);
+        assert_ne!(g, f);
+        t.forget(f, 1);
+        assert_eq!(t.path(g).unwrap(), "/g");
+        assert_eq!(t.count(), 2);
+    }
+}

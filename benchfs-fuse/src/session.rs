@@ -1,0 +1,233 @@
+//! One mount's life: choose the cluster (or start the embedded server), mount, serve until a
+//! signal or an unmount, then stop cleanly.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use benchfs::{Client, Config};
+use tokio::runtime::Runtime;
+use tokio::signal::unix::{signal, Signal, SignalKind};
+use tokio::sync::oneshot;
+
+use crate::cli::Args;
+use crate::daemon::Ready;
+use crate::embedded::{default_data_dir, Embedded};
+use crate::fs::BenchFs;
+use crate::fuse::{FuseAdapter, FuseOptions};
+use crate::mount::{self, MountOptions, Unmounted};
+
+/// Background requests the kernel keeps in flight (its default of 16 throttles read-ahead
+/// and async direct I/O).
+const MAX_BACKGROUND: u16 = 128;
+
+/// Where the files live.
+pub enum Backend {
+    Cluster(Config),
+    Embedded(PathBuf),
+}
+
+/// Everything checked before going to the background, so that mistakes are reported
+/// directly by the command.
+pub struct Prepared {
+    mountpoint: PathBuf,
+    backend: Backend,
+}
+
+/// Checks the mountpoint, /dev/fuse and the cluster description.
+///
+/// # Errors
+/// A message for the user.
+pub fn prepare(args: &Args) -> Result<Prepared, String> {
+    let mountpoint = mount::check_mountpoint(&args.mountpoint).map_err(|e| e.to_string())?;
+    mount::check_dev_fuse().map_err(|e| e.to_string())?;
+    Ok(Prepared { mountpoint, backend: backend(args)? })
+}
+
+fn backend(args: &Args) -> Result<Backend, String> {
+    let cluster = if let Some(s) = args.servers.as_deref().filter(|s| !s.trim().is_empty()) {
+        Some(Config::from_spec(s))
+    } else {
+        args.registry.as_deref().filter(|d| !d.as_os_str().is_empty()).map(Config::from_registry)
+    };
+    match cluster {
+        Some(cfg) => {
+            if args.data_dir.is_some() {
+                return Err("--data-dir is for the embedded server, but a cluster was given \
+                            (--servers/--registry or BENCHFS_SERVERS/BENCHFS_REGISTRY)"
+                    .into());
+            }
+            let mut cfg = cfg.map_err(|e| e.to_string())?;
+            cfg.apply_env_tuning().map_err(|e| e.to_string())?;
+            if let Some(f) = &args.secret_file {
+                cfg.secret = Some(benchfs::auth::Secret::load(f).map_err(|e| e.to_string())?);
+            }
+            // The kernel has looked the parent up before any create or mkdir.
+            cfg.check_parent = false;
+            Ok(Backend::Cluster(cfg))
+        }
+        None if args.secret_file.is_some() => {
+            Err("--secret-file is for joining a cluster (--servers/--registry); the embedded server \
+                 makes its own"
+                .into())
+        }
+        None => {
+            let dir = args.data_dir.clone().unwrap_or_else(default_data_dir);
+            let dir = std::path::absolute(&dir).map_err(|e| format!("data directory {}: {e}", dir.display()))?;
+            Ok(Backend::Embedded(dir))
+        }
+    }
+}
+
+/// SIGINT, SIGTERM and SIGHUP (a closed terminal), each a request to unmount.
+struct Signals([Signal; 3]);
+
+impl Signals {
+    fn new() -> std::io::Result<Signals> {
+        Ok(Signals([signal(SignalKind::interrupt())?, signal(SignalKind::terminate())?, signal(SignalKind::hangup())?]))
+    }
+
+    async fn recv(&mut self) -> &'static str {
+        let [int, term, hup] = &mut self.0;
+        tokio::select! {
+            _ = int.recv() => "SIGINT",
+            _ = term.recv() => "SIGTERM",
+            _ = hup.recv() => "SIGHUP",
+        }
+    }
+}
+
+/// Connects to the cluster, or starts the embedded server and connects to it.
+async fn connect(backend: Backend) -> Result<(Client, Option<Embedded>), String> {
+    match backend {
+        Backend::Cluster(cfg) => {
+            let client = Client::connect(cfg).await.map_err(|e| format!("cannot reach the cluster: {e}"))?;
+            Ok((client, None))
+        }
+        Backend::Embedded(dir) => {
+            let emb = Embedded::start(&dir).await?;
+            let mut cfg = Config::new(vec![emb.addr().to_string()]).map_err(|e| e.to_string())?;
+            cfg.apply_env_tuning().map_err(|e| e.to_string())?;
+            cfg.secret = Some(emb.secret().clone());
+            cfg.check_parent = false;
+            match Client::connect(cfg).await {
+                Ok(c) => Ok((c, Some(emb))),
+                Err(e) => {
+                    let _ = emb.stop().await;
+                    Err(format!("cannot reach the embedded server: {e}"))
+                }
+            }
+        }
+    }
+}
+
+/// Tells a waiting parent (daemon mode) how starting went; a no-op in the foreground.
+struct Reporter {
+    ready: Option<Ready>,
+    keep_stderr: bool,
+}
+
+impl Reporter {
+    fn ok(&mut self) {
+        if let Some(r) = self.ready.take() {
+            r.report(Ok(()), self.keep_stderr);
+        }
+    }
+
+    /// Reports `msg` and hands it back for the foreground's own error path.
+    fn fail(&mut self, msg: String) -> String {
+        if let Some(r) = self.ready.take() {
+            r.report(Err(&msg), self.keep_stderr);
+        }
+        msg
+    }
+}
+
+/// Mounts and serves until unmounted. `ready` (daemon mode) is told once the mount is live
+/// or why it could not be made.
+///
+/// # Errors
+/// A message for the user.
+pub fn run(args: &Args, prep: Prepared, ready: Option<Ready>) -> Result<(), String> {
+    let keep_stderr = args.debug || std::env::var_os("RUST_LOG").is_some();
+    let mut reporter = Reporter { ready, keep_stderr };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("benchfs-rt")
+        .build()
+        .map_err(|e| reporter.fail(format!("cannot start the runtime: {e}")))?;
+    let result = serve(args, prep, &rt, &mut reporter);
+    rt.shutdown_timeout(Duration::from_secs(2));
+    result
+}
+
+fn serve(args: &Args, prep: Prepared, rt: &Runtime, reporter: &mut Reporter) -> Result<(), String> {
+    // Installed before mounting: from here on a signal unmounts instead of killing us.
+    let mut signals =
+        rt.block_on(async { Signals::new() }).map_err(|e| reporter.fail(format!("signal handlers: {e}")))?;
+    let (client, embedded) = rt.block_on(connect(prep.backend)).map_err(|e| reporter.fail(e))?;
+    let (destroyed_tx, mut destroyed) = oneshot::channel();
+    let fuse_opts = FuseOptions {
+        attr_ttl: args.attr_ttl(),
+        direct_io: args.direct_io,
+        max_write: args.max_write,
+        max_background: MAX_BACKGROUND,
+    };
+    let adapter = FuseAdapter::new(Arc::new(BenchFs::new(client)), rt.handle().clone(), fuse_opts, destroyed_tx);
+    let mount_opts = MountOptions {
+        allow_other: args.allow_other,
+        threads: usize::try_from(args.threads).unwrap_or(1),
+        fsname: "benchfs".into(),
+        read_ahead_kib: (!args.direct_io).then_some(args.max_write / 1024),
+    };
+    let mounted = match mount::mount(adapter, &prep.mountpoint, &mount_opts) {
+        Ok(m) => m,
+        Err(e) => {
+            if let Some(emb) = embedded {
+                let _ = rt.block_on(emb.stop());
+            }
+            return Err(reporter.fail(e.to_string()));
+        }
+    };
+    reporter.ok();
+    let cluster = embedded.as_ref().map_or_else(
+        || "cluster".to_string(),
+        |e| format!("embedded server {} on {}", e.addr(), e.data_dir().display()),
+    );
+    tracing::info!(mountpoint = %mounted.path().display(), %cluster, threads = mount_opts.threads, "mounted");
+
+    let stop = rt.block_on(async {
+        tokio::select! {
+            _ = &mut destroyed => None,
+            s = signals.recv() => Some(s),
+        }
+    });
+    let result = match stop {
+        None => {
+            tracing::info!("unmounted from outside; stopping");
+            mounted.join();
+            Ok(())
+        }
+        Some(sig) => {
+            tracing::info!(signal = sig, "unmounting");
+            match mounted.unmount() {
+                Ok(Unmounted::Clean) => Ok(()),
+                Ok(Unmounted::Detached) => {
+                    // Serve the remaining users of the detached mount until they let go.
+                    rt.block_on(async {
+                        tokio::select! {
+                            _ = &mut destroyed => {}
+                            s = signals.recv() => tracing::warn!(signal = s, "second signal: exiting now"),
+                        }
+                    });
+                    Ok(())
+                }
+                Err(e) => Err(e.to_string()),
+            }
+        }
+    };
+    if let Some(emb) = embedded {
+        rt.block_on(emb.stop())?;
+    }
+    result
+}
