@@ -233,24 +233,11 @@ fn mem_kib(pid: u32) -> (u64, u64) {
     (f("VmRSS:"), f("VmHWM:"))
 }
 
-/// The pid of the `benchfsd` serving `data_dir` (found by its command line).
-fn server_pid(data_dir: &std::path::Path) -> u32 {
-    let want = data_dir.as_os_str().as_encoded_bytes();
-    std::fs::read_dir("/proc")
-        .expect("/proc")
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .find(|pid| {
-            let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            cmd.split(|&b| b == 0).any(|a| a == want) && cmd.windows(8).any(|w| w == b"benchfsd")
-        })
-        .unwrap_or_else(|| panic!("no benchfsd for {}", data_dir.display()))
-}
-
 #[test]
 fn two_clients_64_in_flight_three_servers_no_errors_no_lost_bytes() {
     let secs: u64 = std::env::var("BENCHFS_LOAD_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(10);
     let cluster = Cluster::start(3);
-    let pids: Vec<u32> = cluster.servers.iter().map(|s| server_pid(&s.data_dir)).collect();
+    let pids: Vec<u32> = cluster.servers.iter().map(|s| cluster.pid_of(s)).collect();
     let rss0: Vec<u64> = pids.iter().map(|&p| mem_kib(p).0).collect();
     let rt = runtime();
     let st = Arc::new(Stats::default());

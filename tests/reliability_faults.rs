@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use benchfs::proto::SetAttr;
 use benchfs::{Client, Config, OpenOptions};
-use common::{pattern, runtime, Cluster};
+use common::{pattern, runtime, status_kib, Cluster};
 
 const MIB: usize = 1 << 20;
 
@@ -36,28 +36,6 @@ const MIB: usize = 1 << 20;
 /// A path whose metadata owner is (or is not) server `owner` in the client's order.
 fn path_owned_by(c: &Client, owner: usize, want: bool, tag: &str) -> String {
     (0..).map(|i| format!("/{tag}{i}")).find(|p| (c.ring().meta_owner(p) == owner) == want).expect("a path")
-}
-
-/// The pid of the `benchfsd` serving `data_dir` (found by its command line).
-fn server_pid(data_dir: &Path) -> u32 {
-    let want = data_dir.as_os_str().as_encoded_bytes();
-    std::fs::read_dir("/proc")
-        .expect("/proc")
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .find(|pid| {
-            let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            cmd.split(|&b| b == 0).any(|a| a == want) && cmd.windows(8).any(|w| w == b"benchfsd")
-        })
-        .unwrap_or_else(|| panic!("no benchfsd for {}", data_dir.display()))
-}
-
-/// A `/proc/PID/status` field in KiB (VmRSS, VmHWM).
-fn status_kib(pid: u32, field: &str) -> u64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    s.lines()
-        .find(|l| l.starts_with(field) && l[field.len()..].starts_with(':'))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        .unwrap_or_else(|| panic!("{field} of pid {pid}: {s}"))
 }
 
 /// Open sockets of a process (its listener and its connections).
@@ -465,7 +443,7 @@ fn killed_client_leaves_servers_serving_without_growth() {
     let local = cluster.dir.path().join("put-source.bin");
     let size = 160 * MIB;
     std::fs::write(&local, pattern(3, size)).unwrap();
-    let pids: Vec<u32> = cluster.servers.iter().map(|s| server_pid(&s.data_dir)).collect();
+    let pids: Vec<u32> = cluster.servers.iter().map(|s| cluster.pid_of(s)).collect();
     let socks0: Vec<usize> = pids.iter().map(|&p| socket_count(p)).collect();
     let stored = || cluster.servers.iter().map(|s| chunk_bytes(&s.data_dir)).sum::<u64>();
 

@@ -23,32 +23,8 @@ use std::time::{Duration, Instant};
 use benchfs::proto::frame::{encode_header, Kind, Preamble, MAX_DATA, MAX_HEADER};
 use benchfs::proto::Request;
 use benchfs::OpenOptions;
-use common::{pattern, runtime, Cluster};
+use common::{pattern, runtime, status_kib, Cluster};
 use harness::{frame_bytes, Gen};
-
-/// The pid of the `benchfsd` serving `data_dir` (found by its command line).
-fn server_pid(data_dir: &std::path::Path) -> u32 {
-    let want = data_dir.as_os_str().as_encoded_bytes();
-    std::fs::read_dir("/proc")
-        .expect("/proc")
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .find(|pid| {
-            let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            cmd.split(|&b| b == 0).any(|a| a == want)
-                && cmd.starts_with(b"/")
-                && cmd.windows(8).any(|w| w == b"benchfsd")
-        })
-        .unwrap_or_else(|| panic!("no benchfsd for {}", data_dir.display()))
-}
-
-/// A `/proc/PID/status` field in KiB (VmRSS, VmHWM).
-fn status_kib(pid: u32, field: &str) -> u64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    s.lines()
-        .find(|l| l.starts_with(field) && l[field.len()..].starts_with(':'))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        .unwrap_or_else(|| panic!("{field} of pid {pid}: {s}"))
-}
 
 /// One bad (or partly bad) byte stream of class `i % 8`.
 fn bad_stream(g: &mut Gen, i: usize) -> Vec<u8> {
@@ -233,7 +209,7 @@ fn server_survives_ten_thousand_bad_frames_and_keeps_serving() {
         }
     });
     let target = 0;
-    let pid = server_pid(&cluster.servers[target].data_dir);
+    let pid = cluster.pid(target);
     let rss_before = status_kib(pid, "VmRSS");
     let s = storm(&cluster.servers[target].addr, n, 0x11fe);
     let rss_peak = status_kib(pid, "VmHWM");

@@ -73,18 +73,7 @@ fn name_str(name: &OsStr) -> Result<&str> {
 
 /// Attributes shown for "." and ".." in readdirplus (the kernel ignores them there).
 fn dot_attr() -> Attr {
-    Attr {
-        kind: FileKind::Dir,
-        mode: 0o755,
-        uid: 0,
-        gid: 0,
-        size: 0,
-        atime: (0, 0),
-        mtime: (0, 0),
-        ctime: (0, 0),
-        fid: 0,
-        chunk_size: 0,
-    }
+    Attr::synthetic_dir(0o755)
 }
 
 /// `NotFound` from the servers while publishing a size: the name is gone, so is the need.

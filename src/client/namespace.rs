@@ -6,7 +6,7 @@ use futures::future::join_all;
 use super::{unexpected, Client, DirEntry, File};
 use crate::error::{Error, Result};
 use crate::path::{is_within, join, normalize, split};
-use crate::proto::{Attr, FileKind, Reply, Request, SetAttr};
+use crate::proto::{Attr, Reply, Request, SetAttr};
 
 /// How to open a file; [`OpenOptions::from_flags`] maps open(2) flags.
 #[derive(Debug, Clone)]
@@ -63,18 +63,7 @@ fn process_owner() -> (u32, u32) {
 
 /// Attributes reported for "/", which has no record (it always exists).
 pub fn root_attr() -> Attr {
-    Attr {
-        kind: FileKind::Dir,
-        mode: 0o777,
-        uid: 0,
-        gid: 0,
-        size: 0,
-        atime: (0, 0),
-        mtime: (0, 0),
-        ctime: (0, 0),
-        fid: 0,
-        chunk_size: 0,
-    }
+    Attr::synthetic_dir(0o777)
 }
 
 fn want_attr(r: Reply, op: &str) -> Result<Attr> {

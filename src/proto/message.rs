@@ -34,6 +34,16 @@ pub struct Attr {
 }
 
 impl Attr {
+    /// A fresh record: every time `t`, size 0; `fid` and `chunk_size` are 0 for directories.
+    pub fn new(kind: FileKind, mode: u32, (uid, gid): (u32, u32), t: (i64, u32), fid: FileId, chunk_size: u32) -> Attr {
+        Attr { kind, mode: mode & 0o7777, uid, gid, size: 0, atime: t, mtime: t, ctime: t, fid, chunk_size }
+    }
+
+    /// A directory owned by root with times at the epoch (the root, "." and "..").
+    pub fn synthetic_dir(mode: u32) -> Attr {
+        Attr::new(FileKind::Dir, mode, (0, 0), (0, 0), 0, 0)
+    }
+
     pub fn is_dir(&self) -> bool {
         self.kind == FileKind::Dir
     }

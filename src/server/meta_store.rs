@@ -150,19 +150,7 @@ impl MetaStore {
                 Ok((Some(a.clone()), (a, Some(previous))))
             }
             None => {
-                let t = now();
-                let a = Attr {
-                    kind: FileKind::File,
-                    mode: mode & 0o7777,
-                    uid,
-                    gid,
-                    size: 0,
-                    atime: t,
-                    mtime: t,
-                    ctime: t,
-                    fid: new_fid(),
-                    chunk_size,
-                };
+                let a = Attr::new(FileKind::File, mode, (uid, gid), now(), new_fid(), chunk_size);
                 Ok((Some(a.clone()), (a, None)))
             }
         })
@@ -172,19 +160,7 @@ impl MetaStore {
         self.update(path, |old| match old {
             Some(_) => Err(StoreError::Status(Status::Exists, path.to_string())),
             None => {
-                let t = now();
-                let a = Attr {
-                    kind: FileKind::Dir,
-                    mode: mode & 0o7777,
-                    uid,
-                    gid,
-                    size: 0,
-                    atime: t,
-                    mtime: t,
-                    ctime: t,
-                    fid: 0,
-                    chunk_size: 0,
-                };
+                let a = Attr::new(FileKind::Dir, mode, (uid, gid), now(), 0, 0);
                 Ok((Some(a.clone()), a))
             }
         })

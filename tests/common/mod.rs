@@ -133,6 +133,15 @@ impl Cluster {
         s.child = Some(child);
     }
 
+    /// Process id of running server `i`.
+    pub fn pid(&self, i: usize) -> u32 {
+        self.pid_of(&self.servers[i])
+    }
+
+    pub fn pid_of(&self, s: &Server) -> u32 {
+        s.child.as_ref().expect("server running").id()
+    }
+
     pub fn log(&self, i: usize) -> String {
         std::fs::read_to_string(&self.servers[i].log).unwrap_or_default()
     }
@@ -162,4 +171,13 @@ pub fn pattern(seed: u64, len: usize) -> Vec<u8> {
 
 pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime")
+}
+
+/// A `/proc/PID/status` field in KiB (VmRSS, VmHWM).
+pub fn status_kib(pid: u32, field: &str) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    s.lines()
+        .find(|l| l.starts_with(field) && l[field.len()..].starts_with(':'))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .unwrap_or_else(|| panic!("{field} of pid {pid}: {s}"))
 }
