@@ -4,6 +4,10 @@
 //!
 //! Each test says "skipped: ..." and passes when a tool it needs is missing.
 
+mod common;
+
+use common::show;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -25,15 +29,6 @@ fn have(tool: &str) -> bool {
 fn is_root() -> bool {
     // SAFETY: geteuid cannot fail.
     unsafe { libc::geteuid() == 0 }
-}
-
-fn show(o: &Output) -> String {
-    format!(
-        "status {}\n--- stdout\n{}\n--- stderr\n{}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 /// FUSE can be tested here: the binary exists, /dev/fuse and fusermount3 too, and we

@@ -5,6 +5,10 @@
 //!
 //! Needs root and `ip` (iproute2); otherwise it says "skipped: ..." and passes.
 
+mod common;
+
+use common::show;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -16,15 +20,6 @@ fn prefix() -> String {
 
 fn script() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("deploy/netns-cluster.sh")
-}
-
-fn show(o: &Output) -> String {
-    format!(
-        "status {}\n--- stdout\n{}\n--- stderr\n{}",
-        o.status,
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 struct NetnsCluster {

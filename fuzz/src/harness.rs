@@ -86,27 +86,24 @@ pub fn check_preamble(data: &[u8]) -> Option<Preamble> {
 /// decodes must re-encode to at most as many bytes as it was decoded from (no value
 /// bigger than its input) and decode back to the same value.
 pub fn check_header(data: &[u8]) -> (bool, bool) {
-    let req = match decode_header::<Request>(data) {
-        Ok(r) => {
-            round_trip(&r, data.len());
+    (check_decode::<Request>(data), check_decode::<Reply>(data))
+}
+
+/// Decodes `data` as a `T`: on success checks the round trip, on failure the error kind.
+fn check_decode<T>(data: &[u8]) -> bool
+where
+    T: serde::Serialize + for<'a> serde::Deserialize<'a> + PartialEq + std::fmt::Debug,
+{
+    match decode_header::<T>(data) {
+        Ok(v) => {
+            round_trip(&v, data.len());
             true
         }
         Err(e) => {
             assert!(matches!(e, FrameError::BadHeader(_)), "{e:?}");
             false
         }
-    };
-    let rep = match decode_header::<Reply>(data) {
-        Ok(r) => {
-            round_trip(&r, data.len());
-            true
-        }
-        Err(e) => {
-            assert!(matches!(e, FrameError::BadHeader(_)), "{e:?}");
-            false
-        }
-    };
-    (req, rep)
+    }
 }
 
 fn round_trip<T>(v: &T, input_len: usize)
