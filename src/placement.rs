@@ -12,6 +12,15 @@ use crate::proto::FileId;
 /// ~1.2x its fair share of 10^4 chunks (see the test below).
 pub const VNODES: u32 = 256;
 
+/// The hash of chunk `index` of file `fid`: xxh3 of the file id (16 bytes LE) then the
+/// index (8 bytes LE). Servers reuse it to spread chunks over their lock stripes.
+pub fn chunk_hash(fid: FileId, index: u64) -> u64 {
+    let mut key = [0u8; 24];
+    key[..16].copy_from_slice(&fid.to_le_bytes());
+    key[16..].copy_from_slice(&index.to_le_bytes());
+    xxh3_64(&key)
+}
+
 #[derive(Debug, Clone)]
 pub struct Ring {
     /// (point, server index), sorted by point.
@@ -55,10 +64,7 @@ impl Ring {
 
     /// Server holding chunk `index` of file `fid`.
     pub fn chunk_owner(&self, fid: FileId, index: u64) -> usize {
-        let mut key = [0u8; 24];
-        key[..16].copy_from_slice(&fid.to_le_bytes());
-        key[16..].copy_from_slice(&index.to_le_bytes());
-        self.owner_of_hash(xxh3_64(&key))
+        self.owner_of_hash(chunk_hash(fid, index))
     }
 }
 

@@ -81,7 +81,7 @@ impl ChunkStore {
     }
 
     fn lock(&self, fid: FileId, index: u64) -> MutexGuard<'_, ()> {
-        let h = xxhash_rust::xxh3::xxh3_64(&[fid.to_le_bytes().as_slice(), &index.to_le_bytes()].concat());
+        let h = crate::placement::chunk_hash(fid, index);
         self.stripes[(h % STRIPES as u64) as usize].lock().unwrap_or_else(|p| p.into_inner())
     }
 

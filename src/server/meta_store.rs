@@ -106,7 +106,7 @@ impl MetaStore {
         f: impl FnOnce(Option<Attr>) -> Result<(Option<Attr>, R), StoreError>,
     ) -> Result<R, StoreError> {
         let k = key(path)?;
-        let backlog = {
+        let (queued, r) = {
             let mut mem = self.mem.write().unwrap_or_else(|p| p.into_inner());
             let (new, r) = f(mem.get(&k).cloned())?;
             match &new {
@@ -117,10 +117,10 @@ impl MetaStore {
             pending.insert(k, new);
             (pending.len(), r)
         };
-        if backlog.0 > MAX_PENDING {
+        if queued > MAX_PENDING {
             self.sync()?;
         }
-        Ok(backlog.1)
+        Ok(r)
     }
 
     /// Creates a file record, or returns the existing one and its size before this call
