@@ -49,6 +49,18 @@ pub enum Error {
     Auth(String),
     #[error("configuration: {0}")]
     Config(String),
+    /// The server list does not match the ring the servers were started with, or a
+    /// request reached a server that does not own its key.
+    #[error("cluster membership: {0}")]
+    Membership(String),
+    /// Data a server should hold is gone (it replaced a lost member).
+    #[error("data lost: {0}")]
+    Lost(String),
+    #[error("{0}: file too large")]
+    FileTooBig(String),
+    /// A directory above the path is being moved; the client retries these itself.
+    #[error("{0}: busy, try again")]
+    Retry(String),
 }
 
 impl Error {
@@ -71,6 +83,9 @@ impl Error {
             Error::Timeout { .. } => libc::ETIMEDOUT,
             Error::Protocol { .. } => libc::EPROTO,
             Error::Config(_) => libc::EINVAL,
+            Error::Membership(_) | Error::Lost(_) => libc::EIO,
+            Error::FileTooBig(_) => libc::EFBIG,
+            Error::Retry(_) => libc::EAGAIN,
         }
     }
 
@@ -88,7 +103,37 @@ impl Error {
             Status::Unsupported => Error::Unsupported(message),
             Status::Corrupt => Error::Corrupt(message),
             Status::Access => Error::Auth(message),
+            Status::WrongOwner | Status::Membership => Error::Membership(message),
+            Status::Retry => Error::Retry(message),
+            Status::Lost => Error::Lost(message),
+            Status::TooBig => Error::FileTooBig(message),
             Status::Io | Status::Busy | Status::Ok => Error::Io(message),
+        }
+    }
+
+    /// The status a server relays for this error (a coordinator passing on a peer's answer).
+    pub fn status(&self) -> Status {
+        match self {
+            Error::NotFound(_) => Status::NotFound,
+            Error::Exists(_) => Status::Exists,
+            Error::NotDir(_) => Status::NotDir,
+            Error::IsDir(_) => Status::IsDir,
+            Error::NotEmpty(_) => Status::NotEmpty,
+            Error::Invalid(_) | Error::Config(_) => Status::Invalid,
+            Error::NameTooLong(_) => Status::NameTooLong,
+            Error::NoSpace(_) => Status::NoSpace,
+            Error::Unsupported(_) => Status::Unsupported,
+            Error::Access(_) | Error::Auth(_) => Status::Access,
+            Error::Corrupt(_) => Status::Corrupt,
+            Error::Membership(_) => Status::Membership,
+            Error::Lost(_) => Status::Lost,
+            Error::FileTooBig(_) => Status::TooBig,
+            Error::Retry(_) => Status::Retry,
+            Error::Io(_)
+            | Error::Timeout { .. }
+            | Error::Unreachable { .. }
+            | Error::ConnectionLost { .. }
+            | Error::Protocol { .. } => Status::Io,
         }
     }
 

@@ -5,7 +5,9 @@
 //! - [`config`]: how a client finds the cluster (server list, registry) and its timeouts.
 //! - [`placement`]: the consistent-hash ring deciding who owns a path's metadata and each chunk.
 //! - [`proto`]: wire messages and the frame layout (versioned, size-bounded).
+//! - [`meta`]: the file system's records (attributes), shared by stores, wire and clients.
 //! - [`rpc`]: framing over TCP and the multiplexed client connection.
+//! - [`transport`]: the client's seam to the servers (TCP, in-process, fault-injecting).
 //! - [`server`]: `benchfsd` internals (metadata store, chunk store, request handlers).
 //! - [`client`]: the async API used by the CLI, the C API and the FUSE mount.
 //! - [`ffi`]: the C API (`include/benchfs.h`).
@@ -16,14 +18,17 @@ pub mod client;
 pub mod config;
 pub mod error;
 pub mod ffi;
+pub mod meta;
 pub mod path;
 pub mod placement;
 pub mod proto;
 pub mod registry;
 pub mod rpc;
 pub mod server;
+pub mod transport;
 
 pub use client::{Client, DirEntry, File, OpenOptions};
 pub use config::Config;
 pub use error::{Error, Result};
-pub use proto::{Attr, FileKind, StatFs};
+pub use meta::{Attr, FileKind};
+pub use proto::StatFs;

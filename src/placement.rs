@@ -6,7 +6,7 @@
 
 use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
 
-use crate::proto::FileId;
+use crate::meta::FileId;
 
 /// Virtual nodes per server. 256 keeps the most loaded of 8 servers within
 /// ~1.2x its fair share of 10^4 chunks (see the test below).
@@ -19,6 +19,17 @@ pub fn chunk_hash(fid: FileId, index: u64) -> u64 {
     key[..16].copy_from_slice(&fid.to_le_bytes());
     key[16..].copy_from_slice(&index.to_le_bytes());
     xxh3_64(&key)
+}
+
+/// The identity of a member list: xxh3 of the addresses in ring order, one per line.
+/// Clients and servers compare it at connect time (see [`crate::transport::tcp`]).
+pub fn members_hash<S: AsRef<str>>(servers: &[S]) -> u64 {
+    let mut all = Vec::new();
+    for s in servers {
+        all.extend_from_slice(s.as_ref().as_bytes());
+        all.push(b'\n');
+    }
+    xxh3_64(&all)
 }
 
 #[derive(Debug, Clone)]

@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use std::time::Duration;
 
 use benchfs::proto::frame::{encode_header, Kind, Preamble};
-use benchfs::proto::Request;
+use benchfs::proto::{Request, Stat};
 use benchfs::{Client, Config, Error};
 use common::{runtime, Cluster};
 
@@ -35,7 +35,7 @@ fn only_clients_with_the_cluster_secret_are_served() {
 
     // A raw request that skips the handshake is answered with an error and the
     // connection is closed: nothing is served.
-    let header = encode_header(&Request::Stat { path: "/private".into() }).unwrap();
+    let header = encode_header(&Request::from(Stat { path: "/private".into() })).unwrap();
     let mut frame = Preamble { kind: Kind::Request, id: 9, header_len: header.len() as u32, data_len: 0, data_crc: 0 }
         .encode()
         .to_vec();

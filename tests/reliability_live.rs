@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use benchfs::proto::frame::{encode_header, Kind, Preamble, MAX_DATA, MAX_HEADER};
-use benchfs::proto::Request;
+use benchfs::proto::{Request, Stat};
 use benchfs::OpenOptions;
 use common::{pattern, runtime, status_kib, Cluster};
 use harness::{frame_bytes, Gen};
@@ -74,7 +74,7 @@ fn bad_stream(g: &mut Gen, i: usize) -> Vec<u8> {
         }
         // A payload whose checksum is wrong.
         5 => {
-            let h = encode_header(&Request::Write { fid: g.fid(), index: 0, offset: 0 }).expect("header");
+            let h = encode_header(&Request::from(benchfs::proto::Write { fid: g.fid(), index: 0, offset: 0 })).expect("header");
             let n = 1 + g.below(4096);
             let mut f = frame_bytes(Kind::Request, 1, &h, &g.bytes(n));
             let last = f.len() - 1;
@@ -91,7 +91,7 @@ fn bad_stream(g: &mut Gen, i: usize) -> Vec<u8> {
         _ => {
             let mut v = Vec::new();
             for id in 0..1 + g.below(4) {
-                let h = encode_header(&Request::Stat { path: format!("/storm/{}", g.u64()) }).expect("header");
+                let h = encode_header(&Request::from(Stat { path: format!("/storm/{}", g.u64()) })).expect("header");
                 v.extend(frame_bytes(Kind::Request, id as u64, &h, &[]));
             }
             let n = 1 + g.below(256);
@@ -368,7 +368,7 @@ fn sigterm_with_stuck_clients_stops_within_a_bound_and_loses_nothing() {
     // then the server is stuck writing replies nobody reads.
     let mut deaf = TcpStream::connect(&addr).unwrap();
     deaf.set_write_timeout(Some(Duration::from_secs(1))).unwrap();
-    let h = encode_header(&Request::Stat { path: "/no/such/file/with/a/longish/name".into() }).expect("header");
+    let h = encode_header(&Request::from(Stat { path: "/no/such/file/with/a/longish/name".into() })).expect("header");
     let batch: Vec<u8> = (0..1000u64).flat_map(|id| frame_bytes(Kind::Request, id, &h, &[])).collect();
     let mut sent = 0usize;
     let blocked = loop {

@@ -1,9 +1,9 @@
-//! The embedded server: a `benchfsd` running inside the mount process on a local data
+//! The embedded server: a BenchFS server inside the mount process on a local data
 //! directory, so that one command gives a working file system when no cluster is given.
 //!
-//! Other local users must not get around the mount's permission checks: the server only
-//! serves clients that know a secret made at start and kept in memory, and a data directory
-//! it creates is private (0700).
+//! The mount calls it in-process ([`benchfs::transport::local::LocalTransport`]): no
+//! socket, so no other local user can reach it at all, and no loopback round trip per
+//! request. A data directory it creates is private (0700).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -11,14 +11,14 @@ use std::sync::Arc;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use benchfs::auth::Secret;
-use benchfs::server::{State, StoreError};
+use benchfs::server::{Node, StoreError};
+use benchfs::transport::local::LocalTransport;
+use benchfs::{Client, Config};
 
-/// A running in-process server listening on 127.0.0.1.
+/// A running in-process server.
 pub struct Embedded {
-    addr: String,
+    node: Arc<Node>,
     data_dir: PathBuf,
-    secret: Secret,
     stop: oneshot::Sender<()>,
     task: JoinHandle<Result<(), StoreError>>,
 }
@@ -42,52 +42,44 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
 }
 
 impl Embedded {
-    /// Opens the stores under `data_dir` and serves them on 127.0.0.1 (a free port).
+    /// Opens the stores under `data_dir` and starts their background work.
     ///
     /// # Errors
-    /// A message naming the data directory or the listen failure.
+    /// A message naming the data directory.
     pub async fn start(data_dir: &Path) -> Result<Embedded, String> {
-        let secret = Secret::from_bytes(&rand::random::<[u8; 32]>()).map_err(|e| e.to_string())?;
-        let (dir, server_secret) = (data_dir.to_path_buf(), secret.clone());
-        let opened = tokio::task::spawn_blocking(move || {
-            create_private_dir(&dir)?;
-            let mut state = State::open(&dir)?;
-            state.secret = Some(server_secret);
-            Ok::<_, StoreError>(state)
-        });
-        let state = opened.await.map_err(|e| e.to_string())?.map_err(|e| {
+        let opened = async {
+            create_private_dir(data_dir).map_err(|e| e.to_string())?;
+            Node::open_alone(data_dir).await
+        };
+        let node = Arc::new(opened.await.map_err(|e| {
             format!(
                 "cannot open data directory {}: {e} (is another benchfs-fuse or benchfsd using it? \
                  pick another with --data-dir)",
                 data_dir.display()
             )
-        })?;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .map_err(|e| format!("embedded server cannot listen on 127.0.0.1: {e}"))?;
-        let addr = listener.local_addr().map_err(|e| e.to_string())?.to_string();
+        })?);
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(benchfs::server::run(listener, Arc::new(state), async {
+        let task = tokio::spawn(benchfs::server::run_in_process(node.clone(), async {
             let _ = stopped.await;
         }));
-        tracing::debug!(%addr, data_dir = %data_dir.display(), "embedded server started");
-        Ok(Embedded { addr, data_dir: data_dir.to_path_buf(), secret, stop, task })
+        tracing::debug!(data_dir = %data_dir.display(), "embedded server started");
+        Ok(Embedded { node, data_dir: data_dir.to_path_buf(), stop, task })
     }
 
-    /// What clients of this server must prove they know.
-    pub fn secret(&self) -> &Secret {
-        &self.secret
+    /// A client of this server with `cfg`'s tuning.
+    pub fn client(&self, cfg: Config) -> Client {
+        Client::with_transport(cfg, Arc::new(LocalTransport::new(self.node.clone())))
     }
 
     pub fn addr(&self) -> &str {
-        &self.addr
+        self.node.addr()
     }
 
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
     }
 
-    /// Stops serving, lets in-flight requests finish and flushes the stores to disk.
+    /// Stops the background work and flushes the stores to disk.
     ///
     /// # Errors
     /// The store's flush failure.
@@ -106,17 +98,20 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     #[tokio::test]
-    async fn serves_only_clients_with_its_secret_from_a_private_dir() {
+    async fn serves_in_process_from_a_private_dir_and_persists() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("a/b");
         let emb = Embedded::start(&dir).await.unwrap();
         assert_eq!(std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700);
-        let mut cfg = benchfs::Config::new(vec![emb.addr().to_string()]).unwrap();
-        assert!(benchfs::Client::connect(cfg.clone()).await.is_err(), "a client without the secret is refused");
-        cfg.secret = Some(emb.secret().clone());
-        let c = benchfs::Client::connect(cfg).await.unwrap();
+        let c = emb.client(Config::new(vec![emb.addr().to_string()]).unwrap());
         c.mkdir("/x", 0o755).await.unwrap();
+        c.rename("/x", "/y").await.unwrap();
         drop(c);
+        emb.stop().await.unwrap();
+        let emb = Embedded::start(&dir).await.unwrap();
+        let c = emb.client(Config::new(vec![emb.addr().to_string()]).unwrap());
+        assert!(c.stat("/y").await.unwrap().is_dir());
+        assert!(c.stat("/x").await.is_err());
         emb.stop().await.unwrap();
     }
 }

@@ -403,23 +403,18 @@ mod tests {
 
     struct Server {
         fs: BenchFs,
-        _stop: tokio::sync::oneshot::Sender<()>,
         _dir: tempfile::TempDir,
     }
 
+    /// The file system over an in-process server (no socket).
     async fn server() -> Server {
         let dir = tempfile::tempdir().unwrap();
-        let state = Arc::new(benchfs::server::State::open(dir.path()).unwrap());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap().to_string();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(benchfs::server::run(listener, state, async {
-            let _ = stopped.await;
-        }));
-        let mut cfg = benchfs::Config::new(vec![addr]).unwrap();
+        let node = Arc::new(benchfs::server::Node::open_alone(dir.path()).await.unwrap());
+        let transport = Arc::new(benchfs::transport::local::LocalTransport::new(node.clone()));
+        let mut cfg = benchfs::Config::new(vec![node.addr().to_string()]).unwrap();
         cfg.check_parent = false;
-        let client = Client::connect(cfg).await.unwrap();
-        Server { fs: BenchFs::new(client), _stop: stop, _dir: dir }
+        let client = Client::with_transport(cfg, transport);
+        Server { fs: BenchFs::new(client), _dir: dir }
     }
 
     const ME: Caller = Caller { uid: 1000, gid: 100 };

@@ -106,15 +106,16 @@ async fn connect(backend: Backend) -> Result<(Client, Option<Embedded>), String>
         }
         Backend::Embedded(dir) => {
             let emb = Embedded::start(&dir).await?;
-            let mut cfg = Config::new(vec![emb.addr().to_string()]).map_err(|e| e.to_string())?;
-            cfg.apply_env_tuning().map_err(|e| e.to_string())?;
-            cfg.secret = Some(emb.secret().clone());
-            cfg.check_parent = false;
-            match Client::connect(cfg).await {
-                Ok(c) => Ok((c, Some(emb))),
+            let tuned = Config::new(vec![emb.addr().to_string()]).and_then(|mut cfg| {
+                cfg.apply_env_tuning()?;
+                cfg.check_parent = false;
+                Ok(cfg)
+            });
+            match tuned {
+                Ok(cfg) => Ok((emb.client(cfg), Some(emb))),
                 Err(e) => {
                     let _ = emb.stop().await;
-                    Err(format!("cannot reach the embedded server: {e}"))
+                    Err(e.to_string())
                 }
             }
         }

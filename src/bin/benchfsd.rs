@@ -29,6 +29,9 @@ struct Args {
     /// Worker threads of the server's runtime (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
+    /// Client connections served at once; more are closed at accept.
+    #[arg(long, default_value_t = benchfs::server::DEFAULT_MAX_CONNECTIONS)]
+    max_connections: usize,
 }
 
 fn main() -> ExitCode {
@@ -58,19 +61,20 @@ fn fail(msg: &str) -> ExitCode {
 }
 
 async fn serve(args: Args) -> Result<(), String> {
-    let mut state = benchfs::server::State::open(&args.data_dir)
-        .map_err(|e| format!("cannot open data directory {}: {e}", args.data_dir.display()))?;
     let secret_file =
         args.secret_file.clone().or_else(|| args.registry.as_ref().map(|r| r.join(benchfs::auth::REGISTRY_SECRET)));
-    match &secret_file {
+    let secret = match &secret_file {
         Some(f) => {
             if let Some(dir) = f.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
             }
-            state.secret = Some(benchfs::auth::Secret::load_or_create(f).map_err(|e| e.to_string())?);
+            Some(benchfs::auth::Secret::load_or_create(f).map_err(|e| e.to_string())?)
         }
-        None => tracing::warn!("no --secret-file or --registry: any client that can reach this server may use it"),
-    }
+        None => {
+            tracing::warn!("no --secret-file or --registry: any client that can reach this server may use it");
+            None
+        }
+    };
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
@@ -85,16 +89,18 @@ async fn serve(args: Args) -> Result<(), String> {
         }
         None => local.to_string(),
     };
+    // The ring names servers by address, so the node needs its own before it opens.
+    let node = benchfs::server::Node::open(&args.data_dir, &addr, secret)
+        .map_err(|e| format!("cannot open data directory {}: {e}", args.data_dir.display()))?;
     if let Some(dir) = &args.registry {
         benchfs::registry::register(dir, &addr).map_err(|e| format!("cannot register in {}: {e}", dir.display()))?;
     }
     tracing::info!(%addr, data_dir = %args.data_dir.display(), "serving");
     // Tests and launch scripts wait for this exact line.
     println!("benchfsd listening on {addr}");
-    let result = benchfs::server::run(listener, Arc::new(state), shutdown_signal()).await;
-    if let Some(dir) = &args.registry {
-        let _ = benchfs::registry::unregister(dir, &addr);
-    }
+    // A stopped server stays in the registry: it is still a member of the job's ring,
+    // and clients must fail on its keys, not build a smaller ring without it.
+    let result = benchfs::server::run(listener, Arc::new(node), args.max_connections, shutdown_signal()).await;
     result.map_err(|e| format!("shutdown: {e}"))?;
     tracing::info!("stopped cleanly");
     Ok(())

@@ -11,9 +11,10 @@ use std::sync::RwLock;
 
 use futures::future::try_join_all;
 
-use super::{unexpected, Client};
+use super::Client;
 use crate::error::{Error, Result};
-use crate::proto::{Attr, FileId, Reply, Request, SetAttr};
+use crate::meta::{Attr, FileId, SetAttr};
+use crate::proto::{Fsync, Read, Write};
 
 pub struct File {
     client: Client,
@@ -109,13 +110,17 @@ impl File {
         if buf.is_empty() {
             return Ok(0);
         }
-        let end = off.checked_add(buf.len() as u64).ok_or_else(|| Error::Invalid("offset overflow".into()))?;
+        // Past i64::MAX no stat(2) can report the size: EFBIG, as a local file system says.
+        let end = off
+            .checked_add(buf.len() as u64)
+            .filter(|&e| i64::try_from(e).is_ok())
+            .ok_or_else(|| Error::FileTooBig(self.path()))?;
         let ring = self.client.ring();
         try_join_all(pieces(off, buf.len(), self.chunk_size).map(|p| {
             let server = ring.chunk_owner(self.fid, p.index);
             self.touched[server].store(true, Ordering::Relaxed);
-            let req = Request::Write { fid: self.fid, index: p.index, offset: p.offset };
-            self.client.call(server, req, &buf[p.start..p.start + p.len])
+            let req = Write { fid: self.fid, index: p.index, offset: p.offset };
+            self.client.op_data(server, req, &buf[p.start..p.start + p.len])
         }))
         .await?;
         self.written_end.fetch_max(end, Ordering::AcqRel);
@@ -145,10 +150,14 @@ impl File {
         }
         let ring = self.client.ring();
         try_join_all(parts.into_iter().map(|(p, dst)| async move {
-            let req = Request::Read { fid: self.fid, index: p.index, offset: p.offset, len: p.len as u32 };
-            let (reply, data) = self.client.call(ring.chunk_owner(self.fid, p.index), req, &[]).await?;
-            if !matches!(reply, Reply::Done(_)) || data.len() > dst.len() {
-                return Err(unexpected("read"));
+            let req = Read { fid: self.fid, index: p.index, offset: p.offset, len: p.len as u32 };
+            let server = ring.chunk_owner(self.fid, p.index);
+            let (_, data) = self.client.op_data(server, req, &[]).await?;
+            if data.len() > dst.len() {
+                return Err(Error::Protocol {
+                    server: self.client.servers()[server].clone(),
+                    reason: format!("read of {} bytes answered with {}", dst.len(), data.len()),
+                });
             }
             dst[..data.len()].copy_from_slice(&data);
             dst[data.len()..].fill(0); // past the chunk file's end: a hole
@@ -192,10 +201,10 @@ impl File {
     /// Publishes the size and makes this file's data and metadata durable.
     pub async fn fsync(&self) -> Result<()> {
         self.flush().await?;
-        let req = Request::Fsync { fid: Some(self.fid) };
+        let req = Fsync { fid: Some(self.fid) };
         let meta = self.client.ring().meta_owner(&self.path());
         let targets = (0..self.client.server_count()).filter(|&i| i == meta || self.touched[i].load(Ordering::Relaxed));
-        try_join_all(targets.map(|i| self.client.call(i, req.clone(), &[]))).await?;
+        try_join_all(targets.map(|i| self.client.op(i, req.clone()))).await?;
         Ok(())
     }
 

@@ -7,9 +7,9 @@
 mod dir_cache;
 mod file;
 mod namespace;
-mod pool;
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use futures::future::join_all;
 
@@ -18,9 +18,14 @@ pub use namespace::OpenOptions;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::meta::{Attr, FileId};
 use crate::placement::Ring;
-use crate::proto::{Attr, FileId, Reply, Request, StatFs};
-use pool::Pool;
+use crate::proto::{Fsync, Op, Ping, Reply, ReplyBody, Request, StatFs, TruncateChunks, Usage};
+use crate::transport::tcp::{TcpOptions, TcpTransport};
+use crate::transport::Transport;
+
+/// Longest pause between two tries of a request that met a moving directory.
+const MAX_RETRY_PAUSE: Duration = Duration::from_millis(50);
 
 /// A directory entry as returned by [`Client::readdir`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,7 +41,8 @@ pub struct Client {
 }
 
 struct Inner {
-    pool: Pool,
+    cfg: Config,
+    transport: Arc<dyn Transport>,
     ring: Ring,
     dirs: dir_cache::DirCache,
 }
@@ -49,25 +55,33 @@ pub struct ServerStatus {
 }
 
 impl Client {
-    /// Builds a client and checks that every server answers; the error names the
-    /// first server that does not.
+    /// Builds a client and checks that every server answers (and serves this client's
+    /// ring); the error names the first server that does not.
     pub async fn connect(cfg: Config) -> Result<Client> {
         let c = Client::new_lazy(cfg);
-        for r in join_all((0..c.server_count()).map(|i| c.call(i, Request::Ping, &[]))).await {
+        for r in join_all((0..c.server_count()).map(|i| c.op(i, Ping {}))).await {
             r?;
         }
         Ok(c)
     }
 
-    /// Builds a client without contacting anyone; connections open on first use.
+    /// Builds a client over TCP without contacting anyone; connections open on first use.
     pub fn new_lazy(cfg: Config) -> Client {
+        let opts = TcpOptions { timeout: cfg.timeout, max_in_flight: cfg.max_in_flight, secret: cfg.secret.clone() };
+        let transport = Arc::new(TcpTransport::new(cfg.servers.clone(), opts));
+        Client::with_transport(cfg, transport)
+    }
+
+    /// Builds a client over any transport; its server list must be `cfg.servers`.
+    pub fn with_transport(mut cfg: Config, transport: Arc<dyn Transport>) -> Client {
+        cfg.servers = transport.servers().to_vec();
         let ring = Ring::new(&cfg.servers);
         let dirs = dir_cache::DirCache::new(cfg.dir_cache_ttl);
-        Client { inner: Arc::new(Inner { pool: Pool::new(cfg), ring, dirs }) }
+        Client { inner: Arc::new(Inner { cfg, transport, ring, dirs }) }
     }
 
     pub fn config(&self) -> &Config {
-        self.inner.pool.config()
+        &self.inner.cfg
     }
 
     pub fn servers(&self) -> &[String] {
@@ -82,24 +96,52 @@ impl Client {
         &self.inner.ring
     }
 
-    /// One request to server `i`.
+    /// One request to server `i`. A server fencing the path (a directory above it is
+    /// being moved) answers `Retry`: sent again with backoff until the deadline.
     pub(crate) async fn call(&self, i: usize, req: Request, data: &[u8]) -> Result<(Reply, Vec<u8>)> {
-        let conn = self.inner.pool.get(i).await?;
-        conn.call(&req, data).await
+        let deadline = Instant::now() + self.config().timeout;
+        let mut pause = Duration::from_millis(1);
+        loop {
+            match self.inner.transport.call(i, req.clone(), data).await {
+                Err(Error::Retry(_)) if Instant::now() + pause < deadline => {
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(MAX_RETRY_PAUSE);
+                }
+                Err(Error::Retry(m)) => {
+                    return Err(Error::Timeout {
+                        server: format!("{} ({m})", self.servers()[i]),
+                        op: req.name(),
+                        secs: self.config().timeout.as_secs_f64(),
+                    })
+                }
+                r => return r,
+            }
+        }
     }
 
-    /// One request to the metadata owner of `path`.
-    async fn meta_call(&self, path: &str, req: Request) -> Result<Reply> {
-        Ok(self.call(self.ring().meta_owner(path), req, &[]).await?.0)
+    /// One typed request with a payload; the reply must be the request's reply type.
+    pub(crate) async fn op_data<O: Op>(&self, i: usize, op: O, data: &[u8]) -> Result<(O::Reply, Vec<u8>)> {
+        let (reply, payload) = self.call(i, op.into(), data).await?;
+        let body = O::Reply::from_reply(reply).map_err(|r| Error::Protocol {
+            server: self.servers()[i].clone(),
+            reason: format!("{} answered with {}", O::NAME, r.name()),
+        })?;
+        Ok((body, payload))
+    }
+
+    /// One typed request to server `i`.
+    pub(crate) async fn op<O: Op>(&self, i: usize, op: O) -> Result<O::Reply> {
+        Ok(self.op_data(i, op, &[]).await?.0)
+    }
+
+    /// One typed request to the metadata owner of `path`.
+    async fn meta_op<O: Op>(&self, path: &str, op: O) -> Result<O::Reply> {
+        self.op(self.ring().meta_owner(path), op).await
     }
 
     /// The same request to every server, answers in server order.
-    async fn fan_out(&self, req: Request) -> Vec<Result<Reply>> {
-        join_all((0..self.server_count()).map(|i| {
-            let req = req.clone();
-            async move { Ok(self.call(i, req, &[]).await?.0) }
-        }))
-        .await
+    async fn fan_out<O: Op + Clone>(&self, op: O) -> Vec<Result<O::Reply>> {
+        join_all((0..self.server_count()).map(|i| self.op(i, op.clone()))).await
     }
 
     /// Drops the chunks of `fid` at or beyond `size`. With `known_end`, only the servers
@@ -117,8 +159,8 @@ impl Client {
                 (first..last).for_each(|k| targets[self.ring().chunk_owner(fid, k)] = true);
             }
         }
-        let req = Request::TruncateChunks { fid, size, chunk_size };
-        let calls = targets.iter().enumerate().filter(|(_, t)| **t).map(|(i, _)| self.call(i, req.clone(), &[]));
+        let req = TruncateChunks { fid, size, chunk_size };
+        let calls = targets.iter().enumerate().filter(|(_, t)| **t).map(|(i, _)| self.op(i, req.clone()));
         for r in join_all(calls).await {
             r?;
         }
@@ -128,8 +170,8 @@ impl Client {
     /// Space summed over all servers (the detail walk is skipped: this serves `df`).
     pub async fn statfs(&self) -> Result<StatFs> {
         let mut sum = StatFs::default();
-        for r in self.fan_out(Request::StatFs { detail: false }).await {
-            let Reply::StatFs(s) = r? else { return Err(unexpected("statfs")) };
+        for r in self.fan_out(Usage { detail: false }).await {
+            let s = r?.0;
             sum.total_bytes += s.total_bytes;
             sum.free_bytes += s.free_bytes;
             sum.avail_bytes += s.avail_bytes;
@@ -140,29 +182,15 @@ impl Client {
 
     /// Every server's usage with chunk counts, or why it could not be reached.
     pub async fn server_status(&self) -> Vec<ServerStatus> {
-        let rs = self.fan_out(Request::StatFs { detail: true }).await;
-        self.servers()
-            .iter()
-            .zip(rs)
-            .map(|(addr, r)| ServerStatus {
-                addr: addr.clone(),
-                result: r.and_then(|r| match r {
-                    Reply::StatFs(s) => Ok(s),
-                    _ => Err(unexpected("statfs")),
-                }),
-            })
-            .collect()
+        let rs = self.fan_out(Usage { detail: true }).await;
+        self.servers().iter().zip(rs).map(|(addr, r)| ServerStatus { addr: addr.clone(), result: r.map(|u| u.0) }).collect()
     }
 
     /// Makes all metadata and data on every server durable.
     pub async fn sync_all(&self) -> Result<()> {
-        for r in self.fan_out(Request::Fsync { fid: None }).await {
+        for r in self.fan_out(Fsync { fid: None }).await {
             r?;
         }
         Ok(())
     }
-}
-
-fn unexpected(op: &str) -> Error {
-    Error::Io(format!("unexpected reply to {op}"))
 }

@@ -3,10 +3,11 @@
 
 use futures::future::join_all;
 
-use super::{unexpected, Client, DirEntry, File};
+use super::{Client, DirEntry, File};
 use crate::error::{Error, Result};
-use crate::path::{is_within, join, normalize, split};
-use crate::proto::{Attr, Reply, Request, SetAttr};
+use crate::meta::{Attr, SetAttr};
+use crate::path::{normalize, split};
+use crate::proto::{AttrReply, Create, Created, Mkdir, Readdir, Removed, Rename, Rmdir, Stat, Unlink, Update};
 
 /// How to open a file; [`OpenOptions::from_flags`] maps open(2) flags.
 #[derive(Debug, Clone)]
@@ -66,13 +67,6 @@ pub fn root_attr() -> Attr {
     Attr::synthetic_dir(0o777)
 }
 
-fn want_attr(r: Reply, op: &str) -> Result<Attr> {
-    match r {
-        Reply::Attr(a) => Ok(a),
-        _ => Err(unexpected(op)),
-    }
-}
-
 impl Client {
     pub async fn stat(&self, path: &str) -> Result<Attr> {
         let p = normalize(path)?;
@@ -83,7 +77,7 @@ impl Client {
         if p == "/" {
             return Ok(root_attr());
         }
-        want_attr(self.meta_call(p, Request::Stat { path: p.to_string() }).await?, "stat")
+        Ok(self.meta_op(p, Stat { path: p.to_string() }).await?.0)
     }
 
     /// ENOENT/ENOTDIR unless the parent of `p` is an existing directory.
@@ -113,7 +107,7 @@ impl Client {
         let attr = if o.create {
             self.check_parent(&p).await?;
             let (uid, gid) = o.owner.unwrap_or_else(process_owner);
-            let req = Request::Create {
+            let req = Create {
                 path: p.clone(),
                 mode: o.mode,
                 uid,
@@ -122,9 +116,7 @@ impl Client {
                 exclusive: o.exclusive,
                 truncate: o.truncate && o.write,
             };
-            let Reply::Created { attr, previous_size } = self.meta_call(&p, req).await? else {
-                return Err(unexpected("create"));
-            };
+            let Created { attr, previous_size } = self.meta_op(&p, req).await?;
             if o.truncate && o.write && previous_size.is_some() {
                 self.truncate_chunks(attr.fid, attr.chunk_size, 0, None).await?;
             }
@@ -154,50 +146,27 @@ impl Client {
             return Err(Error::Exists(p));
         }
         self.check_parent(&p).await?;
-        want_attr(self.meta_call(&p, Request::Mkdir { path: p.clone(), mode, uid, gid }).await?, "mkdir")
+        Ok(self.meta_op(&p, Mkdir { path: p.clone(), mode, uid, gid }).await?.0)
     }
 
-    /// ENOTEMPTY unless no server holds an entry under `dir`.
-    async fn check_empty(&self, dir: &str) -> Result<()> {
-        for r in self.fan_out(Request::Readdir { dir: dir.to_string(), after: None, limit: 1 }).await {
-            let Reply::Entries { entries, .. } = r? else { return Err(unexpected("readdir")) };
-            if !entries.is_empty() {
-                return Err(Error::NotEmpty(dir.to_string()));
-            }
-        }
-        Ok(())
-    }
-
+    /// Removes an empty directory. Its owner fences it on every server while it checks
+    /// emptiness, so a create racing the rmdir either fails or keeps the directory.
     pub async fn rmdir(&self, path: &str) -> Result<()> {
         let p = normalize(path)?;
         if p == "/" {
             return Err(Error::Invalid("cannot remove the root".into()));
         }
-        self.check_empty(&p).await?;
         self.inner.dirs.remove_tree(&p);
-        self.meta_call(&p, Request::Remove { path: p.clone(), dir: true }).await?;
+        self.meta_op(&p, Rmdir { path: p.clone() }).await?;
         Ok(())
     }
 
-    /// Removes a file and its data. Chunks that only a still-open writer has written
-    /// (size not yet published) may be left behind (see README, POSIX relaxations).
+    /// Removes a file's name. Its owner then has every server drop the file's chunks
+    /// (batched, off this call's path), including chunks of writers that never published.
     pub async fn unlink(&self, path: &str) -> Result<()> {
         let p = normalize(path)?;
-        let Reply::Removed(Some(a)) = self.meta_call(&p, Request::Remove { path: p.clone(), dir: false }).await? else {
-            return Err(unexpected("remove"));
-        };
-        self.drop_data(&a).await;
+        self.meta_op(&p, Unlink { path: p.clone() }).await?;
         Ok(())
-    }
-
-    /// Frees the chunks of a removed file. The name is already gone, so a failure here
-    /// only leaks space: it is logged, not returned.
-    async fn drop_data(&self, a: &Attr) {
-        if a.size > 0 {
-            if let Err(e) = self.truncate_chunks(a.fid, a.chunk_size, 0, Some(a.size)).await {
-                tracing::warn!(error = %e, fid = %format!("{:032x}", a.fid), "could not free chunks of a removed file");
-            }
-        }
     }
 
     /// All entries directly under `path`, sorted by name (without "." and "..").
@@ -221,10 +190,8 @@ impl Client {
         let mut out: Vec<DirEntry> = Vec::new();
         loop {
             let after = out.last().map(|e| e.name.clone());
-            let req = Request::Readdir { dir: dir.to_string(), after, limit: 1024 };
-            let Reply::Entries { entries, more } = self.call(i, req, &[]).await?.0 else {
-                return Err(unexpected("readdir"));
-            };
+            let req = Readdir { dir: dir.to_string(), after, limit: 1024 };
+            let crate::proto::Entries { entries, more } = self.op(i, req).await?;
             out.extend(entries.into_iter().map(|e| DirEntry { name: e.name, attr: e.attr }));
             if !more {
                 return Ok(out);
@@ -255,7 +222,8 @@ impl Client {
             // stale bytes resurfacing past a shorter size when the file grows again.
             self.truncate_chunks(old.fid, old.chunk_size, size, None).await?;
         }
-        want_attr(self.meta_call(p, Request::SetAttr { path: p.to_string(), set }).await?, "setattr")
+        let AttrReply(a) = self.meta_op(p, Update { path: p.to_string(), set }).await?;
+        Ok(a)
     }
 
     pub async fn chmod(&self, path: &str, mode: u32) -> Result<()> {
@@ -293,56 +261,16 @@ impl Client {
     }
 
     /// rename(2); with `noreplace` (RENAME_NOREPLACE) an existing target is EEXIST.
-    /// A directory is moved record by record: not atomic (README, POSIX relaxations).
+    /// The source's owner carries it out (see `server::namespace`): racing renames of one
+    /// source are serialised there, and a directory moves under a fence.
     pub async fn rename_with(&self, from: &str, to: &str, noreplace: bool) -> Result<()> {
         let (from, to) = (normalize(from)?, normalize(to)?);
         if from == "/" || to == "/" {
             return Err(Error::Invalid("cannot rename the root".into()));
         }
-        let src = self.stat_norm(&from).await?;
-        if from == to {
-            return Ok(());
-        }
-        if src.is_dir() && is_within(&to, &from) {
-            return Err(Error::Invalid(format!("cannot move {from} into itself")));
-        }
         self.check_parent(&to).await?;
-        match self.stat_norm(&to).await {
-            Ok(_) if noreplace => return Err(Error::Exists(to)),
-            Ok(dst) if src.is_dir() && !dst.is_dir() => return Err(Error::NotDir(to)),
-            Ok(dst) if !src.is_dir() && dst.is_dir() => return Err(Error::IsDir(to)),
-            Ok(dst) if dst.is_dir() => self.check_empty(&to).await?,
-            Ok(_) => {}
-            Err(Error::NotFound(_)) => {}
-            Err(e) => return Err(e),
-        }
-        // New name first, old name last: a crash in between leaves two names, never none.
-        let Reply::Removed(replaced) =
-            self.meta_call(&to, Request::Insert { path: to.clone(), attr: src.clone(), replace: !noreplace }).await?
-        else {
-            return Err(unexpected("insert"));
-        };
-        if src.is_dir() {
-            self.inner.dirs.remove_tree(&from);
-            Box::pin(self.move_children(&from, &to)).await?;
-        }
-        self.meta_call(&from, Request::Remove { path: from.clone(), dir: src.is_dir() }).await?;
-        if let Some(old) = replaced.filter(|o| !o.is_dir() && o.fid != src.fid) {
-            self.drop_data(&old).await;
-        }
-        Ok(())
-    }
-
-    /// Moves every record below `from` to the same place below `to`.
-    async fn move_children(&self, from: &str, to: &str) -> Result<()> {
-        for e in self.readdir(from).await? {
-            let (old, new) = (join(from, &e.name), join(to, &e.name));
-            self.meta_call(&new, Request::Insert { path: new.clone(), attr: e.attr.clone(), replace: true }).await?;
-            if e.attr.is_dir() {
-                Box::pin(self.move_children(&old, &new)).await?;
-            }
-            self.meta_call(&old, Request::Remove { path: old.clone(), dir: e.attr.is_dir() }).await?;
-        }
+        self.inner.dirs.remove_tree(&from);
+        let Removed(_replaced) = self.meta_op(&from, Rename { from: from.clone(), to, noreplace }).await?;
         Ok(())
     }
 }

@@ -19,7 +19,8 @@
 use thiserror::Error;
 
 pub const MAGIC: [u8; 4] = *b"BFS1";
-pub const PROTOCOL_VERSION: u8 = 1;
+/// 2: typed requests, ring membership, server-coordinated rename/rmdir, explicit status codes.
+pub const PROTOCOL_VERSION: u8 = 2;
 pub const PREAMBLE_LEN: usize = 32;
 /// Largest encoded header (paths are <= 4 KiB; readdir pages are capped well below this).
 pub const MAX_HEADER: u32 = 1 << 20;
@@ -66,6 +67,8 @@ pub enum FrameError {
     BadChecksum { expected: u32, actual: u32 },
     #[error("malformed header: {0}")]
     BadHeader(String),
+    #[error("reserved preamble bytes are not zero")]
+    Reserved,
 }
 
 fn u32_at(b: &[u8; PREAMBLE_LEN], off: usize) -> u32 {
@@ -102,6 +105,9 @@ impl Preamble {
             1 => Kind::Reply,
             k => return Err(FrameError::BadKind(k)),
         };
+        if b[KIND_OFF + 1..ID_OFF] != [0, 0] || u32_at(b, CRC_OFF + 4) != 0 {
+            return Err(FrameError::Reserved);
+        }
         let mut id = [0u8; 8];
         id.copy_from_slice(&b[ID_OFF..HLEN_OFF]);
         let header_len = u32_at(b, HLEN_OFF);
@@ -169,6 +175,12 @@ mod tests {
         b[VERSION_OFF] = 99;
         assert_eq!(Preamble::decode(&b), Err(FrameError::BadVersion(99)));
         let mut b = sample().encode();
+        b[KIND_OFF + 1] = 1;
+        assert_eq!(Preamble::decode(&b), Err(FrameError::Reserved));
+        let mut b = sample().encode();
+        b[PREAMBLE_LEN - 1] = 1;
+        assert_eq!(Preamble::decode(&b), Err(FrameError::Reserved));
+        let mut b = sample().encode();
         b[KIND_OFF] = 7;
         assert_eq!(Preamble::decode(&b), Err(FrameError::BadKind(7)));
     }
@@ -179,5 +191,22 @@ mod tests {
             let bytes: Vec<u8> = (0..64u8).map(|i| i.wrapping_mul(seed).wrapping_add(seed)).collect();
             let _ = decode_header::<crate::proto::Request>(&bytes);
         }
+    }
+
+    /// The bytes of a few messages, pinned: a change here is a protocol change (bump
+    /// PROTOCOL_VERSION and update docs/protocol.md).
+    #[test]
+    fn golden_bytes() {
+        use crate::proto::{Reply, Request, Stat, Status};
+        let stat = encode_header(&Request::from(Stat { path: "/a".into() })).unwrap();
+        assert_eq!(stat, [6, 2, b'/', b'a']);
+        let err = Reply::Error { status: Status::Retry, message: "x".into() };
+        // Variant 9 (Error), status code 16 as a varint, then the message.
+        assert_eq!(encode_header(&err).unwrap(), [9, 16, 1, b'x']);
+        let lost = Reply::Error { status: Status::Lost, message: String::new() };
+        assert_eq!(encode_header(&lost).unwrap(), [9, 17, 0]);
+        assert_eq!(Preamble::decode(&[0u8; PREAMBLE_LEN]), Err(FrameError::BadMagic([0; 4])));
+        let p = Preamble { kind: Kind::Request, id: 1, header_len: 4, data_len: 0, data_crc: 0 }.encode();
+        assert_eq!(&p[..8], &[b'B', b'F', b'S', b'1', PROTOCOL_VERSION, 0, 0, 0]);
     }
 }

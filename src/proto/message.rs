@@ -1,72 +1,182 @@
-//! Request and reply bodies. Every field is fixed-meaning and bounded by the frame limits.
+//! Request and reply bodies. Each request is its own type, paired by [`Op`] with the
+//! one reply type it may get, so a call site cannot receive the wrong reply: a server
+//! that sends another is a protocol violation ([`crate::Error::Protocol`]).
+//!
+//! Every field is fixed-meaning and bounded by the frame limits; every path a server is
+//! sent is checked by [`Request::validate`] before a handler sees it.
 
 use serde::{Deserialize, Serialize};
 
 use super::Status;
+pub use crate::meta::{Attr, FileId, FileKind, SetAttr};
 
-/// 128-bit file id, assigned by the metadata owner at create; chunks are keyed by it,
-/// so rename never moves data.
-pub type FileId = u128;
+/// A request and the reply type it is answered with.
+pub trait Op: Into<Request> + Send + 'static {
+    type Reply: ReplyBody;
+    const NAME: &'static str;
+}
 
+/// A reply body: one variant of [`Reply`].
+pub trait ReplyBody: Sized + Send + 'static {
+    fn into_reply(self) -> Reply;
+    /// The body, or the reply back when it is another variant.
+    fn from_reply(r: Reply) -> Result<Self, Reply>;
+}
+
+macro_rules! requests {
+    ($( $(#[$m:meta])* $name:ident { $( $(#[$fm:meta])* $field:ident : $ty:ty ),* $(,)? } => $reply:ident ),* $(,)?) => {
+        $(
+            $(#[$m])*
+            #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+            pub struct $name { $( $(#[$fm])* pub $field: $ty ),* }
+
+            impl From<$name> for Request {
+                fn from(o: $name) -> Request {
+                    Request::$name(o)
+                }
+            }
+
+            impl Op for $name {
+                type Reply = $reply;
+                const NAME: &'static str = stringify!($name);
+            }
+        )*
+
+        /// Every request, as it travels. New variants go at the end (postcard encodes
+        /// the declaration index) and bump [`super::frame::PROTOCOL_VERSION`].
+        #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+        pub enum Request { $( $name($name) ),* }
+
+        impl Request {
+            pub fn name(&self) -> &'static str {
+                match self { $( Request::$name(_) => stringify!($name) ),* }
+            }
+        }
+    };
+}
+
+macro_rules! replies {
+    ($( $(#[$m:meta])* $name:ident $body:tt ),* $(,)?) => {
+        $( replies!(@def $(#[$m])* $name $body); )*
+
+        /// Every reply, as it travels; `Error` answers any request.
+        #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+        pub enum Reply {
+            $( $name($name), )*
+            Error { status: Status, message: String },
+        }
+
+        $(
+            impl ReplyBody for $name {
+                fn into_reply(self) -> Reply {
+                    Reply::$name(self)
+                }
+                fn from_reply(r: Reply) -> Result<Self, Reply> {
+                    match r {
+                        Reply::$name(b) => Ok(b),
+                        other => Err(other),
+                    }
+                }
+            }
+        )*
+
+        impl Reply {
+            pub fn name(&self) -> &'static str {
+                match self { $( Reply::$name(_) => stringify!($name), )* Reply::Error { .. } => "Error" }
+            }
+        }
+    };
+    (@def $(#[$m:meta])* $name:ident { $( $(#[$fm:meta])* $field:ident : $ty:ty ),* $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+        pub struct $name { $( $(#[$fm])* pub $field: $ty ),* }
+    };
+    (@def $(#[$m:meta])* $name:ident ( $ty:ty )) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+        pub struct $name(pub $ty);
+    };
+}
+
+/// What a coordinating server asks every server to do with a directory's subtree while
+/// it is renamed or removed (see `server::fence`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum FileKind {
-    File,
-    Dir,
+pub enum FenceState {
+    /// Requests on the directory and below are answered `Retry` until the next state.
+    Hold,
+    /// The directory is gone: requests below it are `NotFound` (until it is made again).
+    Gone,
+    /// Normal service.
+    Lift,
 }
 
-/// Attributes of a path, as stored by its metadata owner.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Attr {
-    pub kind: FileKind,
-    /// Permission bits only (no type bits).
-    pub mode: u32,
-    pub uid: u32,
-    pub gid: u32,
-    pub size: u64,
-    /// Seconds and nanoseconds since the epoch.
-    pub atime: (i64, u32),
-    pub mtime: (i64, u32),
-    pub ctime: (i64, u32),
-    /// Zero for directories.
-    pub fid: FileId,
-    /// Chunk size the file was created with; zero for directories.
-    pub chunk_size: u32,
+/// Identity of the ring a connection uses: a hash of the sorted member list and a nonce
+/// drawn when the ring was first formed, so that two formations of one list differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct RingId {
+    pub members_hash: u64,
+    pub formed: u64,
 }
 
-impl Attr {
-    /// A fresh record: every time `t`, size 0; `fid` and `chunk_size` are 0 for directories.
-    pub fn new(kind: FileKind, mode: u32, (uid, gid): (u32, u32), t: (i64, u32), fid: FileId, chunk_size: u32) -> Attr {
-        Attr { kind, mode: mode & 0o7777, uid, gid, size: 0, atime: t, mtime: t, ctime: t, fid, chunk_size }
+impl std::fmt::Display for RingId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:016x}/{:016x}", self.members_hash, self.formed)
     }
-
-    /// A directory owned by root with times at the epoch (the root, "." and "..").
-    pub fn synthetic_dir(mode: u32) -> Attr {
-        Attr::new(FileKind::Dir, mode, (0, 0), (0, 0), 0, 0)
-    }
-
-    pub fn is_dir(&self) -> bool {
-        self.kind == FileKind::Dir
-    }
-}
-
-/// Changes applied by [`Request::SetAttr`]; `None` leaves a field alone.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SetAttr {
-    pub mode: Option<u32>,
-    pub uid: Option<u32>,
-    pub gid: Option<u32>,
-    /// Exact new size (truncate).
-    pub size: Option<u64>,
-    /// Raise the size to at least this (close/fsync after writes); bumps mtime.
-    pub grow_to: Option<u64>,
-    pub atime: Option<(i64, u32)>,
-    pub mtime: Option<(i64, u32)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DirEntryWire {
     pub name: String,
     pub attr: Attr,
+}
+
+requests! {
+    /// Liveness check; the reply carries the server's protocol version.
+    Ping {} => Pong,
+    /// First request on a connection: the client's nonce (see [`crate::auth`]).
+    Hello { nonce: [u8; 16] } => Challenge,
+    /// The client's proof: HMAC(secret, "benchfs-client" || server nonce).
+    Auth { proof: [u8; 32] } => Done,
+    /// Binds a server that has no ring yet to `members` (which must include it). With
+    /// `formed` the ring already exists elsewhere (a peer forming it); without, the
+    /// server forms it and tells its peers. Answered with the ring it serves.
+    AdoptRing { members: Vec<String>, formed: Option<u64> } => RingInfo,
+    // ---- metadata, sent to the owner of the path ----
+    Create { path: String, mode: u32, uid: u32, gid: u32, chunk_size: u32, exclusive: bool, truncate: bool } => Created,
+    Mkdir { path: String, mode: u32, uid: u32, gid: u32 } => AttrReply,
+    Stat { path: String } => AttrReply,
+    Update { path: String, set: SetAttr } => AttrReply,
+    /// Removes a file's name; the reply is its record (the caller frees its data).
+    Unlink { path: String } => Removed,
+    /// Removes an empty directory. The owner fences the subtree while it checks.
+    Rmdir { path: String } => Done,
+    /// Renames `from` (sent to its owner, which serialises renames of it) to `to`. The
+    /// reply is the record `to` replaced, if any.
+    Rename { from: String, to: String, noreplace: bool } => Removed,
+    /// One page of the entries this server holds directly under `dir`, names > `after`.
+    Readdir { dir: String, after: Option<String>, limit: u32 } => Entries,
+    // ---- data, sent to the owner of (fid, index) ----
+    /// Payload: the bytes to write at `offset` within chunk `index`.
+    Write { fid: FileId, index: u64, offset: u32 } => Done,
+    Read { fid: FileId, index: u64, offset: u32, len: u32 } => Done,
+    /// Drops chunk data at or beyond byte `size` of the file (all chunks when 0).
+    TruncateChunks { fid: FileId, size: u64, chunk_size: u32 } => Done,
+    /// Makes this server's chunks of `fid` (or all metadata when None) durable.
+    Fsync { fid: Option<FileId> } => Done,
+    /// Space of the server's data directory; with `detail`, also walks the chunk store.
+    Usage { detail: bool } => UsageReply,
+    // ---- between servers ----
+    /// Puts a record at `path` (a rename's second half). Fails with Exists if `path` is
+    /// taken and `replace` is false; with `replace`, returns the record it replaced.
+    /// `bypass_fence`: a directory move's own inserts, which land below a held directory.
+    Insert { path: String, attr: Attr, replace: bool, bypass_fence: bool } => Removed,
+    /// Sets the fence on `dir` and its subtree; with `probe`, answers 1 if this server
+    /// holds an entry directly under `dir` (rmdir's emptiness check), else 0.
+    Fence { dir: String, state: FenceState, probe: bool } => Done,
+    /// Moves every record this server holds below `from` to the same place below `to`.
+    MoveTree { from: String, to: String } => Done,
+    /// Drops every chunk of these files (unlinked; their writers may not have published).
+    DropFiles { fids: Vec<FileId> } => Done,
 }
 
 /// Per-server usage, summed by the client for statfs and shown by `benchfs status`.
@@ -80,141 +190,20 @@ pub struct StatFs {
     pub inodes: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Request {
-    /// Liveness check; the reply carries the server's protocol version.
-    Ping,
-    /// First request on a connection: the client's nonce (see [`crate::auth`]).
-    Hello {
-        nonce: [u8; 16],
-    },
-    /// The client's proof: HMAC(secret, "benchfs-client" || server nonce).
-    Auth {
-        proof: [u8; 32],
-    },
-    // ---- metadata, sent to the owner of the path ----
-    Create {
-        path: String,
-        mode: u32,
-        uid: u32,
-        gid: u32,
-        chunk_size: u32,
-        exclusive: bool,
-        truncate: bool,
-    },
-    Mkdir {
-        path: String,
-        mode: u32,
-        uid: u32,
-        gid: u32,
-    },
-    Stat {
-        path: String,
-    },
-    SetAttr {
-        path: String,
-        set: SetAttr,
-    },
-    /// Removes the record; `dir` says whether the caller expects a directory (rmdir).
-    Remove {
-        path: String,
-        dir: bool,
-    },
-    /// Puts a record at `path` (rename's second half). Fails with Exists if `path`
-    /// is taken and `replace` is false; with `replace`, returns the record it replaced.
-    Insert {
-        path: String,
-        attr: Attr,
-        replace: bool,
-    },
-    /// One page of the entries this server holds directly under `dir`, names > `after`.
-    Readdir {
-        dir: String,
-        after: Option<String>,
-        limit: u32,
-    },
-    // ---- data, sent to the owner of (fid, index) ----
-    /// Payload: the bytes to write at `offset` within chunk `index`.
-    Write {
-        fid: FileId,
-        index: u64,
-        offset: u32,
-    },
-    Read {
-        fid: FileId,
-        index: u64,
-        offset: u32,
-        len: u32,
-    },
-    /// Drops chunk data at or beyond byte `size` of the file (all chunks when 0).
-    TruncateChunks {
-        fid: FileId,
-        size: u64,
-        chunk_size: u32,
-    },
-    /// Makes this server's chunks of `fid` (or all metadata when None) durable.
-    Fsync {
-        fid: Option<FileId>,
-    },
-    /// Space of the server's data directory; with `detail`, also walks the chunk store
-    /// to count chunks and bytes (slow: for `benchfs status`, not for `df`).
-    StatFs {
-        detail: bool,
-    },
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Reply {
-    Pong {
-        version: u8,
-    },
-    /// Answer to Hello: the server's nonce, whether it requires authentication, and
-    /// (when it has a secret) its proof HMAC(secret, "benchfs-server" || client nonce).
-    Challenge {
-        nonce: [u8; 16],
-        required: bool,
-        proof: Option<[u8; 32]>,
-    },
-    Attr(Attr),
-    /// Create: the file's record; for a file that existed, its size before the call
-    /// (with O_TRUNC the client then drops the chunks that size covered).
-    Created {
-        attr: Attr,
-        previous_size: Option<u64>,
-    },
-    /// Insert/Remove: the record that was replaced or removed, if any.
+replies! {
+    Pong { version: u8 },
+    /// Answer to Hello: the server's nonce, whether it requires authentication, (when it
+    /// has a secret) its proof HMAC(secret, "benchfs-server" || client nonce), and the
+    /// ring it serves (None until a client or peer gave it one).
+    Challenge { nonce: [u8; 16], required: bool, proof: Option<[u8; 32]>, ring: Option<RingId> },
+    RingInfo { ring: RingId, members: Vec<String> },
+    AttrReply(Attr),
+    /// Create: the file's record; for a file that existed, its size before the call.
+    Created { attr: Attr, previous_size: Option<u64> },
+    /// The record that was replaced or removed, if any.
     Removed(Option<Attr>),
-    Entries {
-        entries: Vec<DirEntryWire>,
-        more: bool,
-    },
-    /// Write: bytes written. Read: bytes returned in the payload.
+    Entries { entries: Vec<DirEntryWire>, more: bool },
+    /// Write: bytes written. Read: bytes returned in the payload. Others: a count.
     Done(u32),
-    StatFs(StatFs),
-    Error {
-        status: Status,
-        message: String,
-    },
-}
-
-impl Request {
-    pub fn name(&self) -> &'static str {
-        match self {
-            Request::Ping => "ping",
-            Request::Hello { .. } => "hello",
-            Request::Auth { .. } => "auth",
-            Request::Create { .. } => "create",
-            Request::Mkdir { .. } => "mkdir",
-            Request::Stat { .. } => "stat",
-            Request::SetAttr { .. } => "setattr",
-            Request::Remove { .. } => "remove",
-            Request::Insert { .. } => "insert",
-            Request::Readdir { .. } => "readdir",
-            Request::Write { .. } => "write",
-            Request::Read { .. } => "read",
-            Request::TruncateChunks { .. } => "truncate_chunks",
-            Request::Fsync { .. } => "fsync",
-            Request::StatFs { .. } => "statfs",
-        }
-    }
+    UsageReply(StatFs),
 }

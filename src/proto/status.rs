@@ -1,11 +1,30 @@
 //! Status codes on the wire: a protocol value, never a host errno (hosts may differ).
+//!
+//! Encoded as the explicit `u16` below (postcard varint), not as serde's declaration
+//! index, so reordering the enum cannot change the wire; a golden-bytes test pins it.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// Result of a request as sent by a server. Mapped to errno in [`crate::error`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[repr(u16)]
-pub enum Status {
+macro_rules! statuses {
+    ($( $(#[$m:meta])* $name:ident = $v:literal ),* $(,)?) => {
+        /// Result of a request as sent by a server. Mapped to errno in [`crate::error`].
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        #[repr(u16)]
+        pub enum Status { $( $(#[$m])* $name = $v ),* }
+
+        impl Status {
+            pub fn code(self) -> u16 {
+                self as u16
+            }
+
+            pub fn from_code(c: u16) -> Option<Status> {
+                match c { $( $v => Some(Status::$name), )* _ => None }
+            }
+        }
+    };
+}
+
+statuses! {
     Ok = 0,
     NotFound = 1,
     Exists = 2,
@@ -21,4 +40,27 @@ pub enum Status {
     Busy = 12,
     /// Authentication required or failed.
     Access = 13,
+    /// The key is not this server's in the ring the connection uses.
+    WrongOwner = 14,
+    /// The client's server list is not the ring this server belongs to.
+    Membership = 15,
+    /// The path is under a directory being moved or removed: send again shortly.
+    Retry = 16,
+    /// Data that this server should hold is gone (it was replaced by an empty one).
+    Lost = 17,
+    /// The result would not fit the file size limit.
+    TooBig = 18,
+}
+
+impl Serialize for Status {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u16(self.code())
+    }
+}
+
+impl<'de> Deserialize<'de> for Status {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Status, D::Error> {
+        let c = u16::deserialize(d)?;
+        Status::from_code(c).ok_or_else(|| serde::de::Error::custom(format!("unknown status code {c}")))
+    }
 }

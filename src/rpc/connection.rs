@@ -18,10 +18,9 @@ use tokio::net::TcpStream;
 use tokio::sync::{oneshot, Semaphore};
 use tokio::task::JoinHandle;
 
-use super::wire::{read_frame, write_frame, RawFrame};
-use crate::auth::{self, Secret};
+use super::wire::{read_frame, write_frame, RawFrame, ReadError};
 use crate::error::{Error, Result};
-use crate::proto::frame::{decode_header, encode_header, Kind};
+use crate::proto::frame::{decode_header, encode_header, FrameError, Kind, PROTOCOL_VERSION};
 use crate::proto::{Reply, Request};
 
 type Waiter = oneshot::Sender<Result<RawFrame>>;
@@ -62,13 +61,8 @@ impl Drop for WriteGuard<'_> {
 }
 
 impl Connection {
-    /// Opens a connection and authenticates it (see [`crate::auth`]).
-    pub async fn connect(
-        addr: &str,
-        timeout: Duration,
-        max_in_flight: usize,
-        secret: Option<&Secret>,
-    ) -> Result<Connection> {
+    /// Opens a connection; the caller runs the handshake (see [`crate::transport::tcp`]).
+    pub async fn connect(addr: &str, timeout: Duration, max_in_flight: usize) -> Result<Connection> {
         let stream = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
             Ok(Ok(s)) => s,
             Ok(Err(source)) => return Err(Error::Unreachable { server: addr.to_string(), source }),
@@ -96,30 +90,7 @@ impl Connection {
             in_flight: Semaphore::new(max_in_flight.max(1)),
             reader,
         };
-        conn.handshake(secret).await?;
         Ok(conn)
-    }
-
-    async fn handshake(&self, secret: Option<&Secret>) -> Result<()> {
-        let mine = auth::nonce();
-        let (reply, _) = self.call(&Request::Hello { nonce: mine }, &[]).await?;
-        let Reply::Challenge { nonce, required, proof } = reply else {
-            return Err(self.protocol("expected a challenge"));
-        };
-        let auth_err = |m: &str| Error::Auth(format!("server {}: {m}", self.addr));
-        match (required, secret) {
-            (false, _) => Ok(()),
-            (true, None) => Err(auth_err(
-                "the cluster requires its secret (BENCHFS_SECRET_FILE, --secret-file, or the registry's secret file)",
-            )),
-            (true, Some(s)) => {
-                if !proof.is_some_and(|p| s.verify(auth::SERVER_LABEL, &mine, &p)) {
-                    return Err(auth_err("the server does not know this cluster's secret"));
-                }
-                let proof = s.proof(auth::CLIENT_LABEL, &nonce);
-                self.call(&Request::Auth { proof }, &[]).await.map(|_| ())
-            }
-        }
     }
 
     pub fn addr(&self) -> &str {
@@ -163,10 +134,7 @@ impl Connection {
         }
         let frame = rx.await.map_err(|_| self.lost("reader stopped"))??;
         let reply: Reply = decode_header(&frame.header).map_err(|e| self.protocol(&e.to_string()))?;
-        match reply {
-            Reply::Error { status, message } => Err(Error::from_status(status, message)),
-            r => Ok((r, frame.data)),
-        }
+        crate::transport::unwrap_reply(reply, frame.data)
     }
 
     fn lost(&self, reason: &str) -> Error {
@@ -174,7 +142,7 @@ impl Connection {
         Error::ConnectionLost { server: self.addr.clone(), reason: reason.to_string() }
     }
 
-    fn protocol(&self, reason: &str) -> Error {
+    pub(crate) fn protocol(&self, reason: &str) -> Error {
         Error::Protocol { server: self.addr.clone(), reason: reason.to_string() }
     }
 }
@@ -210,6 +178,9 @@ async fn read_replies<R: tokio::io::AsyncRead + Unpin>(
             }
             Ok(Some(_)) => break "server sent a request frame".to_string(),
             Ok(None) => break "server closed the connection".to_string(),
+            Err(ReadError::Frame(FrameError::BadVersion(v))) => {
+                break format!("this client speaks protocol {PROTOCOL_VERSION}, the server speaks {v}")
+            }
             Err(e) => break e.to_string(),
         }
     };

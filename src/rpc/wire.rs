@@ -5,10 +5,11 @@
 //! vectored writes so the payload is never copied into a staging buffer.
 
 use std::io::{self, IoSlice};
+use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use crate::proto::frame::{checksum, FrameError, Kind, Preamble, PREAMBLE_LEN};
+use crate::proto::frame::{checksum, FrameError, Kind, Preamble, MAX_DATA, MAX_HEADER, PREAMBLE_LEN};
 
 /// A received frame; `header` is still encoded (the caller knows its type).
 #[derive(Debug)]
@@ -27,6 +28,8 @@ pub enum ReadError {
     Frame(#[from] FrameError),
     #[error("connection closed in the middle of a frame")]
     Truncated,
+    #[error("peer stalled inside a frame for {0:?}")]
+    Stalled(Duration),
 }
 
 /// Reads exactly `n` bytes into a fresh buffer, without zero-filling it first. The
@@ -43,25 +46,68 @@ async fn read_exact_vec<R: AsyncRead + Unpin>(r: &mut R, n: u32) -> Result<Vec<u
     Ok(v)
 }
 
+/// What a reader accepts: the largest header and payload, and how long the rest of a
+/// frame may take once its first byte has come (a peer idle *between* frames is fine;
+/// one that stalls inside a frame holds its buffers, so it is cut off).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_header: u32,
+    pub max_data: u32,
+    pub frame_timeout: Option<Duration>,
+}
+
+impl Limits {
+    /// The protocol's own bounds, no timeout (the client side: calls have deadlines).
+    pub const FULL: Limits = Limits { max_header: MAX_HEADER, max_data: MAX_DATA, frame_timeout: None };
+}
+
 /// Reads one frame. `Ok(None)` is a clean end of stream between frames.
 pub async fn read_frame<R: AsyncRead + Unpin>(r: &mut R) -> Result<Option<RawFrame>, ReadError> {
+    read_frame_within(r, Limits::FULL).await
+}
+
+/// [`read_frame`] with tighter [`Limits`] (the server before authentication).
+pub async fn read_frame_within<R: AsyncRead + Unpin>(r: &mut R, limits: Limits) -> Result<Option<RawFrame>, ReadError> {
     let mut pre = [0u8; PREAMBLE_LEN];
-    let mut got = 0;
+    let n = r.read(&mut pre).await?;
+    if n == 0 {
+        return Ok(None);
+    }
+    let rest = read_rest(r, pre, n, limits);
+    match limits.frame_timeout {
+        Some(t) => tokio::time::timeout(t, rest).await.map_err(|_| ReadError::Stalled(t))?,
+        None => rest.await,
+    }
+    .map(Some)
+}
+
+async fn read_rest<R: AsyncRead + Unpin>(
+    r: &mut R,
+    mut pre: [u8; PREAMBLE_LEN],
+    mut got: usize,
+    limits: Limits,
+) -> Result<RawFrame, ReadError> {
     while got < PREAMBLE_LEN {
         let n = r.read(&mut pre[got..]).await?;
         if n == 0 {
-            return if got == 0 { Ok(None) } else { Err(ReadError::Truncated) };
+            return Err(ReadError::Truncated);
         }
         got += n;
     }
     let p = Preamble::decode(&pre)?;
+    if p.header_len > limits.max_header {
+        return Err(FrameError::HeaderTooLong(p.header_len).into());
+    }
+    if p.data_len > limits.max_data {
+        return Err(FrameError::DataTooLong(p.data_len).into());
+    }
     let header = read_exact_vec(r, p.header_len).await?;
     let data = read_exact_vec(r, p.data_len).await?;
     let actual = checksum(&data);
     if actual != p.data_crc {
         return Err(FrameError::BadChecksum { expected: p.data_crc, actual }.into());
     }
-    Ok(Some(RawFrame { id: p.id, kind: p.kind, header, data }))
+    Ok(RawFrame { id: p.id, kind: p.kind, header, data })
 }
 
 /// Writes one frame: preamble and header in one buffer, data straight from the caller.

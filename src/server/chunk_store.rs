@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 use super::StoreError;
-use crate::proto::{FileId, Status};
+use crate::meta::FileId;
 
 /// Checksum granularity: the smallest read that is verified on its own.
 pub const BLOCK: u64 = 4096;
@@ -42,8 +42,14 @@ pub struct ChunkStore {
     stripes: Vec<Mutex<()>>,
 }
 
+/// Spreads chunks over the lock stripes (a multiplicative mix; placement is not our business).
+fn stripe(fid: FileId, index: u64) -> usize {
+    let x = (fid as u64) ^ ((fid >> 64) as u64).rotate_left(17) ^ index.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    (x.wrapping_mul(0xbf58_476d_1ce4_e5b9) >> 32) as usize % STRIPES
+}
+
 fn corrupt(fid: FileId, index: u64, block: u64) -> StoreError {
-    StoreError::Status(Status::Corrupt, format!("checksum mismatch in chunk {index} of file {fid:032x}, block {block}"))
+    StoreError::Corrupt(format!("checksum mismatch in chunk {index} of file {fid:032x}, block {block}"))
 }
 
 fn read_at_most(f: &File, buf: &mut Vec<u8>, off: u64, len: u64) -> std::io::Result<()> {
@@ -81,8 +87,7 @@ impl ChunkStore {
     }
 
     fn lock(&self, fid: FileId, index: u64) -> MutexGuard<'_, ()> {
-        let h = crate::placement::chunk_hash(fid, index);
-        self.stripes[(h % STRIPES as u64) as usize].lock().unwrap_or_else(|p| p.into_inner())
+        self.stripes[stripe(fid, index)].lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Writes `data` at `offset` of the chunk and updates the checksums of the blocks it touched.
@@ -134,7 +139,7 @@ impl ChunkStore {
     fn check_space(&self) -> Result<(), StoreError> {
         let (total, _, avail) = self.space()?;
         if avail < (total / 16).min(64 << 20) {
-            return Err(StoreError::Status(Status::NoSpace, format!("{} is full", self.root.display())));
+            return Err(StoreError::NoSpace(format!("{} is full", self.root.display())));
         }
         Ok(())
     }
@@ -192,6 +197,11 @@ impl ChunkStore {
             }
         }
         Ok(out)
+    }
+
+    /// True when chunk `index` of `fid` has a file here (a hole has none).
+    pub fn has_chunk(&self, fid: FileId, index: u64) -> bool {
+        self.file_dir(fid).join(index.to_string()).exists()
     }
 
     /// Drops every byte at or beyond `size` of the file; `size == 0` removes all its chunks.
@@ -333,10 +343,10 @@ mod tests {
         f.write_all_at(&[6], BLOCK + 17).unwrap();
         assert!(matches!(s.read(9, 3, 0, 100), Ok(v) if v == vec![5u8; 100]), "other blocks still read");
         let e = s.read(9, 3, BLOCK as u32, 10).unwrap_err();
-        assert_eq!(e.status(), Status::Corrupt);
+        assert!(matches!(e, StoreError::Corrupt(_)));
         // Data past the checksummed end with no entry (a write torn before its checksum).
         f.write_all_at(&[1u8; 10], 5 * BLOCK).unwrap();
-        assert_eq!(s.read(9, 3, (5 * BLOCK) as u32, 10).unwrap_err().status(), Status::Corrupt);
+        assert!(matches!(s.read(9, 3, (5 * BLOCK) as u32, 10).unwrap_err(), StoreError::Corrupt(_)));
         // A hole (no entry, zeros) is fine.
         assert_eq!(s.read(9, 3, (3 * BLOCK) as u32, 10).unwrap(), vec![0u8; 10]);
     }

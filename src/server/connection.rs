@@ -1,15 +1,16 @@
-//! One client connection on the server: a reader loop that validates frames,
-//! answers metadata requests inline and spawns a task per data request; replies
-//! are written by whoever produced them, under a lock on the socket's write half.
+//! One client connection on the server: a reader loop that validates frames, answers
+//! short requests inline and spawns a task per long one; replies are written by whoever
+//! produced them, under a lock on the socket's write half.
 //!
-//! Metadata requests are short (one redb transaction), so answering them in the
-//! reader saves two task hops per request, which is most of a small RPC's latency.
-//! Data requests may take long (a 64 MiB chunk, an fsync) and are spawned so many
-//! run at once. A malformed frame (bad magic, oversized length, bad checksum,
-//! undecodable header, unknown op) closes this connection only.
+//! Until the peer has authenticated it may send only small frames (the handshake) and
+//! must finish within [`HANDSHAKE_DEADLINE`]; a frame once begun must arrive within
+//! [`FRAME_DEADLINE`]. A malformed frame closes this connection only; a frame of another
+//! protocol version is answered with this server's version first, so the client can say
+//! which versions differ.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::io::BufReader;
 use tokio::net::tcp::OwnedWriteHalf;
@@ -17,11 +18,19 @@ use tokio::net::TcpStream;
 use tokio::sync::{watch, Mutex, Semaphore};
 use tracing::Instrument;
 
-use super::{handler, State, MAX_IN_FLIGHT_PER_CONN};
+use super::{Node, MAX_IN_FLIGHT_PER_CONN};
 use crate::auth;
-use crate::proto::frame::{decode_header, encode_header, Kind};
-use crate::proto::{Reply, Request, Status};
-use crate::rpc::wire::{read_frame, write_frame};
+use crate::proto::frame::{decode_header, encode_header, FrameError, Kind};
+use crate::proto::{Challenge, Done, ReplyBody, Reply, Request, Status};
+use crate::rpc::wire::{read_frame_within, write_frame, Limits, ReadError};
+
+/// How long a new connection may take to authenticate.
+pub const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(10);
+/// How long the rest of a frame may take once its first byte came.
+pub const FRAME_DEADLINE: Duration = Duration::from_secs(30);
+/// Before authentication: a handshake frame is a few dozen bytes.
+const PRE_AUTH: Limits = Limits { max_header: 4096, max_data: 0, frame_timeout: Some(HANDSHAKE_DEADLINE) };
+const SERVING: Limits = Limits { frame_timeout: Some(FRAME_DEADLINE), ..Limits::FULL };
 
 /// The socket's write half. tokio's mutex: held across the `.await` of a frame write.
 type Writer = Arc<Mutex<OwnedWriteHalf>>;
@@ -39,19 +48,29 @@ async fn send(w: &Writer, id: u64, reply: &Reply, data: &[u8]) {
     }
 }
 
-/// Requests that touch chunk data (or wait for a device) run as their own task.
-fn is_data_op(req: &Request) -> bool {
+/// Requests that may take long (device I/O, calls to peers) run as their own task.
+fn runs_apart(req: &Request) -> bool {
     matches!(
         req,
-        Request::Write { .. }
-            | Request::Read { .. }
-            | Request::TruncateChunks { .. }
-            | Request::Fsync { .. }
-            | Request::StatFs { .. }
+        Request::Write(_)
+            | Request::Read(_)
+            | Request::TruncateChunks(_)
+            | Request::Fsync(_)
+            | Request::Usage(_)
+            | Request::AdoptRing(_)
+            | Request::Mkdir(_)
+            | Request::Rename(_)
+            | Request::Rmdir(_)
+            | Request::MoveTree(_)
+            | Request::DropFiles(_)
     )
 }
 
-pub async fn serve(stream: TcpStream, peer: SocketAddr, state: Arc<State>, mut stop: watch::Receiver<bool>) {
+fn error_reply(status: Status, message: &str) -> Reply {
+    Reply::Error { status, message: message.to_string() }
+}
+
+pub async fn serve(stream: TcpStream, peer: SocketAddr, node: Arc<Node>, mut stop: watch::Receiver<bool>) {
     let span = tracing::info_span!("conn", %peer);
     async move {
         tracing::debug!("accepted");
@@ -59,16 +78,28 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, state: Arc<State>, mut s
         let mut rd = BufReader::with_capacity(1 << 16, rd);
         let writer: Writer = Arc::new(Mutex::new(wr));
         let permits = Arc::new(Semaphore::new(MAX_IN_FLIGHT_PER_CONN));
-        let mut authenticated = state.secret.is_none();
+        let mut authenticated = node.secret.is_none();
         let mut server_nonce = None;
+        let deadline = tokio::time::Instant::now() + HANDSHAKE_DEADLINE;
         loop {
+            let limits = if authenticated { SERVING } else { PRE_AUTH };
             let frame = tokio::select! {
-                f = read_frame(&mut rd) => f,
+                f = read_frame_within(&mut rd, limits) => f,
                 _ = stop.changed() => break,
+                _ = tokio::time::sleep_until(deadline), if !authenticated => {
+                    tracing::warn!("no authentication within {HANDSHAKE_DEADLINE:?}; closing connection");
+                    break;
+                }
             };
             let frame = match frame {
                 Ok(Some(f)) => f,
                 Ok(None) => break,
+                Err(ReadError::Frame(FrameError::BadVersion(v))) => {
+                    tracing::warn!(client_version = v, "client speaks another protocol version; closing connection");
+                    // A bare reply preamble in our version: the client reports both.
+                    let _ = write_frame(&mut *writer.lock().await, Kind::Reply, 0, &[], &[]).await;
+                    break;
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "bad frame; closing connection");
                     break;
@@ -86,59 +117,50 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, state: Arc<State>, mut s
                 }
             };
             match &req {
-                Request::Hello { nonce } => {
+                Request::Hello(h) => {
                     let n = auth::nonce();
                     server_nonce = Some(n);
-                    let proof = state.secret.as_ref().map(|s| s.proof(auth::SERVER_LABEL, nonce));
-                    send(
-                        &writer,
-                        frame.id,
-                        &Reply::Challenge { nonce: n, required: state.secret.is_some(), proof },
-                        &[],
-                    )
-                    .await;
+                    let proof = node.secret.as_ref().map(|s| s.proof(auth::SERVER_LABEL, &h.nonce));
+                    let ring = node.membership.current().map(|a| a.id);
+                    let challenge = Challenge { nonce: n, required: node.secret.is_some(), proof, ring };
+                    send(&writer, frame.id, &challenge.into_reply(), &[]).await;
                     continue;
                 }
-                Request::Auth { proof } => {
-                    let ok = match (&state.secret, server_nonce) {
+                Request::Auth(a) => {
+                    let ok = match (&node.secret, server_nonce) {
                         (None, _) => true,
-                        (Some(s), Some(n)) => s.verify(auth::CLIENT_LABEL, &n, proof),
+                        (Some(s), Some(n)) => s.verify(auth::CLIENT_LABEL, &n, &a.proof),
                         (Some(_), None) => false,
                     };
                     if ok {
                         authenticated = true;
-                        send(&writer, frame.id, &Reply::Done(0), &[]).await;
+                        send(&writer, frame.id, &Done(0).into_reply(), &[]).await;
                         continue;
                     }
                     tracing::warn!("authentication failed; closing connection");
-                    send(
-                        &writer,
-                        frame.id,
-                        &error_reply(Status::Access, "authentication failed: wrong cluster secret"),
-                        &[],
-                    )
-                    .await;
+                    let r = error_reply(Status::Access, "authentication failed: wrong cluster secret");
+                    send(&writer, frame.id, &r, &[]).await;
                     break;
                 }
                 _ if !authenticated => {
                     tracing::warn!(op = req.name(), "request before authentication; closing connection");
-                    send(&writer, frame.id, &error_reply(Status::Access, "this server requires authentication"), &[])
-                        .await;
+                    let r = error_reply(Status::Access, "this server requires authentication");
+                    send(&writer, frame.id, &r, &[]).await;
                     break;
                 }
                 _ => {}
             }
-            if !is_data_op(&req) {
-                let (reply, data) = handler::handle(&state, req, frame.data).await;
+            if !runs_apart(&req) {
+                let (reply, data) = node.serve(req, frame.data).await;
                 send(&writer, frame.id, &reply, &data).await;
                 continue;
             }
             // Back-pressure: stop reading from this client while it has the maximum in flight.
             let Ok(permit) = permits.clone().acquire_owned().await else { break };
-            let (state, writer, id) = (state.clone(), writer.clone(), frame.id);
+            let (node, writer, id) = (node.clone(), writer.clone(), frame.id);
             tokio::spawn(
                 async move {
-                    let (reply, data) = handler::handle(&state, req, frame.data).await;
+                    let (reply, data) = node.serve(req, frame.data).await;
                     send(&writer, id, &reply, &data).await;
                     drop(permit);
                 }
@@ -151,9 +173,4 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, state: Arc<State>, mut s
     }
     .instrument(span)
     .await
-}
-
-/// Shorthand for an error reply.
-pub fn error_reply(status: Status, message: impl Into<String>) -> Reply {
-    Reply::Error { status, message: message.into() }
 }

@@ -19,7 +19,7 @@ use std::sync::{Mutex, RwLock};
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 
 use super::StoreError;
-use crate::proto::{Attr, FileKind, SetAttr, Status};
+use crate::meta::{now, Attr, FileKind, SetAttr};
 
 const META: TableDefinition<&[u8], &[u8]> = TableDefinition::new("meta");
 
@@ -41,7 +41,7 @@ const MAX_PENDING: usize = 100_000;
 
 fn key(path: &str) -> Result<Vec<u8>, StoreError> {
     let (parent, name) =
-        crate::path::split(path).ok_or_else(|| StoreError::Status(Status::Invalid, "the root has no record".into()))?;
+        crate::path::split(path).ok_or_else(|| StoreError::Invalid("the root has no record".into()))?;
     Ok(dir_prefix(parent).into_iter().chain(name.bytes()).collect())
 }
 
@@ -52,14 +52,17 @@ fn dir_prefix(dir: &str) -> Vec<u8> {
     k
 }
 
-fn not_found(path: &str) -> StoreError {
-    StoreError::Status(Status::NotFound, path.to_string())
+/// The path a key stands for (`parent '\0' name`).
+fn path_of(key: &[u8]) -> Option<String> {
+    let i = key.iter().position(|&b| b == 0)?;
+    let (parent, name) = (std::str::from_utf8(&key[..i]).ok()?, std::str::from_utf8(&key[i + 1..]).ok()?);
+    Some(crate::path::join(parent, name))
 }
 
-pub fn now() -> (i64, u32) {
-    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    (i64::try_from(d.as_secs()).unwrap_or(i64::MAX), d.subsec_nanos())
+fn not_found(path: &str) -> StoreError {
+    StoreError::NotFound(path.to_string())
 }
+
 
 impl MetaStore {
     pub fn open(path: &Path) -> Result<MetaStore, StoreError> {
@@ -138,8 +141,8 @@ impl MetaStore {
     ) -> Result<(Attr, Option<u64>), StoreError> {
         self.update(path, |old| match old {
             // O_EXCL wins over the type check: open(2) gives EEXIST for a directory too.
-            Some(_) if exclusive => Err(StoreError::Status(Status::Exists, path.to_string())),
-            Some(a) if a.is_dir() => Err(StoreError::Status(Status::IsDir, path.to_string())),
+            Some(_) if exclusive => Err(StoreError::Exists(path.to_string())),
+            Some(a) if a.is_dir() => Err(StoreError::IsDir(path.to_string())),
             Some(mut a) => {
                 let previous = a.size;
                 if truncate && a.size != 0 {
@@ -158,7 +161,7 @@ impl MetaStore {
 
     pub fn mkdir(&self, path: &str, mode: u32, uid: u32, gid: u32) -> Result<Attr, StoreError> {
         self.update(path, |old| match old {
-            Some(_) => Err(StoreError::Status(Status::Exists, path.to_string())),
+            Some(_) => Err(StoreError::Exists(path.to_string())),
             None => {
                 let a = Attr::new(FileKind::Dir, mode, (uid, gid), now(), 0, 0);
                 Ok((Some(a.clone()), a))
@@ -170,7 +173,7 @@ impl MetaStore {
         self.update(path, |old| {
             let mut a = old.ok_or_else(|| not_found(path))?;
             if (set.size.is_some() || set.grow_to.is_some()) && a.is_dir() {
-                return Err(StoreError::Status(Status::IsDir, path.to_string()));
+                return Err(StoreError::IsDir(path.to_string()));
             }
             let t = now();
             if let Some(m) = set.mode {
@@ -197,8 +200,8 @@ impl MetaStore {
     pub fn remove(&self, path: &str, dir: bool) -> Result<Attr, StoreError> {
         self.update(path, |old| match old {
             None => Err(not_found(path)),
-            Some(a) if dir && !a.is_dir() => Err(StoreError::Status(Status::NotDir, path.to_string())),
-            Some(a) if !dir && a.is_dir() => Err(StoreError::Status(Status::IsDir, path.to_string())),
+            Some(a) if dir && !a.is_dir() => Err(StoreError::NotDir(path.to_string())),
+            Some(a) if !dir && a.is_dir() => Err(StoreError::IsDir(path.to_string())),
             Some(a) => Ok((None, a)),
         })
     }
@@ -206,9 +209,9 @@ impl MetaStore {
     /// Stores `attr` at `path`; returns the record it replaced.
     pub fn insert(&self, path: &str, attr: &Attr, replace: bool) -> Result<Option<Attr>, StoreError> {
         self.update(path, |old| match old {
-            Some(_) if !replace => Err(StoreError::Status(Status::Exists, path.to_string())),
-            Some(o) if o.is_dir() && !attr.is_dir() => Err(StoreError::Status(Status::IsDir, path.to_string())),
-            Some(o) if !o.is_dir() && attr.is_dir() => Err(StoreError::Status(Status::NotDir, path.to_string())),
+            Some(_) if !replace => Err(StoreError::Exists(path.to_string())),
+            Some(o) if o.is_dir() && !attr.is_dir() => Err(StoreError::IsDir(path.to_string())),
+            Some(o) if !o.is_dir() && attr.is_dir() => Err(StoreError::NotDir(path.to_string())),
             old => Ok((Some(attr.clone()), old)),
         })
     }
@@ -242,6 +245,32 @@ impl MetaStore {
         Ok((out, false))
     }
 
+    /// Removes whatever record is at `path` (a rename's or a move's last step).
+    pub fn take(&self, path: &str) -> Result<Option<Attr>, StoreError> {
+        self.update(path, |old| Ok((None, old)))
+    }
+
+    /// Every path below `dir` (children, grandchildren, ...), in key order.
+    pub fn descendants(&self, dir: &str) -> Vec<String> {
+        let mem = self.read_mem();
+        let mut out = Vec::new();
+        // Children are `dir '\0' name`; deeper records are `dir '/' ...  '\0' name`.
+        for sep in [0u8, b'/'] {
+            let mut start = dir.as_bytes().to_vec();
+            start.push(sep);
+            let mut end = start.clone();
+            if let Some(last) = end.last_mut() {
+                *last += 1;
+            }
+            for k in mem.range(start..end).map(|(k, _)| k) {
+                if let Some(p) = path_of(k) {
+                    out.push(p);
+                }
+            }
+        }
+        out
+    }
+
     pub fn count(&self) -> Result<u64, StoreError> {
         Ok(self.read_mem().len() as u64)
     }
@@ -259,7 +288,7 @@ impl MetaStore {
             if db.is_none() {
                 *db = Some(Database::create(&self.path)?);
             }
-            let Some(d) = db.as_ref() else { return Err(StoreError::Meta("metadata store closed".into())) };
+            let Some(d) = db.as_ref() else { return Err(StoreError::Invalid("metadata store closed".into())) };
             let mut tx = d.begin_write()?;
             tx.set_durability(Durability::Immediate)?;
             {
@@ -317,6 +346,8 @@ mod tests {
         assert!(!more);
         let names: Vec<_> = p1.iter().chain(&p2).map(|(n, _)| n.as_str()).collect();
         assert_eq!(names, ["b", "f0", "f1", "f2", "f3", "f4"]);
+        assert_eq!(m.descendants("/a"), ["/a/b", "/a/f0", "/a/f1", "/a/f2", "/a/f3", "/a/f4", "/a/b/deep"]);
+        assert_eq!(m.descendants("/a/b"), ["/a/b/deep"]);
         let (root, _) = m.readdir("/", None, 100).unwrap();
         assert_eq!(root.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), ["a", "ab"]);
     }
@@ -338,7 +369,7 @@ mod tests {
         let m = MetaStore::open(&path).unwrap();
         assert_eq!(m.get("/d").unwrap().mode, 0o700);
         assert!(m.get("/d/f").is_ok());
-        assert!(matches!(m.get("/gone"), Err(StoreError::Status(Status::NotFound, _))));
+        assert!(matches!(m.get("/gone"), Err(StoreError::NotFound(_))));
         assert_eq!(m.count().unwrap(), 2);
     }
 
@@ -348,7 +379,7 @@ mod tests {
         let m = MetaStore::open(&dir.path().join("m.redb")).unwrap();
         let (a, previous) = m.create("/f", 0o644, 1, 2, 4096, true, false).unwrap();
         assert_eq!(previous, None);
-        assert!(matches!(m.create("/f", 0o644, 1, 2, 4096, true, false), Err(StoreError::Status(Status::Exists, _))));
+        assert!(matches!(m.create("/f", 0o644, 1, 2, 4096, true, false), Err(StoreError::Exists(_))));
         let (b, previous) = m.create("/f", 0o644, 1, 2, 4096, false, false).unwrap();
         assert_eq!(previous, Some(0));
         assert_eq!(a.fid, b.fid);
@@ -358,8 +389,8 @@ mod tests {
         let (t, previous) = m.create("/f", 0o644, 1, 2, 4096, false, true).unwrap();
         assert_eq!((t.size, previous), (0, Some(100)));
         m.mkdir("/d", 0o755, 0, 0).unwrap();
-        assert!(matches!(m.create("/d", 0o644, 0, 0, 4096, false, false), Err(StoreError::Status(Status::IsDir, _))));
-        assert!(matches!(m.remove("/d", false), Err(StoreError::Status(Status::IsDir, _))));
-        assert!(matches!(m.remove("/f", true), Err(StoreError::Status(Status::NotDir, _))));
+        assert!(matches!(m.create("/d", 0o644, 0, 0, 4096, false, false), Err(StoreError::IsDir(_))));
+        assert!(matches!(m.remove("/d", false), Err(StoreError::IsDir(_))));
+        assert!(matches!(m.remove("/f", true), Err(StoreError::NotDir(_))));
     }
 }

@@ -1,106 +1,41 @@
-//! `benchfsd` internals: the stores, the request handlers and the accept loop.
+//! `benchfsd` internals: the stores, the rules every request passes, the coordinated
+//! namespace changes and the accept loop.
+//!
+//! Data flows one way: [`connection`] (frames) → [`Node`] (validation, ownership, fences,
+//! claims; [`namespace`] for changes that span servers) → the stores, which know nothing
+//! of the wire or the ring.
 
 mod chunk_store;
+mod claims;
 mod connection;
-mod handler;
+mod fence;
+mod membership;
 mod meta_store;
+mod namespace;
+mod node;
+pub(crate) mod private;
+mod store_error;
 
 use std::future::Future;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
 pub use chunk_store::ChunkStore;
 pub use meta_store::MetaStore;
-
-use crate::proto::Status;
-
-/// Errors of the server's stores, carried to the client as a [`Status`] and a message.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("{1}")]
-    Status(Status, String),
-    #[error("chunk store: {0}")]
-    Io(#[from] std::io::Error),
-    #[error("metadata store: {0}")]
-    Meta(String),
-}
-
-impl StoreError {
-    pub fn status(&self) -> Status {
-        match self {
-            StoreError::Status(s, _) => *s,
-            StoreError::Io(e) if e.raw_os_error() == Some(libc::ENOSPC) => Status::NoSpace,
-            StoreError::Io(_) | StoreError::Meta(_) => Status::Io,
-        }
-    }
-}
-
-/// redb's errors all convert into `redb::Error`; its I/O errors keep their errno (so a
-/// full disk is ENOSPC at the client), the rest become a message.
-macro_rules! meta_err {
-    ($($t:ty),*) => {$(
-        impl From<$t> for StoreError {
-            fn from(e: $t) -> Self {
-                match redb::Error::from(e) {
-                    redb::Error::Io(io) => StoreError::Io(io),
-                    other => StoreError::Meta(other.to_string()),
-                }
-            }
-        }
-    )*};
-}
-meta_err!(
-    redb::DatabaseError,
-    redb::TransactionError,
-    redb::TableError,
-    redb::StorageError,
-    redb::CommitError,
-    redb::SetDurabilityError
-);
-
-impl From<postcard::Error> for StoreError {
-    fn from(e: postcard::Error) -> Self {
-        StoreError::Meta(e.to_string())
-    }
-}
-
-/// What every handler shares: the two stores of this server.
-pub struct State {
-    pub meta: MetaStore,
-    pub chunks: ChunkStore,
-    pub data_dir: PathBuf,
-    /// When set, every connection must authenticate before it is served.
-    pub secret: Option<crate::auth::Secret>,
-}
-
-impl State {
-    /// Opens (or creates) the stores under `data_dir`.
-    pub fn open(data_dir: &Path) -> Result<State, StoreError> {
-        std::fs::create_dir_all(data_dir)?;
-        Ok(State {
-            meta: MetaStore::open(&data_dir.join("meta.redb"))?,
-            chunks: ChunkStore::open(&data_dir.join("chunks"))?,
-            data_dir: data_dir.to_path_buf(),
-            secret: None,
-        })
-    }
-
-    /// Makes everything durable: metadata commit and a sync of the data file system.
-    pub fn flush(&self) -> Result<(), StoreError> {
-        self.meta.sync()?;
-        self.chunks.sync_all()?;
-        Ok(())
-    }
-}
+pub use node::Node;
+pub use store_error::StoreError;
 
 /// Requests in flight per connection; with chunks of at most 64 MiB this bounds the
 /// memory one client can pin on a server (1 MiB chunks: 32 MiB).
 pub const MAX_IN_FLIGHT_PER_CONN: usize = 32;
+/// Connections a server accepts at once (each costs a task and buffers); more are closed.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 8192;
+/// How often unlinked files' chunks are dropped everywhere (batched, off the reply path).
+const DROP_INTERVAL: Duration = Duration::from_millis(100);
 /// How long a stopping server waits for in-flight requests before giving up on them.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -108,20 +43,31 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// requests finish, and flushes the stores.
 pub async fn run(
     listener: TcpListener,
-    state: Arc<State>,
+    node: Arc<Node>,
+    max_connections: usize,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), StoreError> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut conns = JoinSet::new();
-    let flusher = tokio::spawn(periodic_flush(state.clone(), stop_rx.clone()));
+    let slots = Arc::new(Semaphore::new(max_connections.max(1)));
+    let flusher = tokio::spawn(periodic_flush(node.clone(), stop_rx.clone()));
+    let dropper = tokio::spawn(periodic_drop(node.clone(), stop_rx.clone()));
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
+                    let Ok(slot) = slots.clone().try_acquire_owned() else {
+                        tracing::warn!(%peer, max_connections, "connection limit reached; closing the new connection");
+                        continue;
+                    };
                     let _ = stream.set_nodelay(true);
-                    conns.spawn(connection::serve(stream, peer, state.clone(), stop_rx.clone()));
+                    let serve = connection::serve(stream, peer, node.clone(), stop_rx.clone());
+                    conns.spawn(async move {
+                        serve.await;
+                        drop(slot);
+                    });
                 }
                 Err(e) => {
                     // Out of fds and similar: back off instead of spinning.
@@ -138,21 +84,51 @@ pub async fn run(
         tracing::warn!("in-flight requests did not finish in time; aborting them");
         conns.abort_all();
     }
+    finish(node, flusher, dropper).await
+}
+
+/// Runs an in-process server's background work (metadata commits, dropping unlinked
+/// files' chunks) until `shutdown`, then flushes: a server without a listener.
+pub async fn run_in_process(node: Arc<Node>, shutdown: impl Future<Output = ()>) -> Result<(), StoreError> {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let flusher = tokio::spawn(periodic_flush(node.clone(), stop_rx.clone()));
+    let dropper = tokio::spawn(periodic_drop(node.clone(), stop_rx));
+    shutdown.await;
+    let _ = stop_tx.send(true);
+    finish(node, flusher, dropper).await
+}
+
+async fn finish(
+    node: Arc<Node>,
+    flusher: tokio::task::JoinHandle<()>,
+    dropper: tokio::task::JoinHandle<()>,
+) -> Result<(), StoreError> {
     let _ = flusher.await;
-    let st = state.clone();
-    tokio::task::spawn_blocking(move || st.flush()).await.map_err(|e| StoreError::Meta(e.to_string()))?
+    let _ = dropper.await;
+    node.drop_unlinked().await;
+    tokio::task::spawn_blocking(move || node.flush()).await.map_err(|e| StoreError::Io(std::io::Error::other(e)))?
+}
+
+/// Drops the chunks of recently unlinked files on every server, in batches.
+async fn periodic_drop(node: Arc<Node>, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(DROP_INTERVAL) => node.drop_unlinked().await,
+            _ = stop.changed() => return,
+        }
+    }
 }
 
 /// Commits metadata durably every second when it changed, so that a crash loses at most
 /// about a second of namespace changes even without fsync (fsync makes it immediate).
-async fn periodic_flush(state: Arc<State>, mut stop: watch::Receiver<bool>) {
+async fn periodic_flush(node: Arc<Node>, mut stop: watch::Receiver<bool>) {
     loop {
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
             _ = stop.changed() => return,
         }
-        if state.meta.is_dirty() {
-            let st = state.clone();
+        if node.meta.is_dirty() {
+            let st = node.clone();
             if let Ok(Err(e)) = tokio::task::spawn_blocking(move || st.meta.sync()).await {
                 tracing::warn!(error = %e, "periodic metadata commit failed");
             }

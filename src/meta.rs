@@ -1,0 +1,69 @@
+//! The file system's records: what a metadata store keeps, the wire carries and the
+//! client returns. Neutral ground: neither storage nor wire code owns these types.
+
+use serde::{Deserialize, Serialize};
+
+/// 128-bit file id, assigned by the metadata owner at create; chunks are keyed by it,
+/// so rename never moves data.
+pub type FileId = u128;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FileKind {
+    File,
+    Dir,
+}
+
+/// Attributes of a path, as stored by its metadata owner.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attr {
+    pub kind: FileKind,
+    /// Permission bits only (no type bits).
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub size: u64,
+    /// Seconds and nanoseconds since the epoch.
+    pub atime: (i64, u32),
+    pub mtime: (i64, u32),
+    pub ctime: (i64, u32),
+    /// Zero for directories.
+    pub fid: FileId,
+    /// Chunk size the file was created with; zero for directories.
+    pub chunk_size: u32,
+}
+
+impl Attr {
+    /// A fresh record: every time `t`, size 0; `fid` and `chunk_size` are 0 for directories.
+    pub fn new(kind: FileKind, mode: u32, (uid, gid): (u32, u32), t: (i64, u32), fid: FileId, chunk_size: u32) -> Attr {
+        Attr { kind, mode: mode & 0o7777, uid, gid, size: 0, atime: t, mtime: t, ctime: t, fid, chunk_size }
+    }
+
+    /// A directory owned by root with times at the epoch (the root, "." and "..").
+    pub fn synthetic_dir(mode: u32) -> Attr {
+        Attr::new(FileKind::Dir, mode, (0, 0), (0, 0), 0, 0)
+    }
+
+    pub fn is_dir(&self) -> bool {
+        self.kind == FileKind::Dir
+    }
+}
+
+/// A change of attributes; `None` leaves a field alone.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetAttr {
+    pub mode: Option<u32>,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    /// Exact new size (truncate).
+    pub size: Option<u64>,
+    /// Raise the size to at least this (close/fsync after writes); bumps mtime.
+    pub grow_to: Option<u64>,
+    pub atime: Option<(i64, u32)>,
+    pub mtime: Option<(i64, u32)>,
+}
+
+/// Seconds and nanoseconds since the epoch, now.
+pub fn now() -> (i64, u32) {
+    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    (i64::try_from(d.as_secs()).unwrap_or(i64::MAX), d.subsec_nanos())
+}

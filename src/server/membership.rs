@@ -1,0 +1,179 @@
+//! The ring this server belongs to: adopted once (from the first client or peer that
+//! connects, which sends its member list), persisted in the data directory, and fixed
+//! from then on. A stopped server stays a member: clients fail on its keys with an
+//! error naming it, and no other server answers for them ([`Adopted::owns_path`]).
+//!
+//! A server whose data directory was made *after* its ring formed (its peers report an
+//! older formation time) is a replacement of a lost member: its chunk store is empty, so
+//! a read of a chunk it does not hold is reported lost, never served as a hole of zeros.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use futures::future::join_all;
+
+use crate::placement::{members_hash, Ring};
+use crate::proto::{FileId, RingId};
+use crate::transport::tcp::{TcpOptions, TcpTransport};
+
+const RING_FILE: &str = "ring";
+const BIRTH_FILE: &str = "birth";
+
+/// A ring this server serves.
+pub struct Adopted {
+    pub id: RingId,
+    pub members: Vec<String>,
+    pub ring: Ring,
+    /// This server's index in `members`.
+    pub me: usize,
+    /// This server replaced a member after the ring formed (see the module doc).
+    pub replaced: bool,
+    /// Connections to the other members (coordinated renames, fences, moves).
+    pub peers: TcpTransport,
+}
+
+impl Adopted {
+    pub fn owns_path(&self, path: &str) -> bool {
+        self.ring.meta_owner(path) == self.me
+    }
+
+    pub fn owns_chunk(&self, fid: FileId, index: u64) -> bool {
+        self.ring.chunk_owner(fid, index) == self.me
+    }
+}
+
+pub struct Membership {
+    addr: String,
+    dir: PathBuf,
+    /// When this data directory was made (ns since the epoch; 0: before births were kept).
+    birth: u64,
+    peer_opts: TcpOptions,
+    adopted: RwLock<Option<Arc<Adopted>>>,
+    /// One adoption at a time.
+    adopting: tokio::sync::Mutex<()>,
+}
+
+pub fn now_ns() -> u64 {
+    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// Reads (or, for a new data directory, writes) the directory's birth time.
+fn birth(dir: &Path, fresh: bool) -> std::io::Result<u64> {
+    let f = dir.join(BIRTH_FILE);
+    match std::fs::read_to_string(&f) {
+        Ok(s) => Ok(s.trim().parse().unwrap_or(0)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let b = if fresh { now_ns() } else { 0 };
+            std::fs::write(&f, format!("{b}\n"))?;
+            Ok(b)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+impl Membership {
+    /// `fresh`: the data directory was empty when the server opened it.
+    pub fn open(addr: &str, dir: &Path, fresh: bool, peer_opts: TcpOptions) -> std::io::Result<Membership> {
+        let m = Membership {
+            addr: addr.to_string(),
+            dir: dir.to_path_buf(),
+            birth: birth(dir, fresh)?,
+            peer_opts,
+            adopted: RwLock::new(None),
+            adopting: tokio::sync::Mutex::new(()),
+        };
+        if let Ok(text) = std::fs::read_to_string(dir.join(RING_FILE)) {
+            let mut lines = text.lines();
+            let formed = lines.next().and_then(|l| l.strip_prefix("formed ")).and_then(|v| v.parse().ok());
+            let replaced = lines.next() == Some("replaced 1");
+            let members: Vec<String> = lines.map(str::to_string).collect();
+            match formed {
+                Some(formed) if !members.is_empty() => {
+                    m.set(members, formed, replaced)?;
+                }
+                _ => return Err(std::io::Error::other(format!("{} is damaged", dir.join(RING_FILE).display()))),
+            }
+        }
+        Ok(m)
+    }
+
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    pub fn current(&self) -> Option<Arc<Adopted>> {
+        self.adopted.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn set(&self, members: Vec<String>, formed: u64, replaced: bool) -> std::io::Result<Arc<Adopted>> {
+        let me = members.iter().position(|m| *m == self.addr).ok_or_else(|| {
+            std::io::Error::other(format!("this server ({}) is not in the member list {members:?}", self.addr))
+        })?;
+        let a = Arc::new(Adopted {
+            id: RingId { members_hash: members_hash(&members), formed },
+            ring: Ring::new(&members),
+            peers: TcpTransport::new(members.clone(), self.peer_opts.clone()),
+            members,
+            me,
+            replaced,
+        });
+        *self.adopted.write().unwrap_or_else(|p| p.into_inner()) = Some(a.clone());
+        Ok(a)
+    }
+
+    /// Adopts `members` unless a ring is adopted already (then it must be the same list).
+    /// The formation time is the oldest any reachable peer reports for this list, or now.
+    pub async fn adopt(&self, members: Vec<String>, formed: Option<u64>) -> Result<Arc<Adopted>, String> {
+        let _one = self.adopting.lock().await;
+        if let Some(a) = self.current() {
+            return if a.id.members_hash == members_hash(&members) {
+                Ok(a)
+            } else {
+                Err(format!(
+                    "server {} serves ring {} of {} members; the list offered has {} members",
+                    self.addr,
+                    a.id,
+                    a.members.len(),
+                    members.len()
+                ))
+            };
+        }
+        if !members.contains(&self.addr) {
+            return Err(format!("server {} is not in the offered member list", self.addr));
+        }
+        let formed = match formed {
+            Some(f) => f,
+            None => self.peers_formation(&members).await.unwrap_or_else(now_ns),
+        };
+        let replaced = self.birth > formed;
+        if replaced {
+            tracing::warn!(
+                "this data directory is newer than the ring: serving as a replacement; \
+                 chunks this server does not hold are reported lost, not read as holes"
+            );
+        }
+        let text = format!("formed {formed}\nreplaced {}\n{}\n", u8::from(replaced), members.join("\n"));
+        crate::server::private::write_file(&self.dir.join(RING_FILE), text.as_bytes()).map_err(|e| e.to_string())?;
+        let a = self.set(members, formed, replaced).map_err(|e| e.to_string())?;
+        tracing::info!(ring = %a.id, members = a.members.len(), replaced, "ring adopted");
+        Ok(a)
+    }
+
+    /// The oldest formation time of `members` among the peers that answer (briefly).
+    async fn peers_formation(&self, members: &[String]) -> Option<u64> {
+        let probe = TcpTransport::new(
+            members.to_vec(),
+            TcpOptions { timeout: std::time::Duration::from_secs(2), ..self.peer_opts.clone() },
+        );
+        let hash = members_hash(members);
+        let asks = (0..members.len()).filter(|&i| members[i] != self.addr).map(|i| probe.ring_of(i));
+        join_all(asks)
+            .await
+            .into_iter()
+            .filter_map(|r| r.ok().flatten())
+            .filter(|r| r.ring.members_hash == hash)
+            .map(|r| r.ring.formed)
+            .min()
+    }
+}

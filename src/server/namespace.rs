@@ -1,0 +1,153 @@
+//! Namespace changes that span servers, each coordinated by one server so that racing
+//! clients are serialised in one place (DESIGN.md, "Namespace operations"):
+//!
+//! - **rename** goes to the source's owner, which claims the source (a second rename of
+//!   it waits, then finds it gone), inserts the record at the target's owner, and only
+//!   then removes its own: exactly one of two racing renames succeeds, and a crash in
+//!   between leaves two names, never none.
+//! - **directory rename and rmdir** fence the directory on every server first (requests
+//!   under it are answered `Retry`), so a create cannot land behind the move; each
+//!   server moves its own records; the old name is then marked gone (requests below it
+//!   are `NotFound`), so a create that checked its parent before the move fails instead
+//!   of vanishing.
+
+use futures::stream::{self, StreamExt, TryStreamExt};
+
+use super::membership::Adopted;
+use super::node::{check, fail, Fail, Node};
+use crate::meta::Attr;
+use crate::path::is_within;
+use crate::proto::*;
+
+/// Records a server moves at once during a directory rename.
+const MOVES_IN_FLIGHT: usize = 32;
+
+impl Node {
+    pub(super) async fn mkdir(&self, m: Mkdir) -> Result<(Reply, Vec<u8>), Fail> {
+        let a = self.ring()?;
+        if !a.owns_path(&m.path) {
+            return Err(fail(Status::WrongOwner, format!("server {} does not hold {}", self.addr(), m.path)));
+        }
+        let _claim = self.claims.claim(&m.path).await;
+        let was_gone = self.fences.read().is_gone(&m.path);
+        if was_gone {
+            // The name was a directory that was removed or moved: let creates below it
+            // through again before it exists again.
+            self.broadcast(&a, Fence { dir: m.path.clone(), state: FenceState::Lift, probe: false }).await?;
+        }
+        let fences = self.fences.read();
+        check(&fences, &m.path)?;
+        Ok((AttrReply(self.meta.mkdir(&m.path, m.mode, m.uid, m.gid)?).into_reply(), Vec::new()))
+    }
+
+    pub(super) async fn rename(&self, r: Rename) -> Result<Option<Attr>, Fail> {
+        let a = self.ring()?;
+        if !a.owns_path(&r.from) {
+            return Err(fail(Status::WrongOwner, format!("server {} does not hold {}", self.addr(), r.from)));
+        }
+        let _claim = self.claims.claim(&r.from).await;
+        let src = {
+            let fences = self.fences.read();
+            check(&fences, &r.from)?;
+            self.meta.get(&r.from)?
+        };
+        if r.from == r.to {
+            return Ok(None);
+        }
+        if src.is_dir() {
+            return self.rename_dir(&a, &r, src).await;
+        }
+        let to_owner = a.ring.meta_owner(&r.to);
+        let insert = Insert { path: r.to.clone(), attr: src, replace: !r.noreplace, bypass_fence: false };
+        let Removed(replaced) = self.peer(&a, to_owner, insert).await?;
+        // Still ours: the claim kept every other change of it out.
+        self.meta.take(&r.from)?;
+        Ok(replaced)
+    }
+
+    async fn rename_dir(&self, a: &Adopted, r: &Rename, src: Attr) -> Result<Option<Attr>, Fail> {
+        if is_within(&r.to, &r.from) {
+            return Err(fail(Status::Invalid, format!("cannot move {} into itself", r.from)));
+        }
+        let to_owner = a.ring.meta_owner(&r.to);
+        let dst = match self.peer(a, to_owner, Stat { path: r.to.clone() }).await {
+            Ok(AttrReply(d)) => Some(d),
+            Err(f) if f.status == Status::NotFound => None,
+            Err(f) => return Err(f),
+        };
+        match &dst {
+            Some(_) if r.noreplace => return Err(fail(Status::Exists, r.to.clone())),
+            Some(d) if !d.is_dir() => return Err(fail(Status::NotDir, r.to.clone())),
+            _ => {}
+        }
+        let moved = async {
+            self.broadcast(a, Fence { dir: r.from.clone(), state: FenceState::Hold, probe: false }).await?;
+            let held = Fence { dir: r.to.clone(), state: FenceState::Hold, probe: dst.is_some() };
+            if self.broadcast(a, held).await?.iter().any(|d| d.0 > 0) {
+                return Err(fail(Status::NotEmpty, r.to.clone()));
+            }
+            self.broadcast(a, MoveTree { from: r.from.clone(), to: r.to.clone() }).await?;
+            let insert = Insert { path: r.to.clone(), attr: src, replace: true, bypass_fence: true };
+            self.peer(a, to_owner, insert).await?;
+            self.meta.take(&r.from)?;
+            Ok(dst)
+        }
+        .await;
+        let from_state = if moved.is_ok() { FenceState::Gone } else { FenceState::Lift };
+        let lifts = futures::future::join(
+            self.broadcast(a, Fence { dir: r.from.clone(), state: from_state, probe: false }),
+            self.broadcast(a, Fence { dir: r.to.clone(), state: FenceState::Lift, probe: false }),
+        )
+        .await;
+        if let (Err(f), _) | (_, Err(f)) = lifts {
+            tracing::warn!(error = %f.message, "a fence could not be lifted on every server");
+        }
+        moved
+    }
+
+    pub(super) async fn rmdir(&self, path: &str) -> Result<(), Fail> {
+        let a = self.ring()?;
+        if !a.owns_path(path) {
+            return Err(fail(Status::WrongOwner, format!("server {} does not hold {path}", self.addr())));
+        }
+        let _claim = self.claims.claim(path).await;
+        {
+            let fences = self.fences.read();
+            check(&fences, path)?;
+            if !self.meta.get(path)?.is_dir() {
+                return Err(fail(Status::NotDir, path.to_string()));
+            }
+        }
+        let probe = Fence { dir: path.to_string(), state: FenceState::Hold, probe: true };
+        let removed = match self.broadcast(&a, probe).await {
+            Ok(held) if held.iter().any(|d| d.0 > 0) => Err(fail(Status::NotEmpty, path.to_string())),
+            Ok(_) => self.meta.remove(path, true).map(drop).map_err(Fail::from),
+            Err(f) => Err(f),
+        };
+        let state = if removed.is_ok() { FenceState::Gone } else { FenceState::Lift };
+        if let Err(f) = self.broadcast(&a, Fence { dir: path.to_string(), state, probe: false }).await {
+            tracing::warn!(error = %f.message, "a fence could not be set on every server");
+        }
+        removed
+    }
+
+    /// Moves this server's records below `from` to the same places below `to` (under a
+    /// fence: nothing new arrives below `from` meanwhile). Returns how many moved.
+    pub(super) async fn move_tree(&self, from: &str, to: &str) -> Result<u32, Fail> {
+        let a = self.ring()?;
+        let moves = self.meta.descendants(from).into_iter().map(|old| {
+            let a = a.clone();
+            async move {
+                // A rename of this very record may be half done: let it finish first.
+                let _claim = self.claims.claim(&old).await;
+                let Ok(attr) = self.meta.get(&old) else { return Ok::<u32, Fail>(0) };
+                let new = format!("{to}{}", &old[from.len()..]);
+                let owner = a.ring.meta_owner(&new);
+                self.peer(&a, owner, Insert { path: new, attr, replace: true, bypass_fence: true }).await?;
+                self.meta.take(&old)?;
+                Ok(1)
+            }
+        });
+        stream::iter(moves).buffer_unordered(MOVES_IN_FLIGHT).try_fold(0u32, |n, k| async move { Ok(n + k) }).await
+    }
+}

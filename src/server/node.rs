@@ -1,0 +1,376 @@
+//! One server: its stores, its ring, and the rules every request passes before it
+//! touches a store (validation, ownership, fences, claims).
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::future::join_all;
+
+use super::claims::Claims;
+use super::fence::{FenceRead, Fenced, Fences};
+use super::membership::{Adopted, Membership};
+use super::{ChunkStore, MetaStore, StoreError};
+use crate::auth::Secret;
+use crate::error::Error;
+use crate::meta::Attr;
+use crate::proto::frame::{MAX_DATA, PROTOCOL_VERSION};
+use crate::proto::*;
+use crate::transport::tcp::TcpOptions;
+use crate::transport::{BoxFuture, Transport};
+
+/// Largest readdir page a server sends, whatever the client asks for.
+const MAX_READDIR_PAGE: u32 = 1024;
+/// Deadline of a call from this server to a peer.
+const PEER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why a request failed, as it goes back on the wire.
+#[derive(Debug)]
+pub struct Fail {
+    pub status: Status,
+    pub message: String,
+}
+
+pub fn fail(status: Status, message: impl Into<String>) -> Fail {
+    Fail { status, message: message.into() }
+}
+
+impl From<StoreError> for Fail {
+    fn from(e: StoreError) -> Fail {
+        let status = match &e {
+            StoreError::NotFound(_) => Status::NotFound,
+            StoreError::Exists(_) => Status::Exists,
+            StoreError::NotDir(_) => Status::NotDir,
+            StoreError::IsDir(_) => Status::IsDir,
+            StoreError::Invalid(_) => Status::Invalid,
+            StoreError::Corrupt(_) => Status::Corrupt,
+            e if e.is_no_space() => Status::NoSpace,
+            _ => Status::Io,
+        };
+        // The whole chain: redb's and the OS's reasons stay in the message.
+        let mut message = e.to_string();
+        let mut src = std::error::Error::source(&e);
+        while let Some(s) = src {
+            message = format!("{message}: {s}");
+            src = s.source();
+        }
+        fail(status, message)
+    }
+}
+
+/// A peer's answer turned back into a status (a coordinator relays it to its client).
+impl From<Error> for Fail {
+    fn from(e: Error) -> Fail {
+        fail(e.status(), e.to_string())
+    }
+}
+
+impl From<(Status, String)> for Fail {
+    fn from((status, message): (Status, String)) -> Fail {
+        fail(status, message)
+    }
+}
+
+/// Checks `path` against the fences: held is `Retry`, below a removed directory `NotFound`.
+pub fn check(fences: &FenceRead<'_>, path: &str) -> Result<(), Fail> {
+    fences.check(path).map_err(|f| match f {
+        Fenced::Retry => fail(Status::Retry, format!("{path}: a directory above it is being moved")),
+        Fenced::Gone => fail(Status::NotFound, path.to_string()),
+    })
+}
+
+pub struct Node {
+    pub meta: MetaStore,
+    pub chunks: ChunkStore,
+    pub data_dir: PathBuf,
+    /// When set, every connection must authenticate before it is served.
+    pub secret: Option<Secret>,
+    pub membership: Membership,
+    pub(super) fences: Fences,
+    pub(super) claims: Claims,
+    /// Files unlinked here whose chunks every server is yet to drop (sent in batches).
+    pub(super) unlinked: Mutex<Vec<FileId>>,
+}
+
+type Served = (Reply, Vec<u8>);
+
+fn reply<R: ReplyBody>(r: R) -> Result<Served, Fail> {
+    Ok((r.into_reply(), Vec::new()))
+}
+
+impl Node {
+    /// Opens (or creates) the stores under `data_dir` for the server known as `addr`.
+    pub fn open(data_dir: &Path, addr: &str, secret: Option<Secret>) -> Result<Node, StoreError> {
+        let fresh = !data_dir.join("meta.redb").exists();
+        std::fs::create_dir_all(data_dir)?;
+        let peer_opts = TcpOptions { timeout: PEER_TIMEOUT, max_in_flight: 64, secret: secret.clone() };
+        Ok(Node {
+            meta: MetaStore::open(&data_dir.join("meta.redb"))?,
+            chunks: ChunkStore::open(&data_dir.join("chunks"))?,
+            membership: Membership::open(addr, data_dir, fresh, peer_opts)?,
+            data_dir: data_dir.to_path_buf(),
+            secret,
+            fences: Fences::default(),
+            claims: Claims::default(),
+            unlinked: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// A server of a one-member ring, called in-process (the embedded mount).
+    pub async fn open_alone(data_dir: &Path) -> Result<Node, String> {
+        let name = format!("local:{}", data_dir.display());
+        let node = Node::open(data_dir, &name, None).map_err(|e| e.to_string())?;
+        node.membership.adopt(vec![name], None).await?;
+        Ok(node)
+    }
+
+    pub fn addr(&self) -> &str {
+        self.membership.addr()
+    }
+
+    /// Makes everything durable: metadata commit and a sync of the data file system.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.meta.sync()?;
+        self.chunks.sync_all()?;
+        Ok(())
+    }
+
+    /// Serves one request: every request gets exactly one reply, never a panic.
+    pub async fn serve(&self, req: Request, data: Vec<u8>) -> Served {
+        let name = req.name();
+        match self.dispatch(req, data).await {
+            Ok(r) => r,
+            Err(f) => {
+                match f.status {
+                    Status::Io | Status::NoSpace | Status::Corrupt | Status::Lost => {
+                        tracing::warn!(op = name, error = %f.message, "request failed")
+                    }
+                    _ => tracing::debug!(op = name, error = %f.message, "request failed"),
+                }
+                (Reply::Error { status: f.status, message: f.message }, Vec::new())
+            }
+        }
+    }
+
+    pub(super) fn ring(&self) -> Result<Arc<Adopted>, Fail> {
+        self.membership
+            .current()
+            .ok_or_else(|| fail(Status::Membership, format!("server {} has no ring yet", self.addr())))
+    }
+
+    /// The ring, if `path`'s record is this server's in it.
+    fn own_path(&self, path: &str) -> Result<Arc<Adopted>, Fail> {
+        let a = self.ring()?;
+        if !a.owns_path(path) {
+            let owner = &a.members[a.ring.meta_owner(path)];
+            return Err(fail(
+                Status::WrongOwner,
+                format!("server {} does not hold {path} in ring {} (its owner is {owner})", self.addr(), a.id),
+            ));
+        }
+        Ok(a)
+    }
+
+    fn own_chunk(&self, fid: FileId, index: u64) -> Result<Arc<Adopted>, Fail> {
+        let a = self.ring()?;
+        if !a.owns_chunk(fid, index) {
+            let owner = &a.members[a.ring.chunk_owner(fid, index)];
+            return Err(fail(
+                Status::WrongOwner,
+                format!("server {} does not hold chunk {index} of {fid:032x} (its owner is {owner})", self.addr()),
+            ));
+        }
+        Ok(a)
+    }
+
+    /// Queues the chunks of an unlinked or replaced file for dropping everywhere.
+    pub(super) fn forget_file(&self, attr: &Attr) {
+        if !attr.is_dir() {
+            self.unlinked.lock().unwrap_or_else(|p| p.into_inner()).push(attr.fid);
+        }
+    }
+
+    /// One typed request to member `i`: in-process when it is this server.
+    pub(super) fn peer<'a, O: Op>(&'a self, a: &'a Adopted, i: usize, op: O) -> BoxFuture<'a, Result<O::Reply, Fail>> {
+        Box::pin(async move {
+            let (reply, _) = if i == a.me {
+                let (r, d) = self.dispatch(op.into(), Vec::new()).await?;
+                (r, d)
+            } else {
+                a.peers.call(i, op.into(), &[]).await?
+            };
+            O::Reply::from_reply(reply)
+                .map_err(|r| fail(Status::Io, format!("peer {} answered {} with {}", a.members[i], O::NAME, r.name())))
+        })
+    }
+
+    /// The same request to every member; the first failure wins.
+    pub(super) async fn broadcast<O: Op + Clone>(&self, a: &Adopted, op: O) -> Result<Vec<O::Reply>, Fail> {
+        join_all((0..a.members.len()).map(|i| self.peer(a, i, op.clone()))).await.into_iter().collect()
+    }
+
+    /// Validation, then the request's handler.
+    pub(super) fn dispatch(&self, req: Request, data: Vec<u8>) -> BoxFuture<'_, Result<Served, Fail>> {
+        Box::pin(async move {
+            req.validate()?;
+            if !data.is_empty() && !matches!(req, Request::Write(_)) {
+                return Err(fail(Status::Invalid, format!("{} takes no payload", req.name())));
+            }
+            match req {
+                Request::Ping(_) => reply(Pong { version: PROTOCOL_VERSION }),
+                // The connection answers these itself, before any request reaches here.
+                Request::Hello(_) | Request::Auth(_) => Err(fail(Status::Invalid, "handshake out of place")),
+                Request::AdoptRing(r) => {
+                    let a = self.membership.adopt(r.members, r.formed).await.map_err(|e| fail(Status::Membership, e))?;
+                    reply(RingInfo { ring: a.id, members: a.members.clone() })
+                }
+                Request::Create(c) => {
+                    self.own_path(&c.path)?;
+                    if c.chunk_size == 0 || c.chunk_size > MAX_DATA {
+                        return Err(fail(Status::Invalid, format!("chunk size {}", c.chunk_size)));
+                    }
+                    let _claim = self.claims.claim(&c.path).await;
+                    let fences = self.fences.read();
+                    check(&fences, &c.path)?;
+                    let (attr, previous_size) =
+                        self.meta.create(&c.path, c.mode, c.uid, c.gid, c.chunk_size, c.exclusive, c.truncate)?;
+                    reply(Created { attr, previous_size })
+                }
+                Request::Mkdir(m) => self.mkdir(m).await,
+                Request::Stat(s) => {
+                    if s.path == "/" {
+                        return reply(AttrReply(Attr::synthetic_dir(0o755)));
+                    }
+                    self.own_path(&s.path)?;
+                    let fences = self.fences.read();
+                    check(&fences, &s.path)?;
+                    reply(AttrReply(self.meta.get(&s.path)?))
+                }
+                Request::Update(u) => {
+                    self.own_path(&u.path)?;
+                    let _claim = self.claims.claim(&u.path).await;
+                    let fences = self.fences.read();
+                    check(&fences, &u.path)?;
+                    reply(AttrReply(self.meta.set_attr(&u.path, &u.set)?))
+                }
+                Request::Unlink(u) => {
+                    self.own_path(&u.path)?;
+                    let _claim = self.claims.claim(&u.path).await;
+                    let attr = {
+                        let fences = self.fences.read();
+                        check(&fences, &u.path)?;
+                        self.meta.remove(&u.path, false)?
+                    };
+                    self.forget_file(&attr);
+                    reply(Removed(Some(attr)))
+                }
+                Request::Rmdir(r) => self.rmdir(&r.path).await.and_then(|()| reply(Done(0))),
+                Request::Rename(r) => reply(Removed(self.rename(r).await?)),
+                Request::Readdir(r) => {
+                    let fences = self.fences.read();
+                    if r.dir != "/" {
+                        check(&fences, &r.dir)?;
+                    }
+                    let limit = r.limit.clamp(1, MAX_READDIR_PAGE) as usize;
+                    let (list, more) = self.meta.readdir(&r.dir, r.after.as_deref(), limit)?;
+                    let entries = list.into_iter().map(|(name, attr)| DirEntryWire { name, attr }).collect();
+                    reply(Entries { entries, more })
+                }
+                Request::Write(w) => {
+                    self.own_chunk(w.fid, w.index)?;
+                    let n = u32::try_from(data.len()).map_err(|_| fail(Status::Invalid, "payload too large"))?;
+                    self.chunks.write(w.fid, w.index, w.offset, &data)?;
+                    reply(Done(n))
+                }
+                Request::Read(r) => {
+                    let a = self.own_chunk(r.fid, r.index)?;
+                    if r.len > MAX_DATA {
+                        return Err(fail(Status::Invalid, format!("read of {} bytes exceeds the frame limit", r.len)));
+                    }
+                    let v = self.chunks.read(r.fid, r.index, r.offset, r.len)?;
+                    if v.is_empty() && a.replaced && !self.chunks.has_chunk(r.fid, r.index) {
+                        return Err(fail(
+                            Status::Lost,
+                            format!(
+                                "chunk {} of {:032x}: server {} replaced a lost member and does not hold it",
+                                r.index,
+                                r.fid,
+                                self.addr()
+                            ),
+                        ));
+                    }
+                    let n = u32::try_from(v.len()).unwrap_or(u32::MAX);
+                    Ok((Reply::Done(Done(n)), v))
+                }
+                Request::TruncateChunks(t) => {
+                    self.chunks.truncate(t.fid, t.size, t.chunk_size)?;
+                    reply(Done(0))
+                }
+                Request::Fsync(f) => {
+                    blocking(move || {
+                        match f.fid {
+                            Some(fid) => self.chunks.sync_file(fid)?,
+                            None => self.chunks.sync_all()?,
+                        }
+                        self.meta.sync()
+                    })?;
+                    reply(Done(0))
+                }
+                Request::Usage(u) => {
+                    let (total_bytes, free_bytes, avail_bytes) = self.chunks.space().map_err(StoreError::from)?;
+                    let (chunks, chunk_bytes) =
+                        if u.detail { self.chunks.usage().map_err(StoreError::from)? } else { (0, 0) };
+                    let inodes = self.meta.count()?;
+                    reply(UsageReply(StatFs { total_bytes, free_bytes, avail_bytes, chunks, chunk_bytes, inodes }))
+                }
+                Request::Insert(i) => {
+                    self.own_path(&i.path)?;
+                    let old = {
+                        let fences = self.fences.read();
+                        if !i.bypass_fence {
+                            check(&fences, &i.path)?;
+                        }
+                        self.meta.insert(&i.path, &i.attr, i.replace)?
+                    };
+                    if let Some(o) = old.as_ref().filter(|o| o.fid != i.attr.fid) {
+                        self.forget_file(o);
+                    }
+                    reply(Removed(old))
+                }
+                Request::Fence(f) => {
+                    self.fences.set(&f.dir, f.state);
+                    let held = f.probe && !self.meta.readdir(&f.dir, None, 1)?.0.is_empty();
+                    reply(Done(u32::from(held)))
+                }
+                Request::MoveTree(m) => self.move_tree(&m.from, &m.to).await.and_then(|n| reply(Done(n))),
+                Request::DropFiles(d) => {
+                    for fid in d.fids {
+                        self.chunks.truncate(fid, 0, 1)?;
+                    }
+                    reply(Done(0))
+                }
+            }
+        })
+    }
+
+    /// Sends every queued unlinked file to every member, which drops its chunks.
+    pub async fn drop_unlinked(&self) {
+        let fids = std::mem::take(&mut *self.unlinked.lock().unwrap_or_else(|p| p.into_inner()));
+        let Ok(a) = self.ring() else { return };
+        if fids.is_empty() {
+            return;
+        }
+        if let Err(f) = self.broadcast(&a, DropFiles { fids }).await {
+            // Space only: the names are gone. A member that was down keeps the chunks.
+            tracing::warn!(error = %f.message, "could not drop the chunks of unlinked files everywhere");
+        }
+    }
+}
+
+/// Runs device-waiting work (fsync) without stalling the other tasks of a worker.
+fn blocking<T>(f: impl FnOnce() -> Result<T, StoreError>) -> Result<T, StoreError> {
+    match tokio::runtime::Handle::current().runtime_flavor() {
+        tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}

@@ -1,0 +1,133 @@
+//! The cluster transport: one lazily (re)opened, multiplexed TCP connection per server
+//! ([`crate::rpc::Connection`]), each checked at connect time: both sides prove they know
+//! the cluster secret ([`crate::auth`]), and the server must serve the same ring as this
+//! transport's server list (or, new, adopt it) so no key ever goes to a server that
+//! would answer for a ring it does not belong to.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::{BoxFuture, Transport};
+use crate::auth::{self, Secret};
+use crate::error::{Error, Result};
+use crate::placement::members_hash;
+use crate::proto::{AdoptRing, Auth, Challenge, Hello, Op, Reply, ReplyBody, Request, RingId, RingInfo};
+use crate::rpc::Connection;
+
+#[derive(Debug, Clone)]
+pub struct TcpOptions {
+    /// Deadline of every call and of connecting.
+    pub timeout: Duration,
+    /// Requests in flight per connection before callers wait (flow control).
+    pub max_in_flight: usize,
+    pub secret: Option<Secret>,
+}
+
+pub struct TcpTransport {
+    servers: Vec<String>,
+    opts: TcpOptions,
+    ring_hash: u64,
+    /// Current connection per server. A std mutex: only cloned out, never held across `.await`.
+    slots: Vec<Mutex<Option<Arc<Connection>>>>,
+    /// Serialises reconnects to one server so a burst of callers opens one socket.
+    connecting: Vec<tokio::sync::Mutex<()>>,
+}
+
+/// One typed request on a bare connection (the handshake, before the pool has it).
+async fn typed<O: Op>(conn: &Connection, op: O) -> Result<O::Reply> {
+    let (reply, _) = conn.call(&op.into(), &[]).await?;
+    O::Reply::from_reply(reply).map_err(|r| Error::Protocol {
+        server: conn.addr().to_string(),
+        reason: format!("{} answered with {}", O::NAME, r.name()),
+    })
+}
+
+/// Opens a connection to `addr` and authenticates it; returns it with the ring the server
+/// serves (None: it has none yet).
+pub async fn open(addr: &str, opts: &TcpOptions) -> Result<(Connection, Option<RingId>)> {
+    let conn = Connection::connect(addr, opts.timeout, opts.max_in_flight).await?;
+    let mine = auth::nonce();
+    let Challenge { nonce, required, proof, ring } = typed(&conn, Hello { nonce: mine }).await?;
+    let auth_err = |m: &str| Error::Auth(format!("server {addr}: {m}"));
+    match (required, &opts.secret) {
+        (false, _) => {}
+        (true, None) => {
+            return Err(auth_err(
+                "the cluster requires its secret (BENCHFS_SECRET_FILE, --secret-file, or the registry's secret file)",
+            ))
+        }
+        (true, Some(s)) => {
+            if !proof.is_some_and(|p| s.verify(auth::SERVER_LABEL, &mine, &p)) {
+                return Err(auth_err("the server does not know this cluster's secret"));
+            }
+            typed(&conn, Auth { proof: s.proof(auth::CLIENT_LABEL, &nonce) }).await?;
+        }
+    }
+    Ok((conn, ring))
+}
+
+impl TcpTransport {
+    /// A transport over `servers`, which must be the cluster's whole member list in ring order.
+    pub fn new(servers: Vec<String>, opts: TcpOptions) -> TcpTransport {
+        let n = servers.len();
+        TcpTransport {
+            ring_hash: members_hash(&servers),
+            servers,
+            opts,
+            slots: (0..n).map(|_| Mutex::new(None)).collect(),
+            connecting: (0..n).map(|_| tokio::sync::Mutex::new(())).collect(),
+        }
+    }
+
+    fn current(&self, i: usize) -> Option<Arc<Connection>> {
+        let slot = self.slots[i].lock().unwrap_or_else(|p| p.into_inner());
+        slot.as_ref().filter(|c| c.is_open()).cloned()
+    }
+
+    /// The open connection to server `i`, connecting (and checking its ring) first if needed.
+    async fn get(&self, i: usize) -> Result<Arc<Connection>> {
+        if let Some(c) = self.current(i) {
+            return Ok(c);
+        }
+        let _g = self.connecting[i].lock().await;
+        if let Some(c) = self.current(i) {
+            return Ok(c);
+        }
+        let addr = &self.servers[i];
+        let (conn, ring) = open(addr, &self.opts).await?;
+        let ring = match ring {
+            Some(r) => r,
+            None => typed(&conn, AdoptRing { members: self.servers.clone(), formed: None }).await?.ring,
+        };
+        if ring.members_hash != self.ring_hash {
+            return Err(Error::Membership(format!(
+                "server {addr} belongs to a cluster of other members (ring {ring}); this client's list of {} \
+                 servers hashes to {:016x}: give the exact server list the job started with",
+                self.servers.len(),
+                self.ring_hash
+            )));
+        }
+        let c = Arc::new(conn);
+        *self.slots[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(c.clone());
+        Ok(c)
+    }
+
+    /// Asks server `i` for its ring without adopting anything (a joining server's probe).
+    pub async fn ring_of(&self, i: usize) -> Result<Option<RingInfo>> {
+        let (_conn, ring) = open(&self.servers[i], &self.opts).await?;
+        Ok(ring.map(|ring| RingInfo { ring, members: Vec::new() }))
+    }
+}
+
+impl Transport for TcpTransport {
+    fn servers(&self) -> &[String] {
+        &self.servers
+    }
+
+    fn call<'a>(&'a self, server: usize, req: Request, data: &'a [u8]) -> BoxFuture<'a, Result<(Reply, Vec<u8>)>> {
+        Box::pin(async move {
+            let conn = self.get(server).await?;
+            conn.call(&req, data).await
+        })
+    }
+}
