@@ -69,7 +69,7 @@ fn registry_client(cluster: &Cluster) -> Config {
 
 /// Index (in the client's sorted list) of a server that holds chunks of a file of `len`
 /// bytes with id `fid` but is not the metadata owner of `path`.
-fn chunk_only_server(c: &Client, path: &str, fid: benchfs::proto::FileId, len: usize) -> usize {
+fn chunk_only_server(c: &Client, path: &str, fid: u128, len: usize) -> usize {
     let meta = c.ring().meta_owner(path);
     let chunks = len.div_ceil(MIB) as u64;
     (0..c.server_count())
