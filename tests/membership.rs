@@ -109,11 +109,17 @@ fn stopped_server_stays_a_member() {
         match read_file(&c, "/big").await {
             Ok(got) => ck.expect(
                 false,
-                format!("reading /big during the outage fails (EIO) naming {victim_addr}: it returned Ok, {}", describe(&got, &data)),
+                format!(
+                    "reading /big during the outage fails (EIO) naming {victim_addr}: it returned Ok, {}",
+                    describe(&got, &data)
+                ),
             ),
             Err(e) => ck.expect(
                 e.errno() == libc::EIO && e.to_string().contains(&victim_addr),
-                format!("reading /big during the outage fails with EIO naming {victim_addr}: errno {} ({e})", e.errno()),
+                format!(
+                    "reading /big during the outage fails with EIO naming {victim_addr}: errno {} ({e})",
+                    e.errno()
+                ),
             ),
         }
         // Creates during the outage: an error naming the stopped server, or a file that
@@ -153,8 +159,13 @@ fn stopped_server_stays_a_member() {
         let c = Client::connect(cfg).await.expect("connect after restart");
         for (p, d) in &created {
             match c.stat(p).await {
-                Ok(a) => ck.expect(a.size == d.len() as u64, format!("after restart {p} has size {} (want {})", a.size, d.len())),
-                Err(e) => ck.expect(false, format!("after restart, {p} (created OK during the outage) can be stat'ed: {e}")),
+                Ok(a) => ck.expect(
+                    a.size == d.len() as u64,
+                    format!("after restart {p} has size {} (want {})", a.size, d.len()),
+                ),
+                Err(e) => {
+                    ck.expect(false, format!("after restart, {p} (created OK during the outage) can be stat'ed: {e}"))
+                }
             }
             match read_file(&c, p).await {
                 Ok(got) => ck.expect(got == *d, format!("after restart {p} reads back: {}", describe(&got, d))),
@@ -164,7 +175,9 @@ fn stopped_server_stays_a_member() {
             ck.expect(r.is_ok(), format!("after restart {p} can be removed: {r:?}"));
         }
         match read_file(&c, "/big").await {
-            Ok(got) => ck.expect(got == data, format!("after restart /big is bit-identical: {}", describe(&got, &data))),
+            Ok(got) => {
+                ck.expect(got == data, format!("after restart /big is bit-identical: {}", describe(&got, &data)))
+            }
             Err(e) => ck.expect(false, format!("after restart /big can be read: {e}")),
         }
     });
@@ -226,7 +239,10 @@ fn wrong_server_list_gets_errors_not_wrong_answers() {
                 Ok(()) => match read_file(&right, &p).await {
                     Ok(got) => ck.expect(
                         got == d,
-                        format!("2-server client's create of {p} succeeded; the right client reads: {}", describe(&got, &d)),
+                        format!(
+                            "2-server client's create of {p} succeeded; the right client reads: {}",
+                            describe(&got, &d)
+                        ),
                     ),
                     Err(e) => ck.expect(
                         false,
@@ -265,7 +281,10 @@ fn replaced_server_with_empty_data_is_an_error_not_zeros() {
         let c = cluster.client_with(|c| c.timeout = TIMEOUT).await;
         let v = c.servers().iter().position(|a| *a == victim_addr).unwrap();
         match read_file(&c, "/big").await {
-            Ok(got) => ck.expect(false, format!("reading /big fails after its chunk server lost them: Ok, {}", describe(&got, &data))),
+            Ok(got) => ck.expect(
+                false,
+                format!("reading /big fails after its chunk server lost them: Ok, {}", describe(&got, &data)),
+            ),
             Err(e) => ck.expect(true, format!("reading /big fails after its chunk server lost them: {e}")),
         }
         let f = c.open("/big", &OpenOptions::default()).await.expect("open /big (metadata is intact)");

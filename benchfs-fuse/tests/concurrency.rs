@@ -27,8 +27,10 @@ use std::time::{Duration, Instant};
 use benchfs::{Client, Config, OpenOptions};
 
 const DEFAULT_SEED: u64 = 0x5eed_c0ff_ee00_0001;
-const DEFAULT_OPS: usize = 300;
-const NAMES: u64 = 10;
+const DEFAULT_OPS: usize = 600;
+/// Rounds of (phase A, phase B); later rounds start from the tree earlier ones left.
+const ROUNDS: usize = 3;
+const NAMES: u64 = 16;
 const MAGIC: u32 = 0xB3F5_C4EC;
 const HEADER: usize = 16;
 
@@ -42,7 +44,8 @@ fn content(seed: u64, id: Id, len: usize) -> Vec<u8> {
     v.extend_from_slice(&id.0.to_le_bytes());
     v.extend_from_slice(&id.1.to_le_bytes());
     v.extend_from_slice(&(len as u32).to_le_bytes());
-    let body = common::pattern(seed ^ ((u64::from(id.0) << 32) | u64::from(id.1)).wrapping_mul(0x9e37_79b9), len - HEADER);
+    let body =
+        common::pattern(seed ^ ((u64::from(id.0) << 32) | u64::from(id.1)).wrapping_mul(0x9e37_79b9), len - HEADER);
     v.extend_from_slice(&body);
     v
 }
@@ -64,7 +67,12 @@ fn identify(seed: u64, b: &[u8]) -> Result<Id, String> {
     let (id, len) = ((word(1), word(2)), word(3) as usize);
     let want = content(seed, id, len);
     if b.len() != len {
-        return Err(format!("header says worker {} op {} of {len} bytes, but the file has {} bytes", id.0, id.1, b.len()));
+        return Err(format!(
+            "header says worker {} op {} of {len} bytes, but the file has {} bytes",
+            id.0,
+            id.1,
+            b.len()
+        ));
     }
     if let Some(i) = b.iter().zip(&want).position(|(x, y)| x != y) {
         let zeros = b[i..].iter().take_while(|&&x| x == 0).count();
@@ -308,8 +316,12 @@ struct Rec {
 impl std::fmt::Display for Rec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let what = match &self.op {
-            Op::Create { path, id, len, sum } => format!("create {path} (w{} op{}, {len} B, sum {sum:016x})", id.0, id.1),
-            Op::Rename { from, to, noreplace } => format!("rename{} {from} -> {to}", if *noreplace { "(noreplace)" } else { "" }),
+            Op::Create { path, id, len, sum } => {
+                format!("create {path} (w{} op{}, {len} B, sum {sum:016x})", id.0, id.1)
+            }
+            Op::Rename { from, to, noreplace } => {
+                format!("rename{} {from} -> {to}", if *noreplace { "(noreplace)" } else { "" })
+            }
             Op::Mkdir(p) => format!("mkdir {p}"),
             Op::Unlink(p) => format!("unlink {p}"),
             Op::Rmdir(p) => format!("rmdir {p}"),
@@ -384,7 +396,10 @@ fn worker(
     t0: Instant,
     barrier: &Barrier,
 ) -> Vec<Rec> {
-    let mut rng = Rng((seed ^ (w as u64 + 1).wrapping_mul(0x2545_f491_4f6c_dd1d) ^ (phase as u64 * 77)) | 1);
+    let mut rng = Rng((seed
+        ^ (w as u64 + 1).wrapping_mul(0x2545_f491_4f6c_dd1d)
+        ^ u64::from(op_base).wrapping_mul(0x9e37_79b9_7f4a_7c15))
+        | 1);
     let mut out = Vec::with_capacity(ops);
     let mut known = Vec::new();
     barrier.wait();
@@ -393,9 +408,11 @@ fn worker(
         let op = match phase {
             Phase::A => match roll {
                 0..45 => None,
-                45..82 if front.has_noreplace() => {
-                    Some(Op::Rename { from: source_name(&mut rng, &mut known), to: file_name(&mut rng), noreplace: true })
-                }
+                45..82 if front.has_noreplace() => Some(Op::Rename {
+                    from: source_name(&mut rng, &mut known),
+                    to: file_name(&mut rng),
+                    noreplace: true,
+                }),
                 82..92 if front.has_noreplace() => {
                     let (from, to) = dir_pair(&mut rng);
                     Some(Op::Rename { from, to, noreplace: true })
@@ -605,7 +622,12 @@ fn check(
     for (id, paths) in &found {
         if paths.len() > 1 {
             let how = creates.get(id).map(|r| r.to_string()).unwrap_or_default();
-            v.push(format!("content of w{} op{} is under {} names {paths:?}; created by {how}", id.0, id.1, paths.len()));
+            v.push(format!(
+                "content of w{} op{} is under {} names {paths:?}; created by {how}",
+                id.0,
+                id.1,
+                paths.len()
+            ));
         }
         if !creates.contains_key(id) {
             v.push(format!("content w{} op{} at {paths:?} was never written by any create", id.0, id.1));
@@ -673,7 +695,9 @@ fn concurrent_namespace_ops_keep_every_file_exactly_once() {
         .and_then(|s| u64::from_str_radix(s.trim_start_matches("0x"), 16).ok())
         .unwrap_or(DEFAULT_SEED);
     let ops: usize = std::env::var("BENCHFS_CHECK_OPS").ok().and_then(|s| s.parse().ok()).unwrap_or(DEFAULT_OPS);
-    eprintln!("concurrency checker: seed {seed:#x} (BENCHFS_CHECK_SEED to repeat), {ops} ops per worker and phase");
+    eprintln!(
+        "concurrency checker: seed {seed:#x} (BENCHFS_CHECK_SEED=hex to repeat), {ROUNDS} rounds, {ops} ops per worker and phase"
+    );
     let t_all = Instant::now();
 
     let cluster = common::Cluster::start(3);
@@ -700,7 +724,8 @@ fn concurrent_namespace_ops_keep_every_file_exactly_once() {
     let mut all_violations = Vec::new();
     let mut op_base = 0u32;
     let mut history: Vec<Rec> = Vec::new();
-    for phase in [Phase::A, Phase::B] {
+    let mut seen = std::collections::BTreeSet::new();
+    for (round, phase) in (0..ROUNDS).flat_map(|r| [(r, Phase::A), (r, Phase::B)]) {
         let mut fronts: Vec<Box<dyn Front + Send>> = Vec::new();
         for (i, c) in clients.iter().enumerate() {
             fronts.push(Box::new(ClientFront { c: c.clone(), rt: rt.handle().clone(), tag: i }));
@@ -749,7 +774,7 @@ fn concurrent_namespace_ops_keep_every_file_exactly_once() {
         });
         let mut v: Vec<String> = odd.into_iter().map(|o| format!("walk: {o}")).collect();
         v.extend(check(seed, phase, &recs, &history, &views, &stat_ok));
-        eprintln!("phase {phase:?}: workers ran {:.1} s", ran.as_secs_f64());
+        eprintln!("round {round} phase {phase:?}: workers ran {:.1} s", ran.as_secs_f64());
         report(phase, seed, &recs, &v, views[0].1.len());
         if !v.is_empty() {
             eprintln!("phase {phase:?}: acknowledged destructive/rename ops, for diagnosis (first 40):");
@@ -757,7 +782,10 @@ fn concurrent_namespace_ops_keep_every_file_exactly_once() {
                 eprintln!("    {r}");
             }
         }
-        all_violations.extend(v.into_iter().map(|x| format!("phase {phase:?}: {x}")));
+        // A corrupt or duplicated file found once stays; report it once.
+        all_violations.extend(
+            v.into_iter().filter(|x| seen.insert(x.clone())).map(|x| format!("round {round} phase {phase:?}: {x}")),
+        );
     }
     // SAFETY: the context from benchfs_init, not used again.
     unsafe { benchfs::ffi::benchfs_finalize(ctx) };

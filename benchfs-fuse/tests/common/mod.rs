@@ -299,8 +299,15 @@ impl TestMount {
         cmd.stdout(Stdio::null()).stderr(logfile);
         let child = cmd.spawn().expect("spawn benchfs-fuse");
         let data = fast_tempdir();
-        let mut m =
-            TestMount { backend: Backend::Cluster, child: Some(child), mountpoint, log, cluster: None, _tmp: tmp, _data: data };
+        let mut m = TestMount {
+            backend: Backend::Cluster,
+            child: Some(child),
+            mountpoint,
+            log,
+            cluster: None,
+            _tmp: tmp,
+            _data: data,
+        };
         let up = wait_until(20, || m.exited().is_some() || is_mounted(&m.mountpoint));
         if !up || !is_mounted(&m.mountpoint) {
             panic!("benchfs-fuse did not mount {}:\n{}", m.mountpoint.display(), m.log_text());
