@@ -191,3 +191,17 @@ pub fn show(o: &std::process::Output) -> String {
         String::from_utf8_lossy(&o.stderr)
     )
 }
+
+impl Cluster {
+    /// Starts a fresh server in place of stopped server `i`: same address, a new empty data
+    /// dir (a replaced machine). Later restarts use the new dir.
+    pub fn restart_empty(&mut self, i: usize) {
+        let dir = self.dir.path().join(format!("s{i}-replaced-{}", std::process::id()));
+        let s = &mut self.servers[i];
+        assert!(s.child.is_none(), "server {i} still running");
+        s.data_dir = dir;
+        let (child, addr) = spawn(&s.addr, &s.data_dir, &s.log, &s.extra);
+        assert_eq!(addr, s.addr);
+        s.child = Some(child);
+    }
+}

@@ -283,3 +283,35 @@ pub fn pattern(seed: u64, len: usize) -> Vec<u8> {
 pub fn have_tool(name: &str) -> bool {
     Command::new(name).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok()
 }
+
+impl TestMount {
+    /// A mount of existing servers (e.g. a [`Cluster`]'s `addrs`) on a fresh temporary
+    /// directory; several mounts of one cluster can run at once.
+    pub fn on_servers(addrs: &[String]) -> TestMount {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let mountpoint = tmp.path().join("mnt");
+        std::fs::create_dir(&mountpoint).expect("mkdir mountpoint");
+        let log = tmp.path().join("benchfs-fuse.log");
+        let mut cmd = Command::new(benchfs_fuse_bin());
+        cmd.arg(&mountpoint).arg("--foreground").arg("--servers").arg(addrs.join(","));
+        cmd.env_remove("BENCHFS_SERVERS").env_remove("BENCHFS_REGISTRY");
+        let logfile = std::fs::File::create(&log).expect("log file");
+        cmd.stdout(Stdio::null()).stderr(logfile);
+        let child = cmd.spawn().expect("spawn benchfs-fuse");
+        let data = fast_tempdir();
+        let mut m = TestMount {
+            backend: Backend::Cluster,
+            child: Some(child),
+            mountpoint,
+            log,
+            cluster: None,
+            _tmp: tmp,
+            _data: data,
+        };
+        let up = wait_until(20, || m.exited().is_some() || is_mounted(&m.mountpoint));
+        if !up || !is_mounted(&m.mountpoint) {
+            panic!("benchfs-fuse did not mount {}:\n{}", m.mountpoint.display(), m.log_text());
+        }
+        m
+    }
+}
