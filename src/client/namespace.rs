@@ -6,7 +6,7 @@ use futures::future::join_all;
 use super::{Client, DirEntry, File};
 use crate::error::{Error, Result};
 use crate::meta::{Attr, SetAttr};
-use crate::path::{normalize, split};
+use crate::path::{is_within, normalize, split};
 use crate::proto::{AttrReply, Create, Created, Mkdir, Readdir, Removed, Rename, Rmdir, Stat, Unlink, Update};
 
 /// How to open a file; [`OpenOptions::from_flags`] maps open(2) flags.
@@ -268,7 +268,14 @@ impl Client {
         if from == "/" || to == "/" {
             return Err(Error::Invalid("cannot rename the root".into()));
         }
-        self.check_parent(&to).await?;
+        if from != to && is_within(&to, &from) && self.stat_norm(&from).await?.is_dir() {
+            return Err(Error::Invalid(format!("cannot move {from} into itself")));
+        }
+        if let Err(e) = self.check_parent(&to).await {
+            // A missing source is the first thing rename(2) reports.
+            self.stat_norm(&from).await?;
+            return Err(e);
+        }
         self.inner.dirs.remove_tree(&from);
         let Removed(_replaced) = self.meta_op(&from, Rename { from: from.clone(), to, noreplace }).await?;
         Ok(())
