@@ -80,14 +80,21 @@ pub struct State {
 
 impl State {
     /// Opens (or creates) the stores under `data_dir`.
+    /// Everything under `data_dir` is private to the server's user (0700 directories,
+    /// 0600 files), an existing `data_dir` included.
     pub fn open(data_dir: &Path) -> Result<State, StoreError> {
-        std::fs::create_dir_all(data_dir)?;
-        Ok(State {
-            meta: MetaStore::open(&data_dir.join("meta.redb"))?,
+        chunk_store::private_dir(data_dir)?;
+        let meta_path = data_dir.join("meta.redb");
+        let state = State {
+            meta: MetaStore::open(&meta_path)?,
             chunks: ChunkStore::open(&data_dir.join("chunks"))?,
             data_dir: data_dir.to_path_buf(),
             secret: None,
-        })
+        };
+        // redb creates its file with the umask's mode; the 0700 directory already kept
+        // others out, this makes the file itself private too.
+        chunk_store::private(&meta_path, chunk_store::FILE_MODE)?;
+        Ok(state)
     }
 
     /// Makes everything durable: metadata commit and a sync of the data file system.
