@@ -21,6 +21,8 @@ pub enum Error {
     NotEmpty(String),
     #[error("invalid argument: {0}")]
     Invalid(String),
+    #[error("file too large: {0}")]
+    FileTooBig(String),
     #[error("{0}: file name too long")]
     NameTooLong(String),
     #[error("no space left on server {0}")]
@@ -61,6 +63,7 @@ impl Error {
             Error::IsDir(_) => libc::EISDIR,
             Error::NotEmpty(_) => libc::ENOTEMPTY,
             Error::Invalid(_) => libc::EINVAL,
+            Error::FileTooBig(_) => libc::EFBIG,
             Error::NameTooLong(_) => libc::ENAMETOOLONG,
             Error::NoSpace(_) => libc::ENOSPC,
             Error::Unsupported(_) => libc::ENOTSUP,
