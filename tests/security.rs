@@ -66,6 +66,16 @@ fn server_data_is_private_whatever_the_umask() {
     cluster.restart(0);
     write(&cluster, "/d/g");
     assert_eq!(open_to_others(&data_dir), Vec::<String>::new());
+
+    // A shared sticky directory (/tmp) is refused, not made private.
+    let shared = cluster.dir.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    chmod(&shared, 0o1777);
+    let out = output_within(
+        Command::new(env!("CARGO_BIN_EXE_benchfsd")).args(["--listen", "127.0.0.1:0", "--data-dir"]).arg(&shared),
+    );
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("sticky"), "{}", show(&out));
+    assert_eq!(std::fs::metadata(&shared).unwrap().permissions().mode() & 0o7777, 0o1777);
 }
 
 /// Runs `cmd`, killing it if it has not exited within 20 s (a server that starts serving).

@@ -76,9 +76,16 @@ const DIR_MODE: u32 = 0o700;
 pub(super) const FILE_MODE: u32 = 0o600;
 
 /// Creates `dir` (and missing parents) as private directories, whatever the umask, and
-/// tightens `dir` itself if it already existed with a looser mode.
+/// tightens `dir` itself if it already existed with a looser mode. A sticky directory
+/// (`/tmp`, `/dev/shm`) is shared by design: refused rather than made private.
 pub(super) fn private_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::DirBuilder::new().recursive(true).mode(DIR_MODE).create(dir)?;
+    if std::fs::metadata(dir)?.permissions().mode() & 0o1000 != 0 {
+        return Err(std::io::Error::other(format!(
+            "{} is a shared directory (sticky bit): give the server a directory of its own",
+            dir.display()
+        )));
+    }
     private(dir, DIR_MODE)
 }
 
