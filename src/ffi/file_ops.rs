@@ -55,8 +55,12 @@ pub unsafe extern "C" fn benchfs_open(ctx: *mut Context, path: *const c_char, fl
 
 /// Publishes the file's size and invalidates the handle (also when publishing fails);
 /// a closed handle is EBADF here and everywhere else.
+///
+/// # Safety
+/// None beyond the C ABI: any value of `f` is checked against the handle table. Kept
+/// `unsafe` so Rust callers of the earlier API compile unchanged.
 #[no_mangle]
-pub extern "C" fn benchfs_close(f: *mut FileHandle) -> c_int {
+pub unsafe extern "C" fn benchfs_close(f: *mut FileHandle) -> c_int {
     guard("benchfs_close", || {
         let file = handle::remove_file(f)?;
         // Another thread may still be in a call on this handle (the caller's race): its
@@ -95,8 +99,12 @@ pub unsafe extern "C" fn benchfs_write(f: *mut FileHandle, buf: *const c_void, l
 }
 
 /// Makes the file's data and size durable on the servers.
+///
+/// # Safety
+/// None beyond the C ABI: any value of `f` is checked against the handle table. Kept
+/// `unsafe` so Rust callers of the earlier API compile unchanged.
 #[no_mangle]
-pub extern "C" fn benchfs_fsync(f: *mut FileHandle) -> c_int {
+pub unsafe extern "C" fn benchfs_fsync(f: *mut FileHandle) -> c_int {
     guard("benchfs_fsync", || {
         let file = handle::file(f)?;
         block_on(file.fsync())?;
@@ -105,8 +113,12 @@ pub extern "C" fn benchfs_fsync(f: *mut FileHandle) -> c_int {
 }
 
 /// The size as this handle sees it (its own writes included); no RPC.
+///
+/// # Safety
+/// None beyond the C ABI: any value of `f` is checked against the handle table. Kept
+/// `unsafe` so Rust callers of the earlier API compile unchanged.
 #[no_mangle]
-pub extern "C" fn benchfs_file_size(f: *mut FileHandle) -> i64 {
+pub unsafe extern "C" fn benchfs_file_size(f: *mut FileHandle) -> i64 {
     guard("benchfs_file_size", || {
         let file = handle::file(f)?;
         Ok(i64::try_from(file.size()).unwrap_or(i64::MAX))
