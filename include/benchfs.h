@@ -18,9 +18,10 @@
  *    file handle at once (reads and writes take an explicit offset).
  *  - Every pointer argument is checked: NULL gives BENCHFS_EINVAL (or
  *    BENCHFS_EFAULT for data buffers and output structs), never a crash.
- *  - Using a handle after benchfs_close()/benchfs_finalize() is undefined.
- *    benchfs_finalize(NULL) and benchfs_close(NULL) are safe no-ops that
- *    return BENCHFS_EINVAL.
+ *  - A file handle used after benchfs_close() (a second close included) gives
+ *    BENCHFS_EBADF, never a crash. Using a context after benchfs_finalize() is
+ *    undefined. benchfs_finalize(NULL) and benchfs_close(NULL) are safe no-ops
+ *    that return BENCHFS_EINVAL.
  *  - Paths are absolute within the BenchFS namespace ("/dir/file").
  *  - I/O runs on one runtime per process. By default the calling threads drive it
  *    themselves (lowest cost per call); BENCHFS_RUNTIME_THREADS=N (N > 0), read at
@@ -94,13 +95,15 @@ benchfs_file_t *benchfs_create(benchfs_context_t *ctx, const char *path, int fla
 /* Opens an existing regular file; honours O_CREAT (mode 0644), O_EXCL, O_TRUNC. */
 benchfs_file_t *benchfs_open(benchfs_context_t *ctx, const char *path, int flags);
 
-/* Publishes the file's size to its metadata server and frees the handle. */
+/* Publishes the file's size to its metadata server and invalidates the handle:
+ * any later call with it (benchfs_close included) returns BENCHFS_EBADF. */
 int benchfs_close(benchfs_file_t *f);
 
 /* Reads up to len bytes at offset off. Returns bytes read (0 at end of file). */
 ssize_t benchfs_read(benchfs_file_t *f, void *buf, size_t len, off_t off);
 
-/* Writes len bytes at offset off. Returns bytes written (all of them, or an error). */
+/* Writes len bytes at offset off. Returns bytes written (all of them, or an error);
+ * BENCHFS_EFBIG when off + len would exceed INT64_MAX. */
 ssize_t benchfs_write(benchfs_file_t *f, const void *buf, size_t len, off_t off);
 
 /* Makes the file's data and size durable on the servers. */

@@ -47,8 +47,23 @@ impl Secret {
         Ok(Secret(b.to_vec()))
     }
 
+    /// Reads the secret from `path`, refusing a file that others than its owner may read:
+    /// a secret anyone on the node can copy authenticates nothing.
     pub fn load(path: &Path) -> Result<Secret> {
-        let b = std::fs::read(path).map_err(|e| Error::Config(format!("secret file {}: {e}", path.display())))?;
+        use std::io::Read;
+        use std::os::unix::fs::PermissionsExt;
+        let io = |e: std::io::Error| Error::Config(format!("secret file {}: {e}", path.display()));
+        // The mode is checked on the opened file, so it is the one whose bytes are read.
+        let mut f = std::fs::File::open(path).map_err(io)?;
+        let mode = f.metadata().map_err(io)?.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(Error::Config(format!(
+                "secret file {p} has mode {mode:04o}, readable by others than its owner; run: chmod 600 {p}",
+                p = path.display()
+            )));
+        }
+        let mut b = Vec::new();
+        f.read_to_end(&mut b).map_err(io)?;
         Secret::from_bytes(b.trim_ascii())
     }
 
@@ -117,5 +132,22 @@ mod tests {
         let s2 = Secret::load_or_create(&p).unwrap();
         assert_eq!(s1.0, s2.0);
         assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+
+    #[test]
+    fn secret_readable_by_group_or_others_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("secret");
+        std::fs::write(&p, "0123456789abcdef0123").unwrap();
+        for mode in [0o644, 0o640, 0o604, 0o660, 0o602] {
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+            let e = Secret::load(&p).unwrap_err().to_string();
+            assert!(e.contains(&format!("{mode:04o}")) && e.contains(&format!("chmod 600 {}", p.display())), "{e}");
+            // load_or_create goes through the same check for an existing file.
+            assert!(Secret::load_or_create(&p).is_err());
+        }
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o400)).unwrap();
+        assert!(Secret::load(&p).is_ok());
     }
 }

@@ -38,6 +38,11 @@ impl Config {
         if servers.is_empty() {
             return Err(Error::Config("the server list is empty".into()));
         }
+        // Rejected here, so a malformed spec (benchfs_init("garbage")) is EINVAL at once
+        // instead of EIO after a failed connection attempt.
+        for s in &servers {
+            check_address(s)?;
+        }
         servers.sort();
         servers.dedup();
         Ok(Config {
@@ -109,9 +114,48 @@ pub fn parse_chunk_size(s: &str) -> Result<u32> {
         t => (t, 1),
     };
     let n: u64 = num.parse().map_err(|_| Error::Config(format!("chunk size {s:?} is not a number")))?;
-    let bytes = n * mul;
+    // Checked: a wrapped product could land inside the accepted range.
+    let bytes = n.checked_mul(mul).ok_or_else(|| Error::Config(format!("chunk size {s} too large")))?;
     if !(4096..=u64::from(crate::proto::frame::MAX_DATA)).contains(&bytes) {
         return Err(Error::Config(format!("chunk size {s} must be between 4 KiB and 64 MiB")));
     }
     u32::try_from(bytes).map_err(|_| Error::Config(format!("chunk size {s} too large")))
+}
+
+/// A server address must be "host:port" with a non-empty host and a numeric port
+/// ("[v6addr]:port" included).
+fn check_address(addr: &str) -> Result<()> {
+    let bad = || Error::Config(format!("server address {addr:?} is not host:port (or use registry:DIR)"));
+    let (host, port) = addr.rsplit_once(':').ok_or_else(bad)?;
+    if host.is_empty() || host.contains(char::is_whitespace) || port.parse::<u16>().is_err() {
+        return Err(bad());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunk_size_overflow_is_an_error_not_a_wrap() {
+        assert_eq!(parse_chunk_size("1M").unwrap(), 1 << 20);
+        assert_eq!(parse_chunk_size("64k").unwrap(), 64 << 10);
+        // 2^44 * 2^20 wraps to 0 in u64; 16 EiB + 1 MiB would wrap to 1 MiB.
+        for s in ["17592186044416M", "17592186044417M", "99999999999999999999M", "18014398509481985K"] {
+            let e = parse_chunk_size(s).unwrap_err();
+            assert!(matches!(e, Error::Config(_)), "{s}: {e}");
+        }
+    }
+
+    #[test]
+    fn server_addresses_must_be_host_and_numeric_port() {
+        let c = Config::from_spec("b.example:7070, 127.0.0.1:1,[::1]:9").unwrap();
+        assert_eq!(c.servers, ["127.0.0.1:1", "[::1]:9", "b.example:7070"]);
+        for spec in ["garbage", "host:", ":7070", "host:port", "h:70000", "a:1,junk", "h o:1"] {
+            let e = Config::from_spec(spec).unwrap_err();
+            assert!(matches!(e, Error::Config(_)), "{spec}: {e}");
+            assert_eq!(e.errno(), libc::EINVAL);
+        }
+    }
 }

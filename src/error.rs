@@ -21,6 +21,8 @@ pub enum Error {
     NotEmpty(String),
     #[error("invalid argument: {0}")]
     Invalid(String),
+    #[error("file too large: {0}")]
+    FileTooBig(String),
     #[error("{0}: file name too long")]
     NameTooLong(String),
     #[error("no space left on server {0}")]
@@ -56,8 +58,6 @@ pub enum Error {
     /// Data a server should hold is gone (it replaced a lost member).
     #[error("data lost: {0}")]
     Lost(String),
-    #[error("{0}: file too large")]
-    FileTooBig(String),
     /// A directory above the path is being moved; the client retries these itself.
     #[error("{0}: busy, try again")]
     Retry(String),
@@ -73,6 +73,7 @@ impl Error {
             Error::IsDir(_) => libc::EISDIR,
             Error::NotEmpty(_) => libc::ENOTEMPTY,
             Error::Invalid(_) => libc::EINVAL,
+            Error::FileTooBig(_) => libc::EFBIG,
             Error::NameTooLong(_) => libc::ENAMETOOLONG,
             Error::NoSpace(_) => libc::ENOSPC,
             Error::Unsupported(_) => libc::ENOTSUP,
@@ -84,7 +85,6 @@ impl Error {
             Error::Protocol { .. } => libc::EPROTO,
             Error::Config(_) => libc::EINVAL,
             Error::Membership(_) | Error::Lost(_) => libc::EIO,
-            Error::FileTooBig(_) => libc::EFBIG,
             Error::Retry(_) => libc::EAGAIN,
         }
     }

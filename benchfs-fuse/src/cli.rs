@@ -63,6 +63,11 @@ pub struct Args {
     #[arg(long, default_value_t = default_threads(), hide_default_value = true,
           value_parser = clap::value_parser!(u64).range(1..=64))]
     pub threads: u64,
+    /// Permission bits of the mount's root, in octal (e.g. 1777 for a shared scratch
+    /// directory). The root belongs to the user who mounts; chmod/chown on the mountpoint
+    /// change it for this mount only.
+    #[arg(long, default_value = "755", value_parser = parse_mode)]
+    pub root_mode: u32,
     /// Log every request (same as RUST_LOG=debug); with a daemon, stderr stays open for it.
     #[arg(short, long)]
     pub debug: bool,
@@ -78,6 +83,13 @@ fn parse_seconds(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(v) if v.is_finite() && (0.0..=86_400.0).contains(&v) => Ok(v),
         _ => Err(format!("{s:?} is not a number of seconds between 0 and 86400")),
+    }
+}
+
+fn parse_mode(s: &str) -> Result<u32, String> {
+    match u32::from_str_radix(s.trim_start_matches("0o"), 8) {
+        Ok(m) if m <= 0o7777 => Ok(m),
+        _ => Err(format!("{s:?} is not an octal mode between 0 and 7777")),
     }
 }
 
@@ -111,5 +123,8 @@ mod tests {
         let a = Args::try_parse_from(["benchfs-fuse", "/mnt", "--attr-timeout", "0.5"]).unwrap();
         assert_eq!((a.attr_ttl(), a.max_write, a.threads), (Duration::from_millis(500), 1 << 20, default_threads()));
         assert!((1..=4).contains(&default_threads()));
+        assert_eq!(a.root_mode, 0o755);
+        assert_eq!(parse_mode("1777"), Ok(0o1777));
+        assert!(parse_mode("8").is_err() && parse_mode("17777").is_err() && parse_mode("").is_err());
     }
 }

@@ -13,6 +13,7 @@
 //! the last release removes it. Readdir does not list hidden names.
 
 use std::ffi::OsStr;
+use std::sync::{Mutex, PoisonError};
 
 use benchfs::path::{join, split};
 use benchfs::proto::SetAttr;
@@ -65,6 +66,20 @@ pub struct BenchFs {
     client: Client,
     inodes: InodeTable,
     handles: Handles,
+    /// Attributes of the root. The cluster keeps no record of "/" (every client sees a
+    /// synthetic one), so the mount owns them: the mounting user's, `--root-mode`, and
+    /// whatever chmod/chown/utimens on the mountpoint set since. Not shared with other
+    /// mounts; lost at unmount.
+    root: Mutex<Attr>,
+}
+
+/// Mode of the mount's root unless `--root-mode` says otherwise.
+pub const DEFAULT_ROOT_MODE: u32 = 0o755;
+
+/// The current time as the wire carries it.
+fn now() -> (i64, u32) {
+    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    (i64::try_from(d.as_secs()).unwrap_or(i64::MAX), d.subsec_nanos())
 }
 
 fn name_str(name: &OsStr) -> Result<&str> {
@@ -86,7 +101,34 @@ fn ignore_not_found(r: benchfs::Result<()>) -> Result<()> {
 
 impl BenchFs {
     pub fn new(client: Client) -> BenchFs {
-        BenchFs { client, inodes: InodeTable::new(), handles: Handles::default() }
+        BenchFs::with_root_mode(client, DEFAULT_ROOT_MODE)
+    }
+
+    /// A mount whose root has permission bits `mode` and belongs to this process's user.
+    pub fn with_root_mode(client: Client, mode: u32) -> BenchFs {
+        // SAFETY: getuid/getgid cannot fail and touch no memory.
+        let owner = unsafe { (libc::getuid(), libc::getgid()) };
+        let root = Attr::new(FileKind::Dir, mode, owner, now(), 0, 0);
+        BenchFs { client, inodes: InodeTable::new(), handles: Handles::default(), root: Mutex::new(root) }
+    }
+
+    fn root(&self) -> std::sync::MutexGuard<'_, Attr> {
+        self.root.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// chmod, chown and utimens of the root, kept in the mount (see [`BenchFs::root`]).
+    fn set_root(&self, set: SetAttr) -> Result<Attr> {
+        if set.size.is_some() || set.grow_to.is_some() {
+            return Err(benchfs::Error::IsDir("/".into()).into());
+        }
+        let mut r = self.root();
+        r.mode = set.mode.map_or(r.mode, |m| m & 0o7777);
+        r.uid = set.uid.unwrap_or(r.uid);
+        r.gid = set.gid.unwrap_or(r.gid);
+        r.atime = set.atime.unwrap_or(r.atime);
+        r.mtime = set.mtime.unwrap_or(r.mtime);
+        r.ctime = now();
+        Ok(r.clone())
     }
 
     pub fn inodes(&self) -> &InodeTable {
@@ -125,6 +167,9 @@ impl BenchFs {
     }
 
     pub async fn getattr(&self, ino: u64) -> Result<Attr> {
+        if ino == ROOT_INO {
+            return Ok(self.root().clone());
+        }
         let path = self.inodes.path(ino)?;
         let attr = self.client.stat(&path).await?;
         Ok(self.with_pending_size(ino, attr))
@@ -133,6 +178,9 @@ impl BenchFs {
     /// chmod, chown, truncate and utimens in one. A size change first publishes what open
     /// handles of the file wrote, then truncates, then tells those handles the new size.
     pub async fn setattr(&self, ino: u64, set: SetAttr) -> Result<Attr> {
+        if ino == ROOT_INO {
+            return self.set_root(set);
+        }
         let path = self.inodes.path(ino)?;
         let attr = match set.size {
             Some(size) => {

@@ -174,7 +174,8 @@ fn serve(args: &Args, prep: Prepared, rt: &Runtime, reporter: &mut Reporter) -> 
         max_write: args.max_write,
         max_background: MAX_BACKGROUND,
     };
-    let adapter = FuseAdapter::new(Arc::new(BenchFs::new(client)), rt.handle().clone(), fuse_opts, destroyed_tx);
+    let fs = Arc::new(BenchFs::with_root_mode(client, args.root_mode));
+    let adapter = FuseAdapter::new(fs, rt.handle().clone(), fuse_opts, destroyed_tx);
     let mount_opts = MountOptions {
         allow_other: args.allow_other,
         threads: usize::try_from(args.threads).unwrap_or(1),

@@ -8,13 +8,13 @@ use benchfs::{Client, Config, FileKind, OpenOptions};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
-#[command(version, about = "Command-line client of a BenchFS cluster")]
+#[command(version, about = "Command-line client of a BenchFS cluster", after_help = PRECEDENCE)]
 struct Cli {
-    /// Servers, "host:port,host:port".
-    #[arg(long, env = "BENCHFS_SERVERS", global = true, conflicts_with = "registry")]
+    /// Servers, "host:port,host:port" [env: BENCHFS_SERVERS].
+    #[arg(long, global = true)]
     servers: Option<String>,
-    /// Registry directory the servers announced themselves in.
-    #[arg(long, env = "BENCHFS_REGISTRY", global = true)]
+    /// Registry directory the servers announced themselves in [env: BENCHFS_REGISTRY].
+    #[arg(long, global = true)]
     registry: Option<PathBuf>,
     /// Cluster secret file (default with --registry: its `secret` file).
     #[arg(long, env = "BENCHFS_SECRET_FILE", global = true)]
@@ -60,6 +60,12 @@ enum Cmd {
     },
 }
 
+/// The cluster's environment variables are read by hand, not through clap's `env`: with
+/// both set, clap would either reject every call or let a variable beat a flag.
+const PRECEDENCE: &str = "Finding the cluster: command-line flags beat the environment, and a server \
+list beats a registry at the same level: --servers, then --registry, then BENCHFS_SERVERS, then \
+BENCHFS_REGISTRY.";
+
 /// Size of one copy buffer: a few chunks, written with one call so they go out in parallel.
 const COPY_BUF: usize = 16 << 20;
 
@@ -68,6 +74,8 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
+        // Colour codes only for a terminal: logs redirected to files stay plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -85,15 +93,13 @@ fn main() -> ExitCode {
     }
 }
 
+/// The cluster by [`PRECEDENCE`], with the environment's tuning and the flags applied.
 fn config(cli: &Cli) -> benchfs::Result<Config> {
     let mut cfg = match (&cli.servers, &cli.registry) {
         (Some(s), _) => Config::from_spec(s)?,
         (None, Some(r)) => Config::from_registry(r)?,
-        (None, None) => {
-            return Err(benchfs::Error::Config(
-                "no cluster given: use --servers, --registry, BENCHFS_SERVERS or BENCHFS_REGISTRY".into(),
-            ))
-        }
+        // BENCHFS_SERVERS, else BENCHFS_REGISTRY (it applies the tuning too; again below is harmless).
+        (None, None) => Config::from_env()?,
     };
     cfg.apply_env_tuning()?;
     if let Some(f) = &cli.secret_file {
@@ -163,21 +169,22 @@ fn progress(total: u64) -> indicatif::ProgressBar {
 }
 
 async fn put(c: &Client, local: &PathBuf, remote: &str) -> Result<(), String> {
-    let mut src = std::fs::File::open(local).map_err(|e| format!("{}: {e}", local.display()))?;
+    let local_err = |e: std::io::Error| format!("{}: {e}", local.display());
+    let mut src = std::fs::File::open(local).map_err(local_err)?;
     let total = src.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut buf = vec![0u8; COPY_BUF];
+    // The first read comes before the destination is created or truncated: a source that
+    // is missing, a directory or unreadable never costs an existing remote file its content.
+    let mut n = read_full(&mut src, &mut buf).map_err(local_err)?;
     let opts = OpenOptions { read: false, write: true, create: true, truncate: true, ..OpenOptions::default() };
     let f = c.open(remote, &opts).await.map_err(|e| e.to_string())?;
     let pb = progress(total);
-    let mut buf = vec![0u8; COPY_BUF];
     let mut off = 0u64;
-    loop {
-        let n = read_full(&mut src, &mut buf).map_err(|e| format!("{}: {e}", local.display()))?;
-        if n == 0 {
-            break;
-        }
+    while n > 0 {
         f.write_at(&buf[..n], off).await.map_err(|e| e.to_string())?;
         off += n as u64;
         pb.set_position(off);
+        n = read_full(&mut src, &mut buf).map_err(local_err)?;
     }
     pb.finish_and_clear();
     f.close().await.map_err(|e| e.to_string())
@@ -302,7 +309,16 @@ async fn mkdir(c: &Client, path: &str, parents: bool) -> Result<(), String> {
     Ok(())
 }
 
+/// `benchfs rm`: refuses the root up front, however it is spelled ("/", "//", "/x/.."),
+/// as rm(1) does; a recursive removal would otherwise empty the whole cluster.
 async fn rm(c: &Client, path: &str, recursive: bool) -> benchfs::Result<()> {
+    if benchfs::path::normalize(path)? == "/" {
+        return Err(benchfs::Error::Invalid(format!("refusing to remove the root directory ({path})")));
+    }
+    rm_tree(c, path, recursive).await
+}
+
+async fn rm_tree(c: &Client, path: &str, recursive: bool) -> benchfs::Result<()> {
     let a = c.stat(path).await?;
     if !a.is_dir() {
         return c.unlink(path).await;
@@ -312,7 +328,7 @@ async fn rm(c: &Client, path: &str, recursive: bool) -> benchfs::Result<()> {
     }
     let p = benchfs::path::normalize(path)?;
     for e in c.readdir(&p).await? {
-        Box::pin(rm(c, &benchfs::path::join(&p, &e.name), true)).await?;
+        Box::pin(rm_tree(c, &benchfs::path::join(&p, &e.name), true)).await?;
     }
     c.rmdir(&p).await
 }

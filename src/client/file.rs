@@ -110,11 +110,11 @@ impl File {
         if buf.is_empty() {
             return Ok(0);
         }
-        // Past i64::MAX no stat(2) can report the size: EFBIG, as a local file system says.
-        let end = off
-            .checked_add(buf.len() as u64)
-            .filter(|&e| i64::try_from(e).is_ok())
-            .ok_or_else(|| Error::FileTooBig(self.path()))?;
+        // Sizes travel as off_t (i64) through the C API, stat and FUSE: past that, EFBIG
+        // as write(2) gives.
+        let end = off.checked_add(buf.len() as u64).filter(|&e| i64::try_from(e).is_ok()).ok_or_else(|| {
+            Error::FileTooBig(format!("{}: write of {} bytes at offset {off}", self.path(), buf.len()))
+        })?;
         let ring = self.client.ring();
         try_join_all(pieces(off, buf.len(), self.chunk_size).map(|p| {
             let server = ring.chunk_owner(self.fid, p.index);

@@ -21,7 +21,7 @@ unsafe fn open_with(ctx: *const Context, path: *const c_char, opts: &OpenOptions
     // SAFETY: NULL or live / NUL-terminated (caller's contract).
     let (ctx, path) = unsafe { (handle::context(ctx)?, handle::string(path, "path")?) };
     let file = block_on(ctx.client.open(path, opts))?;
-    Ok(Box::into_raw(Box::new(FileHandle { file })))
+    handle::insert_file(file)
 }
 
 /// Creates and opens a regular file (O_CREAT implied); see `benchfs.h`.
@@ -53,19 +53,19 @@ pub unsafe extern "C" fn benchfs_open(ctx: *mut Context, path: *const c_char, fl
     })
 }
 
-/// Publishes the file's size and frees the handle (also when publishing fails).
+/// Publishes the file's size and invalidates the handle (also when publishing fails);
+/// a closed handle is EBADF here and everywhere else.
 ///
 /// # Safety
-/// `f` is NULL or a live file handle, not used again after this call.
+/// None beyond the C ABI: any value of `f` is checked against the handle table. Kept
+/// `unsafe` so Rust callers of the earlier API compile unchanged.
 #[no_mangle]
 pub unsafe extern "C" fn benchfs_close(f: *mut FileHandle) -> c_int {
     guard("benchfs_close", || {
-        if f.is_null() {
-            return Err(FfiError::null("file handle"));
-        }
-        // SAFETY: a live handle from open/create, freed exactly once here.
-        let h = unsafe { Box::from_raw(f) };
-        block_on(h.file.close())?;
+        let file = handle::remove_file(f)?;
+        // Another thread may still be in a call on this handle (the caller's race): its
+        // clone keeps the file alive until it returns; the size is published now.
+        block_on(file.flush())?;
         Ok(0)
     })
 }
@@ -73,12 +73,12 @@ pub unsafe extern "C" fn benchfs_close(f: *mut FileHandle) -> c_int {
 /// Reads up to `len` bytes at `off`; returns the count (0 at end of file).
 ///
 /// # Safety
-/// `f` is NULL or a live file handle; `buf` is NULL or writable for `len` bytes.
+/// `buf` is NULL or writable for `len` bytes (`f` may be anything: a stale one is EBADF).
 #[no_mangle]
 pub unsafe extern "C" fn benchfs_read(f: *mut FileHandle, buf: *mut c_void, len: size_t, off: off_t) -> ssize_t {
     guard("benchfs_read", || {
-        // SAFETY: NULL or live / writable for `len` (caller's contract).
-        let (file, buf) = unsafe { (handle::file(f)?, handle::bytes_mut(buf, len)?) };
+        // SAFETY: NULL or writable for `len` (caller's contract).
+        let (file, buf) = (handle::file(f)?, unsafe { handle::bytes_mut(buf, len)? });
         let n = block_on(file.read_at(buf, handle::offset(off, "offset")?))?;
         Ok(ssize_t::try_from(n).unwrap_or(ssize_t::MAX))
     })
@@ -87,12 +87,12 @@ pub unsafe extern "C" fn benchfs_read(f: *mut FileHandle, buf: *mut c_void, len:
 /// Writes all `len` bytes at `off`; returns `len`.
 ///
 /// # Safety
-/// `f` is NULL or a live file handle; `buf` is NULL or readable for `len` bytes.
+/// `buf` is NULL or readable for `len` bytes (`f` may be anything: a stale one is EBADF).
 #[no_mangle]
 pub unsafe extern "C" fn benchfs_write(f: *mut FileHandle, buf: *const c_void, len: size_t, off: off_t) -> ssize_t {
     guard("benchfs_write", || {
-        // SAFETY: NULL or live / readable for `len` (caller's contract).
-        let (file, buf) = unsafe { (handle::file(f)?, handle::bytes(buf, len)?) };
+        // SAFETY: NULL or readable for `len` (caller's contract).
+        let (file, buf) = (handle::file(f)?, unsafe { handle::bytes(buf, len)? });
         let n = block_on(file.write_at(buf, handle::offset(off, "offset")?))?;
         Ok(ssize_t::try_from(n).unwrap_or(ssize_t::MAX))
     })
@@ -101,12 +101,12 @@ pub unsafe extern "C" fn benchfs_write(f: *mut FileHandle, buf: *const c_void, l
 /// Makes the file's data and size durable on the servers.
 ///
 /// # Safety
-/// `f` is NULL or a live file handle.
+/// None beyond the C ABI: any value of `f` is checked against the handle table. Kept
+/// `unsafe` so Rust callers of the earlier API compile unchanged.
 #[no_mangle]
 pub unsafe extern "C" fn benchfs_fsync(f: *mut FileHandle) -> c_int {
     guard("benchfs_fsync", || {
-        // SAFETY: NULL or live (caller's contract).
-        let file = unsafe { handle::file(f) }?;
+        let file = handle::file(f)?;
         block_on(file.fsync())?;
         Ok(0)
     })
@@ -115,12 +115,12 @@ pub unsafe extern "C" fn benchfs_fsync(f: *mut FileHandle) -> c_int {
 /// The size as this handle sees it (its own writes included); no RPC.
 ///
 /// # Safety
-/// `f` is NULL or a live file handle.
+/// None beyond the C ABI: any value of `f` is checked against the handle table. Kept
+/// `unsafe` so Rust callers of the earlier API compile unchanged.
 #[no_mangle]
 pub unsafe extern "C" fn benchfs_file_size(f: *mut FileHandle) -> i64 {
     guard("benchfs_file_size", || {
-        // SAFETY: NULL or live (caller's contract).
-        let file = unsafe { handle::file(f) }?;
+        let file = handle::file(f)?;
         Ok(i64::try_from(file.size()).unwrap_or(i64::MAX))
     })
 }

@@ -2,12 +2,15 @@
 //! conversion of every C argument: NULL handles and strings are EINVAL, NULL data
 //! buffers EFAULT, negative offsets and sizes EINVAL.
 //!
-//! Handles are created with `Box::into_raw` and freed exactly once, by
-//! `benchfs_finalize` and `benchfs_close`; the header makes using one afterwards
-//! undefined, as `close(2)` does for a stale descriptor.
+//! A context is a `Box::into_raw` pointer, freed exactly once by `benchfs_finalize`.
+//! A file handle is no pointer at all: it encodes a slot of [`FILES`] and that slot's
+//! generation, and is never dereferenced. Closing empties the slot and bumps its
+//! generation, so a stale handle (double close, I/O after close) is EBADF, as a closed
+//! descriptor is for `close(2)`, instead of a use of freed memory.
 
 use std::ffi::{c_char, c_void, CStr};
 use std::mem::MaybeUninit;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use super::error::FfiError;
 use crate::{Client, File};
@@ -17,10 +20,95 @@ pub struct Context {
     pub(super) client: Client,
 }
 
-/// `benchfs_file_t`: an open file. It holds its own clone of the client, so it
-/// stays usable if the context is finalized first.
+/// `benchfs_file_t`: only ever seen behind a pointer that encodes a [`FILES`] slot.
 pub struct FileHandle {
-    pub(super) file: File,
+    _opaque: [u8; 0],
+}
+
+/// One slot of the file table. A slot's generation changes when its file is closed.
+struct Slot {
+    generation: u32,
+    file: Option<Arc<File>>,
+}
+
+/// The open files of the process. Lookups (every read and write) share the lock; the
+/// file is cloned out, so no call holds it across I/O.
+struct FileTable {
+    slots: Vec<Slot>,
+    /// Indices of empty slots, reused before the table grows.
+    free: Vec<u32>,
+}
+
+static FILES: RwLock<FileTable> = RwLock::new(FileTable { slots: Vec::new(), free: Vec::new() });
+
+/// Handle value: (slot + 1) in the low half, generation in the high half of the pointer
+/// bits; never NULL. A stale handle could alias only after 2^32 closes of one slot
+/// (2^16 on 32-bit targets).
+const HALF: u32 = usize::BITS / 2;
+const GENERATION_MASK: u32 = u32::MAX >> (32 - HALF);
+
+fn encode(index: u32, generation: u32) -> *mut FileHandle {
+    let low = (index as usize + 1) & ((1usize << HALF) - 1);
+    let high = (generation as usize) << HALF;
+    std::ptr::without_provenance_mut(high | low)
+}
+
+fn decode(f: *const FileHandle) -> Result<(usize, u32), FfiError> {
+    if f.is_null() {
+        return Err(FfiError::null("file handle"));
+    }
+    let v = f.addr();
+    let (low, generation) = (v & ((1usize << HALF) - 1), (v >> HALF) as u32);
+    Ok((low.wrapping_sub(1), generation))
+}
+
+fn bad_handle(f: *const FileHandle) -> FfiError {
+    FfiError::new(libc::EBADF, format!("file handle {f:p} is closed or was never opened"))
+}
+
+/// Registers an open file and returns its handle for C.
+pub(super) fn insert_file(file: File) -> Result<*mut FileHandle, FfiError> {
+    let mut t = FILES.write().unwrap_or_else(PoisonError::into_inner);
+    let index = match t.free.pop() {
+        Some(i) => i,
+        None => {
+            let i = u32::try_from(t.slots.len())
+                .ok()
+                .filter(|&i| (i as usize) < (1usize << HALF) - 1)
+                .ok_or_else(|| FfiError::new(libc::EMFILE, "too many open files"))?;
+            t.slots.push(Slot { generation: 0, file: None });
+            i
+        }
+    };
+    let slot = &mut t.slots[index as usize];
+    slot.file = Some(Arc::new(file));
+    Ok(encode(index, slot.generation))
+}
+
+/// The file behind handle `f`; EBADF once it is closed.
+pub(super) fn file(f: *const FileHandle) -> Result<Arc<File>, FfiError> {
+    let (index, generation) = decode(f)?;
+    let t = FILES.read().unwrap_or_else(PoisonError::into_inner);
+    match t.slots.get(index) {
+        Some(Slot { generation: g, file: Some(file) }) if *g == generation => Ok(file.clone()),
+        _ => Err(bad_handle(f)),
+    }
+}
+
+/// Takes the file out of handle `f`, which is stale from now on; EBADF if it already was.
+pub(super) fn remove_file(f: *const FileHandle) -> Result<Arc<File>, FfiError> {
+    let (index, generation) = decode(f)?;
+    let mut t = FILES.write().unwrap_or_else(PoisonError::into_inner);
+    let file = match t.slots.get_mut(index) {
+        Some(slot) if slot.generation == generation && slot.file.is_some() => {
+            slot.generation = slot.generation.wrapping_add(1) & GENERATION_MASK;
+            slot.file.take()
+        }
+        _ => None,
+    };
+    let file = file.ok_or_else(|| bad_handle(f))?;
+    t.free.push(index as u32);
+    Ok(file)
 }
 
 /// Borrows the context behind `ctx`.
@@ -30,15 +118,6 @@ pub struct FileHandle {
 pub(super) unsafe fn context<'a>(ctx: *const Context) -> Result<&'a Context, FfiError> {
     // SAFETY: non-NULL handles are live `Box<Context>`s (caller's contract).
     unsafe { ctx.as_ref() }.ok_or_else(|| FfiError::null("context"))
-}
-
-/// Borrows the file behind `f`.
-///
-/// # Safety
-/// `f` is NULL or came from `benchfs_open`/`benchfs_create` and has not been closed.
-pub(super) unsafe fn file<'a>(f: *const FileHandle) -> Result<&'a File, FfiError> {
-    // SAFETY: non-NULL handles are live `Box<FileHandle>`s (caller's contract).
-    unsafe { f.as_ref() }.map(|h| &h.file).ok_or_else(|| FfiError::null("file handle"))
 }
 
 /// Borrows a NUL-terminated UTF-8 string argument.

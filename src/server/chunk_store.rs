@@ -22,10 +22,11 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::ErrorKind;
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
+use super::private::{private_dir, DIR_MODE, FILE_MODE};
 use super::StoreError;
 use crate::meta::FileId;
 
@@ -76,9 +77,14 @@ fn block_crc(f: &File, b: u64, len: u64) -> std::io::Result<u32> {
     Ok(crc32c::crc32c(&buf))
 }
 
+/// Opens a chunk or checksum file for update, creating it private.
+fn open_rw(p: &Path) -> std::io::Result<File> {
+    OpenOptions::new().read(true).write(true).create(true).truncate(false).mode(FILE_MODE).open(p)
+}
+
 impl ChunkStore {
     pub fn open(root: &Path) -> std::io::Result<ChunkStore> {
-        std::fs::create_dir_all(root)?;
+        private_dir(root)?;
         Ok(ChunkStore { root: root.to_path_buf(), stripes: (0..STRIPES).map(|_| Mutex::new(())).collect() })
     }
 
@@ -97,17 +103,16 @@ impl ChunkStore {
         }
         let dir = self.file_dir(fid);
         let path = dir.join(index.to_string());
-        let open = |p: &Path| OpenOptions::new().read(true).write(true).create(true).truncate(false).open(p);
         let _g = self.lock(fid, index);
-        let f = match open(&path) {
+        let f = match open_rw(&path) {
             Err(e) if e.kind() == ErrorKind::NotFound => {
-                std::fs::create_dir_all(&dir)?;
-                open(&path)?
+                std::fs::DirBuilder::new().recursive(true).mode(DIR_MODE).create(&dir)?;
+                open_rw(&path)?
             }
             r => r?,
         };
         self.check_space()?;
-        let sums = open(&path.with_extension("crc"))?;
+        let sums = open_rw(&path.with_extension("crc"))?;
         let off = u64::from(offset);
         let end = off + data.len() as u64;
         let old_len = f.metadata()?.len();
@@ -226,12 +231,7 @@ impl ChunkStore {
                     continue;
                 }
                 f.set_len(keep)?;
-                let sums = OpenOptions::new()
-                    .read(true)
-                    .write(true)
-                    .create(true)
-                    .truncate(false)
-                    .open(p.with_extension("crc"))?;
+                let sums = open_rw(&p.with_extension("crc"))?;
                 sums.set_len(keep.div_ceil(BLOCK) * ENTRY)?;
                 if !keep.is_multiple_of(BLOCK) {
                     // The new last block is shorter: its checksum covers fewer bytes now.

@@ -65,7 +65,7 @@ fn birth(dir: &Path, fresh: bool) -> std::io::Result<u64> {
         Ok(s) => Ok(s.trim().parse().unwrap_or(0)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let b = if fresh { now_ns() } else { 0 };
-            std::fs::write(&f, format!("{b}\n"))?;
+            crate::server::private::write_file(&f, format!("{b}\n").as_bytes())?;
             Ok(b)
         }
         Err(e) => Err(e),

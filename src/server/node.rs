@@ -101,11 +101,15 @@ fn reply<R: ReplyBody>(r: R) -> Result<Served, Fail> {
 impl Node {
     /// Opens (or creates) the stores under `data_dir` for the server known as `addr`.
     pub fn open(data_dir: &Path, addr: &str, secret: Option<Secret>) -> Result<Node, StoreError> {
-        let fresh = !data_dir.join("meta.redb").exists();
-        std::fs::create_dir_all(data_dir)?;
+        let meta_path = data_dir.join("meta.redb");
+        let fresh = !meta_path.exists();
+        super::private::private_dir(data_dir)?;
         let peer_opts = TcpOptions { timeout: PEER_TIMEOUT, max_in_flight: 64, secret: secret.clone() };
+        let meta = MetaStore::open(&meta_path)?;
+        // redb creates its file with the umask's mode: make it private too.
+        super::private::private(&meta_path, super::private::FILE_MODE)?;
         Ok(Node {
-            meta: MetaStore::open(&data_dir.join("meta.redb"))?,
+            meta,
             chunks: ChunkStore::open(&data_dir.join("chunks"))?,
             membership: Membership::open(addr, data_dir, fresh, peer_opts)?,
             data_dir: data_dir.to_path_buf(),

@@ -1,15 +1,44 @@
-//! Files only the job's user may read: the server's own small files (ring, birth).
+//! Files only the job's user may read: chunks, metadata and the server's own small
+//! files (ring, birth), whatever the umask.
 
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 /// Writes `bytes` to `path` (mode 0600) through a temporary name, so a reader sees the old
 /// file or the new one, never half of one.
 pub fn write_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = path.with_extension("tmp");
-    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
+    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(FILE_MODE).open(&tmp)?;
     f.write_all(bytes)?;
     f.sync_all()?;
     std::fs::rename(&tmp, path)
 }
+
+/// Mode of everything the server creates: chunk data is the users' data, readable by
+/// them through the file system's own permissions only, never straight off the node.
+pub const DIR_MODE: u32 = 0o700;
+pub const FILE_MODE: u32 = 0o600;
+
+/// Creates `dir` (and missing parents) as private directories, whatever the umask, and
+/// tightens `dir` itself if it already existed with a looser mode. A sticky directory
+/// (`/tmp`, `/dev/shm`) is shared by design: refused rather than made private.
+pub fn private_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::DirBuilder::new().recursive(true).mode(DIR_MODE).create(dir)?;
+    if std::fs::metadata(dir)?.permissions().mode() & 0o1000 != 0 {
+        return Err(std::io::Error::other(format!(
+            "{} is a shared directory (sticky bit): give the server a directory of its own",
+            dir.display()
+        )));
+    }
+    private(dir, DIR_MODE)
+}
+
+/// Sets `path`'s permission bits to `mode` unless they already are.
+pub fn private(path: &Path, mode: u32) -> std::io::Result<()> {
+    if std::fs::metadata(path)?.permissions().mode() & 0o7777 != mode {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+    }
+    Ok(())
+}
+

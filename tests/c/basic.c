@@ -66,7 +66,25 @@ static void null_arguments(benchfs_context_t *ctx) {
     CHECK_RC(benchfs_read(f, buf, 1, -1), BENCHFS_EINVAL);
     CHECK_RC(benchfs_fsync(NULL), BENCHFS_EINVAL);
     CHECK_RC(benchfs_file_size(NULL), BENCHFS_EINVAL);
+    /* Past the largest off_t: EFBIG, as write(2) gives. */
+    CHECK_RC(benchfs_write(f, buf, 1, INT64_MAX), BENCHFS_EFBIG);
+    CHECK_RC(benchfs_write(f, buf, 2, INT64_MAX - 1), BENCHFS_EFBIG);
     CHECK_RC(benchfs_close(f), 0);
+
+    /* A closed handle is EBADF everywhere, a second close included; a handle opened
+     * since (which may reuse its slot) is not disturbed by the stale one. */
+    benchfs_file_t *g = benchfs_open(ctx, "/null-probe", O_RDWR);
+    CHECK(g != NULL);
+    CHECK_RC(benchfs_close(f), BENCHFS_EBADF);
+    CHECK(strstr(benchfs_get_error(), "closed") != NULL);
+    CHECK_RC(benchfs_write(f, buf, 1, 0), BENCHFS_EBADF);
+    CHECK_RC(benchfs_read(f, buf, 1, 0), BENCHFS_EBADF);
+    CHECK_RC(benchfs_fsync(f), BENCHFS_EBADF);
+    CHECK_RC(benchfs_file_size(f), BENCHFS_EBADF);
+    CHECK_RC(benchfs_write(g, buf, 1, 0), 1);
+    CHECK_RC(benchfs_close(g), 0);
+    CHECK_RC(benchfs_close(g), BENCHFS_EBADF);
+    CHECK_RC(benchfs_read(g, buf, 1, 0), BENCHFS_EBADF);
 
     CHECK_RC(benchfs_server_count(NULL), BENCHFS_EINVAL);
     CHECK_RC(benchfs_stat(NULL, "/", &st), BENCHFS_EINVAL);
@@ -280,6 +298,11 @@ int main(int argc, char **argv) {
     CHECK_RC(benchfs_errno(), BENCHFS_EINVAL);
     CHECK(benchfs_init("127.0.0.1:1") == NULL); /* nobody listens on port 1 */
     CHECK(benchfs_errno() == BENCHFS_EIO || benchfs_errno() == BENCHFS_ENOTCONN);
+    /* A spec that is no address list is refused before any connection attempt. */
+    CHECK(benchfs_init("garbage") == NULL);
+    CHECK_RC(benchfs_errno(), BENCHFS_EINVAL);
+    CHECK(benchfs_init("127.0.0.1:notaport") == NULL);
+    CHECK_RC(benchfs_errno(), BENCHFS_EINVAL);
     CHECK(setenv("BENCHFS_SERVERS", servers, 1) == 0);
     benchfs_context_t *ctx = benchfs_init(NULL);
     CHECK(ctx != NULL);
