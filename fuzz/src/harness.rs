@@ -72,6 +72,7 @@ pub fn check_preamble(data: &[u8]) -> Option<Preamble> {
                 FrameError::DataTooLong(d) => {
                     assert!(d > MAX_DATA && d == u32_at(DLEN_OFF) && u32_at(HLEN_OFF) <= MAX_HEADER)
                 }
+                FrameError::Reserved => assert!(b[KIND_OFF] <= 1 && (b[6..8] != [0, 0] || b[28..32] != [0; 4])),
                 other => panic!("Preamble::decode returned {other:?}"),
             }
             None

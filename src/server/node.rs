@@ -122,7 +122,8 @@ impl Node {
 
     /// A server of a one-member ring, called in-process (the embedded mount).
     pub async fn open_alone(data_dir: &Path) -> Result<Node, String> {
-        let name = format!("local:{}", data_dir.display());
+        // A member name of host:port shape; nothing connects to it.
+        let name = "in-process:0".to_string();
         let node = Node::open(data_dir, &name, None).map_err(|e| e.to_string())?;
         node.membership.adopt(vec![name], None).await?;
         Ok(node)

@@ -26,10 +26,10 @@ pub const FILE_MODE: u32 = 0o600;
 pub fn private_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::DirBuilder::new().recursive(true).mode(DIR_MODE).create(dir)?;
     if std::fs::metadata(dir)?.permissions().mode() & 0o1000 != 0 {
-        return Err(std::io::Error::other(format!(
-            "{} is a shared directory (sticky bit): give the server a directory of its own",
-            dir.display()
-        )));
+        // /tmp, /dev/shm, a fresh tmpfs mount: shared by design, so left as it is; what the
+        // server puts in it is private anyway (0700 directories, 0600 files).
+        tracing::warn!("{} is a shared directory (sticky bit); its contents are kept private", dir.display());
+        return Ok(());
     }
     private(dir, DIR_MODE)
 }
