@@ -163,3 +163,28 @@ fn two_clients_write_disjoint_ranges_of_one_file() {
         }
     });
 }
+
+/// Chunks a writer wrote but never published (no close: the size on record is 0) are
+/// freed on every server when the file is unlinked, not left behind as orphans.
+#[test]
+fn unlink_frees_unpublished_chunks_everywhere() {
+    let cluster = Cluster::start(3);
+    let rt = runtime();
+    rt.block_on(async {
+        let c = cluster.client().await;
+        let chunks = |c: Client| async move {
+            c.server_status().await.iter().map(|s| s.result.as_ref().unwrap().chunks).sum::<u64>()
+        };
+        let f = c.create("/orphan", 0o644).await.unwrap();
+        f.write_at(&pattern(7, 8 * MIB), 0).await.unwrap();
+        assert_eq!(c.stat("/orphan").await.unwrap().size, 0, "the size was published before close");
+        assert!(chunks(c.clone()).await >= 8);
+        c.unlink("/orphan").await.unwrap();
+        drop(f);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while chunks(c.clone()).await > 0 {
+            assert!(std::time::Instant::now() < deadline, "chunks of an unlinked file are still stored");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    });
+}
