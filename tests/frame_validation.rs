@@ -7,7 +7,10 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use benchfs::proto::frame::{Kind, Preamble, PREAMBLE_LEN};
+use benchfs::proto::frame::{Kind, Preamble, PREAMBLE_LEN, PROTOCOL_VERSION};
+use benchfs::proto::{Create, Request};
+use benchfs::transport::tcp::{TcpOptions, TcpTransport};
+use benchfs::transport::Transport;
 use benchfs::OpenOptions;
 use common::{pattern, runtime, Cluster};
 
@@ -89,4 +92,128 @@ fn malformed_frames_close_only_their_connection() {
         log.contains("bad frame") && log.contains("undecodable request"),
         "server did not log the bad input:\n{log}"
     );
+}
+
+/// A frame of another protocol version is answered with this server's version, so the
+/// client can say "this client speaks N, the server M" instead of a decoding error.
+#[test]
+fn other_versions_are_told_this_servers_version() {
+    let cluster = Cluster::start(1);
+    let mut old = preamble(4, 0);
+    old[4] = PROTOCOL_VERSION - 1;
+    let mut s = TcpStream::connect(&cluster.servers[0].addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(&old).unwrap();
+    s.write_all(&[0, 0, 0, 0]).unwrap();
+    let mut reply = [0u8; PREAMBLE_LEN];
+    s.read_exact(&mut reply).unwrap();
+    assert_eq!((&reply[..4], reply[4], reply[5]), (&b"BFS1"[..], PROTOCOL_VERSION, Kind::Reply as u8));
+    let mut rest = Vec::new();
+    assert_eq!(s.read_to_end(&mut rest).unwrap_or(0), 0, "more bytes after a version refusal");
+    assert!(cluster.log(0).contains("another protocol version"), "{}", cluster.log(0));
+
+    // The client's side: a server of an older version answers with its own preamble.
+    let old_server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let old_addr = old_server.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        let (mut s, _) = old_server.accept().unwrap();
+        let mut first = [0u8; PREAMBLE_LEN];
+        s.read_exact(&mut first).unwrap();
+        let mut refusal = Preamble { kind: Kind::Reply, id: 0, header_len: 0, data_len: 0, data_crc: 0 }.encode();
+        refusal[4] = 1;
+        s.write_all(&refusal).unwrap();
+    });
+    let err = runtime()
+        .block_on(benchfs::Client::connect(benchfs::Config::new(vec![old_addr]).unwrap()))
+        .err()
+        .expect("a client connected to a server of another version");
+    let msg = err.to_string();
+    assert!(msg.contains(&format!("speaks protocol {PROTOCOL_VERSION}, the server speaks 1")), "{msg}");
+}
+
+/// Requests that skip the client's normalisation (straight onto the transport) with
+/// paths that could alias a store key are refused before any handler sees them.
+#[test]
+fn the_server_refuses_every_path_alias() {
+    let cluster = Cluster::start(1);
+    let rt = runtime();
+    rt.block_on(async {
+        let opts = TcpOptions { timeout: Duration::from_secs(5), max_in_flight: 4, secret: None };
+        let t = TcpTransport::new(cluster.addrs(), opts);
+        let create = |path: &str| {
+            Request::from(Create {
+                path: path.to_string(),
+                mode: 0o644,
+                uid: 0,
+                gid: 0,
+                chunk_size: 4096,
+                exclusive: true,
+                truncate: false,
+            })
+        };
+        let long_name = format!("/{}", "n".repeat(256));
+        let cases = [
+            ("/a/../b", libc::EINVAL),
+            ("/a/./b", libc::EINVAL),
+            ("//a", libc::EINVAL),
+            ("/a/", libc::EINVAL),
+            ("a", libc::EINVAL),
+            ("/x/y\0z", libc::EINVAL),
+            ("/x\0y/z", libc::EINVAL),
+            ("/", libc::EINVAL),
+            (long_name.as_str(), libc::ENAMETOOLONG),
+        ];
+        for (path, errno) in cases {
+            match t.call(0, create(path), &[]).await {
+                Err(e) => assert_eq!(e.errno(), errno, "{path:?}: {e}"),
+                Ok(r) => panic!("the server accepted a create of {path:?}: {r:?}"),
+            }
+        }
+        let c = cluster.client().await;
+        assert!(c.readdir("/").await.unwrap().is_empty(), "a refused create left a record");
+    });
+}
+
+/// Before authentication a peer may send only a handshake-sized frame: a preamble
+/// announcing 64 MiB closes the connection at once, and many cost the server nothing.
+#[test]
+fn unauthenticated_peers_may_send_only_small_frames() {
+    let cluster = Cluster::start_with_registry(1);
+    let addr = cluster.servers[0].addr.clone();
+    let before = common::status_kib(cluster.pid(0), "VmRSS");
+    let mut held = Vec::new();
+    for _ in 0..8 {
+        let mut s = TcpStream::connect(&addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s.write_all(&preamble(16, 64 << 20)).unwrap();
+        // Then keep sending payload, as the attack did.
+        let _ = s.write_all(&vec![7u8; 1 << 20]);
+        let mut buf = [0u8; 8];
+        match s.read(&mut buf) {
+            Ok(0) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+            other => panic!("the server did not close an unauthenticated 64 MiB frame: {other:?}"),
+        }
+        held.push(s);
+    }
+    let after = common::status_kib(cluster.pid(0), "VmRSS");
+    assert!(after < before + 32 * 1024, "server RSS grew from {before} KiB to {after} KiB");
+}
+
+/// Past `--max-connections` a new connection is closed at accept; the others are served.
+#[test]
+fn connections_past_the_cap_are_closed() {
+    let cluster = Cluster::start_with(1, |_| vec!["--max-connections".into(), "2".into()]);
+    let addr = cluster.servers[0].addr.clone();
+    let (a, b) = (TcpStream::connect(&addr).unwrap(), TcpStream::connect(&addr).unwrap());
+    std::thread::sleep(Duration::from_millis(100)); // let the server accept both first
+    expect_closed(&addr, &[], "a third connection");
+    drop((a, b));
+    let rt = runtime();
+    let served = (0..50).any(|_| {
+        std::thread::sleep(Duration::from_millis(20));
+        rt.block_on(async { benchfs::Client::connect(cluster.config()).await.is_ok() })
+    });
+    assert!(served, "the server did not serve again once connections closed");
+    assert!(cluster.log(0).contains("connection limit reached"), "{}", cluster.log(0));
 }
