@@ -129,7 +129,7 @@ async fn periodic_flush(node: Arc<Node>, mut stop: watch::Receiver<bool>) {
         }
         if node.meta.is_dirty() {
             let st = node.clone();
-            if let Ok(Err(e)) = tokio::task::spawn_blocking(move || st.meta.sync()).await {
+            if let Ok(Err(e)) = tokio::task::spawn_blocking(move || st.sync_meta()).await {
                 tracing::warn!(error = %e, "periodic metadata commit failed");
             }
         }

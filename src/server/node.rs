@@ -106,6 +106,7 @@ impl Node {
         super::private::private_dir(data_dir)?;
         let peer_opts = TcpOptions { timeout: PEER_TIMEOUT, max_in_flight: 64, secret: secret.clone() };
         let meta = MetaStore::open(&meta_path)?;
+        super::private::keep_ballast(data_dir);
         // redb creates its file with the umask's mode: make it private too.
         super::private::private(&meta_path, super::private::FILE_MODE)?;
         Ok(Node {
@@ -135,9 +136,22 @@ impl Node {
 
     /// Makes everything durable: metadata commit and a sync of the data file system.
     pub fn flush(&self) -> Result<(), StoreError> {
-        self.meta.sync()?;
+        self.sync_meta()?;
         self.chunks.sync_all()?;
         Ok(())
+    }
+
+    /// Commits metadata durably. If the device is full (something else filled it: the
+    /// chunk store keeps its own reserve), the ballast is freed and the commit retried,
+    /// so acknowledged namespace changes are not lost to a full disk.
+    pub fn sync_meta(&self) -> Result<(), StoreError> {
+        match self.meta.sync() {
+            Err(e) if e.is_no_space() && super::private::release_ballast(&self.data_dir) => {
+                tracing::warn!("device full: freed the metadata ballast to commit; free space on {}", self.data_dir.display());
+                self.meta.sync()
+            }
+            r => r,
+        }
     }
 
     /// Serves one request: every request gets exactly one reply, never a panic.
@@ -317,7 +331,7 @@ impl Node {
                             Some(fid) => self.chunks.sync_file(fid)?,
                             None => self.chunks.sync_all()?,
                         }
-                        self.meta.sync()
+                        self.sync_meta()
                     })?;
                     reply(Done(0))
                 }

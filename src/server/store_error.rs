@@ -22,6 +22,8 @@ pub enum StoreError {
     Io(#[from] std::io::Error),
     #[error("metadata store: {0}")]
     Meta(#[source] redb::Error),
+    #[error("metadata store: {0}")]
+    MetaIo(#[source] std::io::Error),
     #[error("metadata record: {0}")]
     Record(#[from] postcard::Error),
 }
@@ -31,20 +33,20 @@ impl StoreError {
     pub fn is_no_space(&self) -> bool {
         match self {
             StoreError::NoSpace(_) => true,
-            StoreError::Io(e) => e.raw_os_error() == Some(libc::ENOSPC),
+            StoreError::Io(e) | StoreError::MetaIo(e) => e.raw_os_error() == Some(libc::ENOSPC),
             _ => false,
         }
     }
 }
 
 /// redb's errors all convert into `redb::Error`; its I/O errors keep their errno (so a
-/// full disk is ENOSPC at the client), the rest keep their whole chain.
+/// full disk is ENOSPC at the client) and are labelled as the metadata store's.
 macro_rules! meta_err {
     ($($t:ty),*) => {$(
         impl From<$t> for StoreError {
             fn from(e: $t) -> Self {
                 match redb::Error::from(e) {
-                    redb::Error::Io(io) => StoreError::Io(io),
+                    redb::Error::Io(io) => StoreError::MetaIo(io),
                     other => StoreError::Meta(other),
                 }
             }
