@@ -10,6 +10,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use common::require::{self, on_path};
 use common::Cluster;
 
 /// `target/<profile>`: this test binary lives in its `deps/`, next to the libraries.
@@ -28,10 +29,6 @@ fn lib_dir() -> PathBuf {
 
 fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn on_path(tool: &str) -> bool {
-    Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().is_ok_and(|o| o.status.success())
 }
 
 /// Runs `cmd`, panicking with its output unless it succeeds.
@@ -146,7 +143,7 @@ fn header_compiles_as_strict_c99_and_as_cxx() {
             .args(["-x", "c++", "-std=c++11", "-pedantic", "-Wall", "-Wextra", "-Werror", "-fsyntax-only", &inc])
             .arg(&src));
     } else {
-        println!("C++ check skipped: c++ not installed");
+        require::skip("c++", "the C++ check: c++ is not installed");
     }
 }
 
@@ -217,7 +214,7 @@ fn calls_survive_a_restart_of_every_server() {
 #[test]
 fn valgrind_finds_no_definite_leaks() {
     if !on_path("valgrind") {
-        println!("skipped: valgrind not installed");
+        require::skip("valgrind", "valgrind is not installed (apt-get install valgrind)");
         return;
     }
     let dir = tempdir();

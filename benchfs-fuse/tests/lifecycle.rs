@@ -174,7 +174,7 @@ fn clear_errors_and_nonzero_exit() {
         assert_eq!(out.status.code(), Some(1), "{err}");
         assert!(err.contains("/dev/fuse"), "{err}");
     } else {
-        eprintln!("skipped the no-/dev/fuse case: unshare(1) is not installed");
+        common::require::skip("unshare", "the no-/dev/fuse case: unshare(1) is not installed");
     }
 }
 
@@ -182,7 +182,7 @@ fn clear_errors_and_nonzero_exit() {
 fn allow_other_with_kernel_permission_checks() {
     require_fuse!();
     if Command::new("setpriv").arg("--version").output().is_err() {
-        eprintln!("skipped: setpriv(1) is not installed");
+        common::require::skip("setpriv", "setpriv(1) is not installed");
         return;
     }
     let m = TestMount::new(Backend::Embedded, &["--allow-other"]);
