@@ -229,7 +229,12 @@ fn valgrind_finds_no_memory_errors_or_definite_leaks() {
         // an interior pointer, which valgrind calls "possibly lost", and the runtime
         // held in a static is "still reachable". Every other error kind counts.
         let out = run(Command::new("valgrind")
-            .args(["--leak-check=full", "--errors-for-leak-kinds=definite", "--error-exitcode=9", "--track-origins=yes"])
+            .args([
+                "--leak-check=full",
+                "--errors-for-leak-kinds=definite",
+                "--error-exitcode=9",
+                "--track-origins=yes",
+            ])
             .arg(format!("--suppressions={}", supp.display()))
             .arg(&exe)
             .arg(cluster.spec())
@@ -242,7 +247,11 @@ fn valgrind_finds_no_memory_errors_or_definite_leaks() {
         );
         println!(
             "flavour {flavour}:\n{}",
-            report.lines().filter(|l| l.contains("lost:") || l.contains("ERROR SUMMARY")).collect::<Vec<_>>().join("\n")
+            report
+                .lines()
+                .filter(|l| l.contains("lost:") || l.contains("ERROR SUMMARY"))
+                .collect::<Vec<_>>()
+                .join("\n")
         );
     }
 }

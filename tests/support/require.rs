@@ -10,14 +10,15 @@
 /// What `all` requires: exactly what `scripts/setup.sh --test` installs (or what a
 /// root shell on a Debian machine with it has). Keep the two in step.
 /// - `fuse`: real FUSE mounts (root, an openable /dev/fuse; fuse3's fusermount3)
-/// - `valgrind`, `fio`, `shellcheck`, `cc`, `c++`: those commands
+/// - `valgrind`, `fio`, `shellcheck`, `c++`: those commands (`cc` is never skipped:
+///   the C API tests fail without it)
 /// - `fsx`: the File System eXerciser (`cargo install fsx`)
 /// - `mpirun`: Open MPI's launcher (openmpi-bin)
 /// - `netns`: network namespaces (root with CAP_NET_ADMIN, `ip` from iproute2)
 /// - `tmpfs`: mounting a tmpfs (root)
 /// - `unshare`, `setpriv`: util-linux commands
 pub const ALL: &[&str] =
-    &["fuse", "valgrind", "fio", "fsx", "shellcheck", "cc", "c++", "mpirun", "netns", "tmpfs", "unshare", "setpriv"];
+    &["fuse", "valgrind", "fio", "fsx", "shellcheck", "c++", "mpirun", "netns", "tmpfs", "unshare", "setpriv"];
 
 /// Names that only an explicit `BENCHFS_REQUIRE` entry requires: software we cannot ship.
 /// - `ior`, `mdtest`, `md-workbench`: IOR builds with the BENCHFS backend (BENCHFS_IOR_BIN, ...)
@@ -39,9 +40,13 @@ pub fn required(tool: &str) -> bool {
 /// Call where a test (or part of one) is about to be skipped because `tool` is not
 /// available here, `why` saying what is missing: prints "skipped: WHY" for the caller to
 /// go on without it, or panics when `BENCHFS_REQUIRE` requires `tool`.
+#[track_caller]
 pub fn skip(tool: &str, why: impl std::fmt::Display) {
     if required(tool) {
-        panic!("{tool} is required here (BENCHFS_REQUIRE={:?}) but not available: {why}", std::env::var("BENCHFS_REQUIRE").unwrap_or_default());
+        panic!(
+            "{tool} is required here (BENCHFS_REQUIRE={:?}) but not available: {why}",
+            std::env::var("BENCHFS_REQUIRE").unwrap_or_default()
+        );
     }
     eprintln!("skipped: {why}");
 }
