@@ -74,7 +74,8 @@ fn bad_stream(g: &mut Gen, i: usize) -> Vec<u8> {
         }
         // A payload whose checksum is wrong.
         5 => {
-            let h = encode_header(&Request::from(benchfs::proto::Write { fid: g.fid(), index: 0, offset: 0 })).expect("header");
+            let h = encode_header(&Request::from(benchfs::proto::Write { fid: g.fid(), index: 0, offset: 0 }))
+                .expect("header");
             let n = 1 + g.below(4096);
             let mut f = frame_bytes(Kind::Request, 1, &h, &g.bytes(n));
             let last = f.len() - 1;
