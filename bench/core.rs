@@ -5,13 +5,15 @@
 //! (1024) MiB in 1 MiB requests both ways, and creates/stats/unlinks 10^4 empty files.
 //! Prints min and median of each figure, the ratios to native, and the servers' peak RSS.
 
-use std::io::{BufRead, BufReader};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::Instant;
 
 use benchfs::{Client, Config, OpenOptions};
+
+#[path = "../tests/support/server.rs"]
+mod server;
 
 const MIB: usize = 1 << 20;
 
@@ -31,17 +33,8 @@ impl Drop for Servers {
 }
 
 fn start_server(dir: &Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_benchfsd"))
-        .args(["--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("spawn benchfsd");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("read");
-    let addr = line.trim().strip_prefix("benchfsd listening on ").expect("listening line").to_string();
-    (child, addr)
+    let mut cmd = server::command(Path::new(env!("CARGO_BIN_EXE_benchfsd")), "127.0.0.1:0", dir);
+    server::start(cmd.env("RUST_LOG", "warn")).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn peak_rss_mib(pid: u32) -> f64 {

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what BenchFS needs on a Debian/Ubuntu machine: the build toolchain's
-# system packages, FUSE, and (with --test) the tools the test suite drives.
+# system packages, FUSE, and (with --test) the tools the test suite drives: every
+# tool that BENCHFS_REQUIRE=all (set by scripts/test.sh) makes the tests demand
+# (the list is ALL in tests/support/require.rs; keep the two in step).
 # Idempotent: installed packages are skipped. Needs root (or sudo) for apt.
 set -euo pipefail
 
@@ -9,7 +11,9 @@ want_test=0
 
 pkgs=(build-essential pkg-config fuse3)
 if ((want_test)); then
-  pkgs+=(fio valgrind bindfs shellcheck iproute2 procps psmisc openmpi-bin python3-matplotlib)
+  # build-essential already brings cc, c++, readelf and nm (the C API tests); fuse3
+  # brings fusermount3; util-linux unshare, setpriv, mountpoint; openmpi-bin mpirun.
+  pkgs+=(fio valgrind bindfs shellcheck iproute2 procps psmisc util-linux hostname openmpi-bin python3-matplotlib)
 fi
 
 missing=()

@@ -1,7 +1,7 @@
 //! The C API as C programs see it: `tests/c/*.c` compiled by the system `cc` with
 //! flags from `pkg-config benchfs` and run against real `benchfsd` clusters; the
 //! header checked against the library's exported symbols; the install script, the
-//! static archive, and a valgrind leak check.
+//! static archive, and valgrind's memcheck (every error kind, definite leaks).
 
 mod common;
 
@@ -10,6 +10,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use common::require::{self, on_path};
 use common::Cluster;
 
 /// `target/<profile>`: this test binary lives in its `deps/`, next to the libraries.
@@ -28,10 +29,6 @@ fn lib_dir() -> PathBuf {
 
 fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn on_path(tool: &str) -> bool {
-    Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().is_ok_and(|o| o.status.success())
 }
 
 /// Runs `cmd`, panicking with its output unless it succeeds.
@@ -146,7 +143,7 @@ fn header_compiles_as_strict_c99_and_as_cxx() {
             .args(["-x", "c++", "-std=c++11", "-pedantic", "-Wall", "-Wextra", "-Werror", "-fsyntax-only", &inc])
             .arg(&src));
     } else {
-        println!("C++ check skipped: c++ not installed");
+        require::skip("c++", "the C++ check: c++ is not installed");
     }
 }
 
@@ -214,31 +211,49 @@ fn calls_survive_a_restart_of_every_server() {
     }
 }
 
+/// basic.c under memcheck, once per runtime flavour: any memcheck error (invalid
+/// access, uninitialised value, bad free, ...) or a definite leak fails the test.
+/// tests/c/valgrind.supp holds the proven false positives, each with its proof.
 #[test]
-fn valgrind_finds_no_definite_leaks() {
+fn valgrind_finds_no_memory_errors_or_definite_leaks() {
     if !on_path("valgrind") {
-        println!("skipped: valgrind not installed");
+        require::skip("valgrind", "valgrind is not installed (apt-get install valgrind)");
         return;
     }
     let dir = tempdir();
     let exe = compile("basic", dir.path(), &build_tree_flags());
-    let cluster = Cluster::start(2);
-    // Only definite leaks count as errors: std keeps the main thread's handle through
-    // an interior pointer, which valgrind calls "possibly lost", and the runtime held
-    // in a static is "still reachable". Memory errors (invalid reads, ...) still fail.
-    let out = run(Command::new("valgrind")
-        .args(["--leak-check=full", "--errors-for-leak-kinds=definite", "--error-exitcode=1"])
-        .arg(&exe)
-        .arg(cluster.spec()));
-    let report = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        report.contains("definitely lost: 0 bytes") || report.contains("All heap blocks were freed"),
-        "valgrind report:\n{report}"
-    );
-    println!(
-        "{}",
-        report.lines().filter(|l| l.contains("lost:") || l.contains("ERROR SUMMARY")).collect::<Vec<_>>().join("\n")
-    );
+    let supp = repo().join("tests/c/valgrind.supp");
+    for flavour in ["0", "2"] {
+        let cluster = Cluster::start(2);
+        // Leaks: only definite ones count: std keeps the main thread's handle through
+        // an interior pointer, which valgrind calls "possibly lost", and the runtime
+        // held in a static is "still reachable". Every other error kind counts.
+        let out = run(Command::new("valgrind")
+            .args([
+                "--leak-check=full",
+                "--errors-for-leak-kinds=definite",
+                "--error-exitcode=9",
+                "--track-origins=yes",
+            ])
+            .arg(format!("--suppressions={}", supp.display()))
+            .arg(&exe)
+            .arg(cluster.spec())
+            .env("BENCHFS_RUNTIME_THREADS", flavour));
+        let report = String::from_utf8_lossy(&out.stderr);
+        assert!(report.contains("ERROR SUMMARY: 0 errors"), "flavour {flavour}: valgrind report:\n{report}");
+        assert!(
+            report.contains("definitely lost: 0 bytes") || report.contains("All heap blocks were freed"),
+            "flavour {flavour}: valgrind report:\n{report}"
+        );
+        println!(
+            "flavour {flavour}:\n{}",
+            report
+                .lines()
+                .filter(|l| l.contains("lost:") || l.contains("ERROR SUMMARY"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
 }
 
 #[test]

@@ -2,10 +2,12 @@
 //! the mpirun launcher end to end on this machine (a hostfile of localhost slots), and
 //! the Slurm batch script under a stand-in `srun` that runs its tasks here.
 //!
-//! Each test says "skipped: ..." and passes when a tool it needs is missing.
+//! Each test says "skipped: ..." and passes when a tool it needs is missing, unless
+//! `BENCHFS_REQUIRE` requires it (tests/support/require.rs).
 
 mod common;
 
+use common::require::{self, on_path as have};
 use common::show;
 
 use std::path::{Path, PathBuf};
@@ -20,10 +22,6 @@ fn repo() -> PathBuf {
 /// workspace was built).
 fn bin_dir() -> PathBuf {
     Path::new(env!("CARGO_BIN_EXE_benchfsd")).parent().expect("bin dir").to_path_buf()
-}
-
-fn have(tool: &str) -> bool {
-    Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().is_ok_and(|o| o.status.success())
 }
 
 fn is_root() -> bool {
@@ -95,7 +93,7 @@ echo ROUND-TRIP-OK
 #[test]
 fn scripts_pass_shellcheck() {
     if !have("shellcheck") {
-        eprintln!("skipped: shellcheck is not installed (apt-get install shellcheck)");
+        require::skip("shellcheck", "shellcheck is not installed (apt-get install shellcheck)");
         return;
     }
     let mut files = vec![PathBuf::from("bench/run.sh")];
@@ -149,7 +147,7 @@ fn launcher(dir: &Path, slots: usize, extra: &[&str], cmd: &[&str]) -> Output {
 #[test]
 fn mpirun_launcher_runs_a_job_on_local_slots_and_cleans_up() {
     if let Some(why) = mpirun_reason() {
-        eprintln!("skipped: {why}");
+        require::skip("mpirun", why);
         return;
     }
     let dir = tempfile::Builder::new().prefix("benchfs-launch-test-").tempdir().expect("tempdir");
@@ -158,7 +156,7 @@ fn mpirun_launcher_runs_a_job_on_local_slots_and_cleans_up() {
     let m = mount.to_string_lossy().to_string();
     match fuse_reason() {
         None => extra.extend(["--mount", m.as_str()]),
-        Some(why) => eprintln!("(FUSE part skipped: {why})"),
+        Some(why) => require::skip("fuse", format_args!("the FUSE part: {why}")),
     }
     let o = launcher(dir.path(), 3, &extra, &["bash", "-c", ROUND_TRIP]);
     assert!(o.status.success(), "launcher failed:\n{}", show(&o));
@@ -177,7 +175,7 @@ fn mpirun_launcher_runs_a_job_on_local_slots_and_cleans_up() {
 #[test]
 fn mpirun_launcher_passes_on_failure_and_still_cleans_up() {
     if let Some(why) = mpirun_reason() {
-        eprintln!("skipped: {why}");
+        require::skip("mpirun", why);
         return;
     }
     let dir = tempfile::Builder::new().prefix("benchfs-launch-test-").tempdir().expect("tempdir");
@@ -242,7 +240,7 @@ fn slurm_script_runs_a_job_under_a_stand_in_srun() {
         None => {
             cmd.env("BENCHFS_MOUNT", &mount);
         }
-        Some(why) => eprintln!("(FUSE part skipped: {why})"),
+        Some(why) => require::skip("fuse", format_args!("the FUSE part: {why}")),
     }
     let o = cmd.output().expect("run benchfs.sbatch");
     assert!(o.status.success(), "benchfs.sbatch failed:\n{}", show(&o));

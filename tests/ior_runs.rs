@@ -13,104 +13,26 @@
 //! Optional: BENCHFS_MPIRUN (default `mpirun`, Open MPI flags are used).
 //! Without the variables each test prints "skipped: ..." and passes.
 
+mod common;
+
 use std::env;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, Instant};
 
-const BENCHFSD: &str = env!("CARGO_BIN_EXE_benchfsd");
-const READY_PREFIX: &str = "benchfsd listening on ";
-const SERVER_START_TIMEOUT: Duration = Duration::from_secs(60);
+use common::Cluster;
+
 const RUN_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// The runs start MPI jobs of several processes each: one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
 
-/// One `benchfsd` process; killed when dropped.
-struct Server {
-    child: Child,
-    addr: String,
-}
-
-impl Server {
-    fn start(data_dir: &Path) -> Server {
-        std::fs::create_dir_all(data_dir).unwrap();
-        let mut child = Command::new(BENCHFSD)
-            .arg("--listen")
-            .arg("127.0.0.1:0")
-            .arg("--data-dir")
-            .arg(data_dir)
-            // open servers, outside any registry or secret of the environment
-            .env_remove("BENCHFS_REGISTRY")
-            .env_remove("BENCHFS_SECRET_FILE")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {BENCHFSD}: {e}"));
-
-        // Read stdout on a thread (and keep draining it, so the server never
-        // blocks on a full pipe); the address comes back through a channel.
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        thread::spawn(move || {
-            let mut tx = Some(tx);
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if let Some(addr) = line.trim().strip_prefix(READY_PREFIX) {
-                    if let Some(tx) = tx.take() {
-                        let _ = tx.send(addr.trim().to_string());
-                    }
-                }
-            }
-        });
-
-        match rx.recv_timeout(SERVER_START_TIMEOUT) {
-            Ok(addr) => Server { child, addr },
-            Err(_) => {
-                let _ = child.kill();
-                let status = child.wait().ok();
-                panic!(
-                    "benchfsd did not print {READY_PREFIX:?} within {SERVER_START_TIMEOUT:?} \
-                     (exit status: {status:?})"
-                );
-            }
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Two servers with their data under one temporary directory.
-struct Cluster {
-    servers: Vec<Server>,
-    _dir: tempfile::TempDir,
-}
-
-impl Cluster {
-    fn start() -> Cluster {
-        let dir = tempfile::tempdir().unwrap();
-        let servers = (0..2).map(|i| Server::start(&dir.path().join(format!("server{i}")))).collect();
-        Cluster { servers, _dir: dir }
-    }
-
-    fn servers_arg(&self) -> String {
-        let addrs: Vec<&str> = self.servers.iter().map(|s| s.addr.as_str()).collect();
-        format!("--benchfs.servers={}", addrs.join(","))
-    }
-}
-
-/// The binary named by `var`, or None after printing why the test is skipped.
-fn bin_from_env(var: &str) -> Option<PathBuf> {
+/// The binary named by `var`, or None after printing why the test is skipped (a
+/// failure when `BENCHFS_REQUIRE` names `tool`).
+fn bin_from_env(var: &str, tool: &str) -> Option<PathBuf> {
     match env::var_os(var) {
         Some(v) if !v.is_empty() => {
             let p = PathBuf::from(v);
@@ -118,7 +40,7 @@ fn bin_from_env(var: &str) -> Option<PathBuf> {
             Some(p)
         }
         _ => {
-            eprintln!("skipped: {var} not set");
+            common::require::skip(tool, format_args!("{var} not set"));
             None
         }
     }
@@ -189,9 +111,10 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 /// (args split on whitespace) under mpirun in a scratch working directory.
 fn run_benchfs(bin: &Path, args: &str) -> String {
     let _guard = serial();
-    let cluster = Cluster::start();
+    // Two servers with their data under one temporary directory.
+    let cluster = Cluster::start(2);
     let cwd = tempfile::tempdir().unwrap();
-    let servers = cluster.servers_arg();
+    let servers = format!("--benchfs.servers={}", cluster.spec());
     let mut all = vec!["-a", "BENCHFS", servers.as_str()];
     all.extend(args.split_whitespace());
     mpirun(bin, &all, cwd.path())
@@ -199,7 +122,7 @@ fn run_benchfs(bin: &Path, args: &str) -> String {
 
 #[test]
 fn ior_file_per_process() {
-    let Some(ior) = bin_from_env("BENCHFS_IOR_BIN") else {
+    let Some(ior) = bin_from_env("BENCHFS_IOR_BIN", "ior") else {
         return;
     };
     let out = run_benchfs(&ior, "-o /ior-fpp-testfile -t 1m -b 16m -F -w -r -W -R -C -e");
@@ -208,7 +131,7 @@ fn ior_file_per_process() {
 
 #[test]
 fn ior_shared_file() {
-    let Some(ior) = bin_from_env("BENCHFS_IOR_BIN") else {
+    let Some(ior) = bin_from_env("BENCHFS_IOR_BIN", "ior") else {
         return;
     };
     let out = run_benchfs(&ior, "-o /ior-shared-testfile -t 1m -b 16m -w -r -W -R -C -e");
@@ -217,7 +140,7 @@ fn ior_shared_file() {
 
 #[test]
 fn mdtest_unique_dirs() {
-    let Some(mdtest) = bin_from_env("BENCHFS_MDTEST_BIN") else {
+    let Some(mdtest) = bin_from_env("BENCHFS_MDTEST_BIN", "mdtest") else {
         return;
     };
     let out = run_benchfs(&mdtest, "-d /mdtest-flat -n 200 -u");
@@ -226,7 +149,7 @@ fn mdtest_unique_dirs() {
 
 #[test]
 fn mdtest_tree() {
-    let Some(mdtest) = bin_from_env("BENCHFS_MDTEST_BIN") else {
+    let Some(mdtest) = bin_from_env("BENCHFS_MDTEST_BIN", "mdtest") else {
         return;
     };
     let out = run_benchfs(&mdtest, "-d /mdtest-tree -z 2 -b 3 -I 10");
@@ -235,7 +158,7 @@ fn mdtest_tree() {
 
 #[test]
 fn md_workbench_small() {
-    let Some(mdwb) = bin_from_env("BENCHFS_MDWORKBENCH_BIN") else {
+    let Some(mdwb) = bin_from_env("BENCHFS_MDWORKBENCH_BIN", "md-workbench") else {
         return;
     };
     let out = run_benchfs(&mdwb, "-o /mdwb -D 4 -I 20 -P 20 -R 2");

@@ -3,7 +3,8 @@
 //! `benchfsd` in each. A file written from host 1 through the CLI must come back
 //! bit-identical on host 3, and `down` must leave no namespace, link or process.
 //!
-//! Needs root and `ip` (iproute2); otherwise it says "skipped: ..." and passes.
+//! Needs root and `ip` (iproute2); otherwise it says "skipped: ..." and passes (fails
+//! when `BENCHFS_REQUIRE` requires `netns`).
 
 mod common;
 
@@ -57,7 +58,7 @@ fn why_skip() -> Option<String> {
     if unsafe { libc::geteuid() } != 0 {
         return Some("not root (network namespaces need CAP_NET_ADMIN)".into());
     }
-    if !Command::new("sh").args(["-c", "command -v ip"]).output().is_ok_and(|o| o.status.success()) {
+    if !common::require::on_path("ip") {
         return Some("'ip' is missing (apt-get install iproute2)".into());
     }
     // Root without CAP_NET_ADMIN (some containers) cannot make namespaces.
@@ -82,7 +83,7 @@ fn ours_in(list: &str) -> Vec<String> {
 #[test]
 fn three_hosts_write_on_one_read_on_another_and_tear_down_cleanly() {
     if let Some(why) = why_skip() {
-        eprintln!("skipped: {why}");
+        common::require::skip("netns", why);
         return;
     }
     let links_before = text(Command::new("ip").args(["-o", "link", "show"]));

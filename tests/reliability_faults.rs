@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use benchfs::proto::SetAttr;
 use benchfs::{Client, Config, OpenOptions};
-use common::{pattern, runtime, status_kib, Cluster};
+use common::{pattern, require, runtime, status_kib, Cluster};
 
 const MIB: usize = 1 << 20;
 
@@ -255,7 +255,7 @@ struct FullDisk {
 /// machine cannot mount a tmpfs (not root, or no permission).
 fn full_disk_scenario(test: &str) -> Option<FullDisk> {
     if !is_root() {
-        println!("SKIPPED {test}: mounting a tmpfs needs root");
+        require::skip("tmpfs", format_args!("{test}: mounting a tmpfs needs root"));
         return None;
     }
     let mut cluster = Cluster::start(3);
@@ -268,7 +268,7 @@ fn full_disk_scenario(test: &str) -> Option<FullDisk> {
     let mount = match TmpfsMount::mount(&cluster.servers[vi].data_dir, "16m") {
         Ok(m) => m,
         Err(e) => {
-            println!("SKIPPED {test}: {e}");
+            require::skip("tmpfs", format_args!("{test}: {e}"));
             return None;
         }
     };
@@ -566,11 +566,11 @@ fn ip(args: &[&str]) {
 fn partitioned_host_times_out_within_the_timeout_then_recovers() {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/netns-cluster.sh");
     if !script.exists() {
-        println!("SKIPPED partitioned_host_times_out_within_the_timeout_then_recovers: no {}", script.display());
+        require::skip("netns", format_args!("no {}", script.display()));
         return;
     }
     if !is_root() || Command::new("ip").arg("-V").output().is_err() {
-        println!("SKIPPED partitioned_host_times_out_within_the_timeout_then_recovers: needs root and iproute2");
+        require::skip("netns", "needs root and iproute2");
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -581,7 +581,7 @@ fn partitioned_host_times_out_within_the_timeout_then_recovers() {
         let err = String::from_utf8_lossy(&up.stderr);
         // A sandbox without network namespaces: not this test's failure.
         if err.contains("Operation not permitted") || err.contains("Permission denied") {
-            println!("SKIPPED partitioned_host_times_out_within_the_timeout_then_recovers: {err}");
+            require::skip("netns", err);
             return;
         }
         panic!("netns-cluster.sh up 3 failed: {err}");

@@ -13,7 +13,7 @@ mod common;
 #[path = "../fuzz/src/harness.rs"]
 mod harness;
 
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use benchfs::proto::frame::{encode_header, Kind, Preamble, MAX_DATA, MAX_HEADER};
 use benchfs::proto::{Request, Stat};
 use benchfs::OpenOptions;
-use common::{pattern, runtime, status_kib, Cluster};
+use common::{pattern, runtime, server, status_kib, Cluster};
 use harness::{frame_bytes, Gen};
 
 /// One bad (or partly bad) byte stream of class `i % 8`.
@@ -74,7 +74,8 @@ fn bad_stream(g: &mut Gen, i: usize) -> Vec<u8> {
         }
         // A payload whose checksum is wrong.
         5 => {
-            let h = encode_header(&Request::from(benchfs::proto::Write { fid: g.fid(), index: 0, offset: 0 })).expect("header");
+            let h = encode_header(&Request::from(benchfs::proto::Write { fid: g.fid(), index: 0, offset: 0 }))
+                .expect("header");
             let n = 1 + g.below(4096);
             let mut f = frame_bytes(Kind::Request, 1, &h, &g.bytes(n));
             let last = f.len() - 1;
@@ -265,18 +266,14 @@ impl SecretServer {
         let dir = tempfile::Builder::new().prefix("benchfs-auth-").tempdir_in(base).unwrap();
         let secret = dir.path().join("secret");
         let log = std::fs::File::create(dir.path().join("log")).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_benchfsd"))
-            .args(["--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(dir.path().join("data"))
-            .arg("--secret-file")
-            .arg(&secret)
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let addr = line.trim().strip_prefix("benchfsd listening on ").expect("listening line").to_string();
+        let bin = Path::new(env!("CARGO_BIN_EXE_benchfsd"));
+        let (child, addr) = server::spawn_benchfsd(
+            bin,
+            "127.0.0.1:0",
+            &dir.path().join("data"),
+            log.into(),
+            &["--secret-file".into(), secret.display().to_string()],
+        );
         SecretServer { child, addr, secret, dir }
     }
 }
@@ -409,17 +406,12 @@ fn sigterm_with_stuck_clients_stops_within_a_bound_and_loses_nothing() {
 #[test]
 fn preambles_alone_cannot_exhaust_a_limited_server() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new("bash")
-        .args(["-c", "ulimit -v 1500000 && exec \"$0\" --listen 127.0.0.1:0 --threads 1 --data-dir \"$1\""])
+    let mut cmd = Command::new("bash");
+    cmd.args(["-c", "ulimit -v 1500000 && exec \"$0\" --listen 127.0.0.1:0 --threads 1 --data-dir \"$1\""])
         .arg(env!("CARGO_BIN_EXE_benchfsd"))
         .arg(dir.path().join("data"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let addr = line.trim().strip_prefix("benchfsd listening on ").expect("listening line").to_string();
+        .stderr(Stdio::null());
+    let (mut child, addr) = server::start(&mut cmd).unwrap_or_else(|e| panic!("{e}"));
     let pre = Preamble { kind: Kind::Request, id: 1, header_len: 0, data_len: MAX_DATA, data_crc: 0 }.encode();
     let mut held = Vec::new();
     for _ in 0..64 {

@@ -705,7 +705,10 @@ fn concurrent_namespace_ops_keep_every_file_exactly_once() {
     let mounts: Vec<common::TestMount> = match &fuse {
         None => vec![common::TestMount::on_servers(&cluster.addrs), common::TestMount::on_servers(&cluster.addrs)],
         Some(why) => {
-            eprintln!("FUSE mounts skipped ({why}); running the Client and C API workers only");
+            common::require::skip(
+                "fuse",
+                format_args!("the FUSE mounts ({why}); running the Client and C API workers only"),
+            );
             Vec::new()
         }
     };

@@ -1,6 +1,7 @@
 //! Standard exercisers through the mount: fio's verified sequential and random jobs, and
 //! fsx's random mix of reads, writes, mmap, truncates and syncs checked against a model.
-//! Each is skipped (the test passes, printing "skipped: ...") when the tool is missing.
+//! Each is skipped (the test passes, printing "skipped: ...") when the tool is missing,
+//! unless `BENCHFS_REQUIRE` requires it (tests/support/require.rs).
 
 #[macro_use]
 mod common;
@@ -43,7 +44,7 @@ fn run_fio(dir: &Path, job: &[&str]) {
 
 fn fio_jobs(m: &common::TestMount, direct: bool) {
     if !common::have_tool("fio") {
-        eprintln!("skipped: fio is not installed (apt-get install fio)");
+        common::require::skip("fio", "fio is not installed (apt-get install fio)");
         return;
     }
     let direct = if direct { "--direct=1" } else { "--direct=0" };
@@ -65,7 +66,7 @@ fn fio_verify_direct_io() {
 
 fn fsx(m: &common::TestMount) {
     if !common::have_tool("fsx") {
-        eprintln!("skipped: fsx is not installed (cargo install fsx)");
+        common::require::skip("fsx", "fsx is not installed (cargo install fsx)");
         return;
     }
     let artifacts = common::fast_tempdir();

@@ -84,7 +84,12 @@ fn daemon_is_mounted_on_return_and_exits_when_unmounted() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(is_mounted(&mnt));
     std::fs::write(mnt.join("kept"), b"across mounts").expect("write");
-    unmount_daemon(&mnt, &["fusermount3", "-u"]);
+    if common::require::on_path("fusermount3") {
+        unmount_daemon(&mnt, &["fusermount3", "-u"]);
+    } else {
+        common::require::skip("fuse", "the `fusermount3 -u` case: fusermount3 is missing (apt-get install fuse3)");
+        unmount_daemon(&mnt, &["umount"]);
+    }
 
     // The embedded server's data directory persists; `umount` works as well.
     let out = daemon(&mnt, data.path());
@@ -174,7 +179,7 @@ fn clear_errors_and_nonzero_exit() {
         assert_eq!(out.status.code(), Some(1), "{err}");
         assert!(err.contains("/dev/fuse"), "{err}");
     } else {
-        eprintln!("skipped the no-/dev/fuse case: unshare(1) is not installed");
+        common::require::skip("unshare", "the no-/dev/fuse case: unshare(1) is not installed");
     }
 }
 
@@ -182,7 +187,7 @@ fn clear_errors_and_nonzero_exit() {
 fn allow_other_with_kernel_permission_checks() {
     require_fuse!();
     if Command::new("setpriv").arg("--version").output().is_err() {
-        eprintln!("skipped: setpriv(1) is not installed");
+        common::require::skip("setpriv", "setpriv(1) is not installed");
         return;
     }
     let m = TestMount::new(Backend::Embedded, &["--allow-other"]);

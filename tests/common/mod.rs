@@ -1,11 +1,15 @@
 //! Test clusters: real `benchfsd` processes on loopback ports with temporary data dirs.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 
 use benchfs::{Client, Config};
+
+#[path = "../support/require.rs"]
+pub mod require;
+#[path = "../support/server.rs"]
+pub mod server;
 
 pub struct Server {
     child: Option<Child>,
@@ -18,22 +22,13 @@ pub struct Server {
 /// Starts `benchfsd` and waits for its "listening" line; panics with its log if it dies.
 fn spawn(listen: &str, data_dir: &Path, log: &Path, extra: &[String]) -> (Child, String) {
     let logf = std::fs::OpenOptions::new().create(true).append(true).open(log).expect("log file");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_benchfsd"))
-        .args(["--listen", listen, "--data-dir"])
-        .arg(data_dir)
-        .args(extra)
-        .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()))
-        .stdout(Stdio::piped())
-        .stderr(logf)
-        .spawn()
-        .expect("spawn benchfsd");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("read benchfsd stdout");
-    let addr = line.trim().strip_prefix("benchfsd listening on ").map(str::to_string);
-    match addr {
-        Some(a) => (child, a),
-        None => panic!("benchfsd did not start: {}", std::fs::read_to_string(log).unwrap_or_default()),
-    }
+    let started = server::start(
+        server::command(Path::new(env!("CARGO_BIN_EXE_benchfsd")), listen, data_dir)
+            .args(extra)
+            .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()))
+            .stderr(logf),
+    );
+    started.unwrap_or_else(|e| panic!("{e}; its log:\n{}", std::fs::read_to_string(log).unwrap_or_default()))
 }
 
 pub struct Cluster {

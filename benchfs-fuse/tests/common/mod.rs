@@ -2,11 +2,15 @@
 //! a mount of `benchfs-fuse` that unmounts when dropped.
 #![allow(dead_code, unused_macros)] // each test binary uses a different part
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+
+#[path = "../../../tests/support/require.rs"]
+pub mod require;
+#[path = "../../../tests/support/server.rs"]
+pub mod server;
 
 /// Why real mounts cannot run here, if they cannot.
 pub fn skip_reason() -> Option<String> {
@@ -20,11 +24,12 @@ pub fn skip_reason() -> Option<String> {
     None
 }
 
-/// Returns from the test (which then passes) with "skipped: ..." when mounts cannot run.
+/// Returns from the test (which then passes) with "skipped: ..." when mounts cannot run,
+/// or fails it when `BENCHFS_REQUIRE` requires `fuse` (see tests/support/require.rs).
 macro_rules! require_fuse {
     () => {
         if let Some(why) = common::skip_reason() {
-            eprintln!("skipped: {why}");
+            common::require::skip("fuse", why);
             return;
         }
     };
@@ -109,22 +114,10 @@ impl Cluster {
         let mut procs = Vec::new();
         let mut addrs = Vec::new();
         for i in 0..n {
-            let mut child = Command::new(benchfsd_bin())
-                .args(["--listen", "127.0.0.1:0", "--threads", "2", "--data-dir"])
-                .arg(data.path().join(format!("s{i}")))
-                .env("RUST_LOG", "error")
-                .stdout(Stdio::piped())
-                .stderr(Stdio::inherit())
-                .spawn()
-                .expect("spawn benchfsd");
-            let stdout = child.stdout.take().expect("stdout");
-            let mut line = String::new();
-            BufReader::new(stdout).read_line(&mut line).expect("read benchfsd's first line");
-            let addr = line.trim().strip_prefix("benchfsd listening on ").unwrap_or_else(|| {
-                let _ = child.kill();
-                panic!("unexpected first line from benchfsd: {line:?}")
-            });
-            addrs.push(addr.to_string());
+            let mut cmd = server::command(benchfsd_bin(), "127.0.0.1:0", &data.path().join(format!("s{i}")));
+            cmd.args(["--threads", "2"]).env("RUST_LOG", "error").stderr(Stdio::inherit());
+            let (child, addr) = server::start(&mut cmd).unwrap_or_else(|e| panic!("{e}"));
+            addrs.push(addr);
             procs.push(child);
         }
         Cluster { procs, addrs, _data: data }
