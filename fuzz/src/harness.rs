@@ -527,11 +527,15 @@ impl Gen {
             10 => Rename { from: self.path(), to: self.path(), noreplace: self.bool() }.into(),
             11 => Readdir { dir: self.path(), after: self.opt(Gen::path), limit: self.edgy_u32() }.into(),
             12 => Write { fid: self.fid(), index: self.edgy_u64(), offset: self.edgy_u32() }.into(),
-            13 => Read { fid: self.fid(), index: self.edgy_u64(), offset: self.edgy_u32(), len: self.edgy_u32() }.into(),
+            13 => {
+                Read { fid: self.fid(), index: self.edgy_u64(), offset: self.edgy_u32(), len: self.edgy_u32() }.into()
+            }
             14 => TruncateChunks { fid: self.fid(), size: self.edgy_u64(), chunk_size: self.edgy_u32() }.into(),
             15 => Fsync { fid: self.opt(Gen::fid) }.into(),
             16 => Usage { detail: self.bool() }.into(),
-            17 => Insert { path: self.path(), attr: self.attr(), replace: self.bool(), bypass_fence: self.bool() }.into(),
+            17 => {
+                Insert { path: self.path(), attr: self.attr(), replace: self.bool(), bypass_fence: self.bool() }.into()
+            }
             18 => Fence { dir: self.path(), state: self.fence_state(), probe: self.bool() }.into(),
             19 => MoveTree { from: self.path(), to: self.path() }.into(),
             _ => {

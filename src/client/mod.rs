@@ -183,7 +183,11 @@ impl Client {
     /// Every server's usage with chunk counts, or why it could not be reached.
     pub async fn server_status(&self) -> Vec<ServerStatus> {
         let rs = self.fan_out(Usage { detail: true }).await;
-        self.servers().iter().zip(rs).map(|(addr, r)| ServerStatus { addr: addr.clone(), result: r.map(|u| u.0) }).collect()
+        self.servers()
+            .iter()
+            .zip(rs)
+            .map(|(addr, r)| ServerStatus { addr: addr.clone(), result: r.map(|u| u.0) })
+            .collect()
     }
 
     /// Makes all metadata and data on every server durable.

@@ -21,7 +21,7 @@ use tracing::Instrument;
 use super::{Node, MAX_IN_FLIGHT_PER_CONN};
 use crate::auth;
 use crate::proto::frame::{decode_header, encode_header, FrameError, Kind};
-use crate::proto::{Challenge, Done, ReplyBody, Reply, Request, Status};
+use crate::proto::{Challenge, Done, Reply, ReplyBody, Request, Status};
 use crate::rpc::wire::{read_frame_within, write_frame, Limits, ReadError};
 
 /// How long a new connection may take to authenticate.

@@ -63,7 +63,6 @@ fn not_found(path: &str) -> StoreError {
     StoreError::NotFound(path.to_string())
 }
 
-
 impl MetaStore {
     pub fn open(path: &Path) -> Result<MetaStore, StoreError> {
         let db = Database::create(path)?;

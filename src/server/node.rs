@@ -147,7 +147,10 @@ impl Node {
     pub fn sync_meta(&self) -> Result<(), StoreError> {
         match self.meta.sync() {
             Err(e) if e.is_no_space() && super::private::release_ballast(&self.data_dir) => {
-                tracing::warn!("device full: freed the metadata ballast to commit; free space on {}", self.data_dir.display());
+                tracing::warn!(
+                    "device full: freed the metadata ballast to commit; free space on {}",
+                    self.data_dir.display()
+                );
                 self.meta.sync()
             }
             r => r,
@@ -240,7 +243,8 @@ impl Node {
                 // The connection answers these itself, before any request reaches here.
                 Request::Hello(_) | Request::Auth(_) => Err(fail(Status::Invalid, "handshake out of place")),
                 Request::AdoptRing(r) => {
-                    let a = self.membership.adopt(r.members, r.formed).await.map_err(|e| fail(Status::Membership, e))?;
+                    let a =
+                        self.membership.adopt(r.members, r.formed).await.map_err(|e| fail(Status::Membership, e))?;
                     reply(RingInfo { ring: a.id, members: a.members.clone() })
                 }
                 Request::Create(c) => {

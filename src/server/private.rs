@@ -42,7 +42,6 @@ pub fn private(path: &Path, mode: u32) -> std::io::Result<()> {
     Ok(())
 }
 
-
 const BALLAST: &str = "ballast";
 
 /// Reserves room for the metadata store's last commits: a file of zeros (1/32 of the
