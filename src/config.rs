@@ -106,16 +106,29 @@ impl Config {
     }
 }
 
-/// Parses a chunk size in bytes, with an optional K/M suffix (powers of two).
-pub fn parse_chunk_size(s: &str) -> Result<u32> {
-    let (num, mul) = match s.trim().to_ascii_uppercase() {
-        t if t.ends_with('K') => (t.trim_end_matches('K').to_string(), 1u64 << 10),
-        t if t.ends_with('M') => (t.trim_end_matches('M').to_string(), 1u64 << 20),
-        t => (t, 1),
+/// Parses a byte count: digits, optionally followed by a binary unit, case-insensitive:
+/// `K`/`KiB`, `M`/`MiB`, `G`/`GiB`, `T`/`TiB` (powers of 1024; `4096`, `64K`, `1MiB`).
+/// Every size given to a BenchFS program is read by this one function.
+pub fn parse_size(s: &str) -> Result<u64> {
+    let t = s.trim();
+    let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(digits);
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" => 0,
+        "k" | "kib" => 10,
+        "m" | "mib" => 20,
+        "g" | "gib" => 30,
+        "t" | "tib" => 40,
+        _ => return Err(Error::Config(format!("size {s:?}: unknown unit (use K, M, G, T or KiB, MiB, GiB, TiB)"))),
     };
-    let n: u64 = num.parse().map_err(|_| Error::Config(format!("chunk size {s:?} is not a number")))?;
-    // Checked: a wrapped product could land inside the accepted range.
-    let bytes = n.checked_mul(mul).ok_or_else(|| Error::Config(format!("chunk size {s} too large")))?;
+    let n: u64 = num.parse().map_err(|_| Error::Config(format!("size {s:?} is not a number of bytes")))?;
+    // Checked: a wrapped product could land inside a caller's accepted range.
+    n.checked_mul(1 << shift).ok_or_else(|| Error::Config(format!("size {s} is too large")))
+}
+
+/// Parses a chunk size ([`parse_size`]), between 4 KiB and the largest frame's data.
+pub fn parse_chunk_size(s: &str) -> Result<u32> {
+    let bytes = parse_size(s)?;
     if !(4096..=u64::from(crate::proto::frame::MAX_DATA)).contains(&bytes) {
         return Err(Error::Config(format!("chunk size {s} must be between 4 KiB and 64 MiB")));
     }
@@ -146,6 +159,33 @@ mod tests {
             let e = parse_chunk_size(s).unwrap_err();
             assert!(matches!(e, Error::Config(_)), "{s}: {e}");
         }
+    }
+
+    #[test]
+    fn sizes_in_every_spelling() {
+        for (s, n) in [
+            ("4096", 4096),
+            ("64K", 64 << 10),
+            ("64k", 64 << 10),
+            ("1M", 1 << 20),
+            ("1MiB", 1 << 20),
+            ("1mib", 1 << 20),
+            (" 2 M ", 2 << 20),
+            ("1G", 1 << 30),
+            ("3GiB", 3 << 30),
+            ("1T", 1 << 40),
+            ("0", 0),
+        ] {
+            assert_eq!(parse_size(s).unwrap(), n, "{s}");
+        }
+        for s in ["", "K", "x", "-1", "1.5M", "1KB", "1MB", "1P", "1 K iB", "M1", "18446744073709551616"] {
+            let e = parse_size(s).unwrap_err();
+            assert!(matches!(e, Error::Config(_)), "{s}: {e}");
+        }
+        // Overflow is an error, never a wrap.
+        assert!(parse_size("16777216T").is_err());
+        assert_eq!(parse_size("16777215T").unwrap(), 16_777_215 << 40);
+        assert!(parse_size("17179869184G").is_err());
     }
 
     #[test]

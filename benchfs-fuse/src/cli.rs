@@ -55,7 +55,7 @@ pub struct Args {
     /// file from many processes run in parallel.
     #[arg(long)]
     pub direct_io: bool,
-    /// Largest write request from the kernel, in bytes (K/M suffixes; the kernel caps it at 1 MiB).
+    /// Largest write request from the kernel, in bytes (K/M or KiB/MiB suffixes; the kernel caps it at 1 MiB).
     #[arg(long, default_value = "1M", value_parser = parse_bytes)]
     pub max_write: u32,
     /// Session threads reading requests from /dev/fuse (each with its own cloned descriptor)
@@ -93,18 +93,10 @@ fn parse_mode(s: &str) -> Result<u32, String> {
     }
 }
 
+/// A write size ([`benchfs::config::parse_size`]) between 4K and 16M.
 fn parse_bytes(s: &str) -> Result<u32, String> {
-    let t = s.trim().to_ascii_uppercase();
-    let (num, mul) = match t.strip_suffix('M').or_else(|| t.strip_suffix("MIB")) {
-        Some(n) => (n.to_string(), 1u64 << 20),
-        None => match t.strip_suffix('K').or_else(|| t.strip_suffix("KIB")) {
-            Some(n) => (n.to_string(), 1 << 10),
-            None => (t.clone(), 1),
-        },
-    };
-    let n: u64 = num.trim().parse().map_err(|_| format!("{s:?} is not a size"))?;
-    match n.checked_mul(mul) {
-        Some(b @ 4096..=0x0100_0000) => u32::try_from(b).map_err(|e| e.to_string()),
+    match benchfs::config::parse_size(s).map_err(|e| e.to_string())? {
+        b @ 4096..=0x0100_0000 => u32::try_from(b).map_err(|e| e.to_string()),
         _ => Err(format!("{s} must be between 4K and 16M")),
     }
 }
@@ -118,6 +110,7 @@ mod tests {
         assert_eq!(parse_bytes("1M"), Ok(1 << 20));
         assert_eq!(parse_bytes("128k"), Ok(128 << 10));
         assert_eq!(parse_bytes("65536"), Ok(65536));
+        assert_eq!(parse_bytes("1MiB"), Ok(1 << 20));
         assert!(parse_bytes("1").is_err() && parse_bytes("x").is_err() && parse_bytes("1G").is_err());
         assert!(parse_seconds("-1").is_err() && parse_seconds("nan").is_err());
         let a = Args::try_parse_from(["benchfs-fuse", "/mnt", "--attr-timeout", "0.5"]).unwrap();
