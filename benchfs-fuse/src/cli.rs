@@ -19,7 +19,8 @@ pub fn default_threads() -> u64 {
     version,
     about = "Mount a BenchFS cluster with FUSE",
     long_about = "Mount a BenchFS cluster with FUSE.\n\n\
-        With --servers or --registry (or BENCHFS_SERVERS / BENCHFS_REGISTRY) it joins that cluster. \
+        With --servers or --registry (or BENCHFS_SERVERS / BENCHFS_REGISTRY; flags first, then a \
+        server list before a registry) it joins that cluster. \
         With neither it starts an embedded server in this process on --data-dir, so one command \
         gives a working file system.\n\n\
         Without --foreground it returns once the mount is live and keeps serving in the background. \
@@ -29,11 +30,11 @@ pub fn default_threads() -> u64 {
 pub struct Args {
     /// Directory to mount on.
     pub mountpoint: PathBuf,
-    /// Servers of the cluster to join ("host:port,host:port").
-    #[arg(long, env = "BENCHFS_SERVERS")]
+    /// Servers of the cluster to join ("host:port,host:port") [env: BENCHFS_SERVERS].
+    #[arg(long)]
     pub servers: Option<String>,
-    /// Registry directory where the cluster's servers announced themselves.
-    #[arg(long, env = "BENCHFS_REGISTRY")]
+    /// Registry directory where the cluster's servers announced themselves [env: BENCHFS_REGISTRY].
+    #[arg(long)]
     pub registry: Option<PathBuf>,
     /// Cluster secret file (default: BENCHFS_SECRET_FILE, or the registry's `secret` file).
     #[arg(long)]
@@ -74,6 +75,17 @@ pub struct Args {
 }
 
 impl Args {
+    /// The cluster as the command line gives it; [`benchfs::Config::resolve`] adds the
+    /// environment, with the flags first.
+    pub fn cluster(&self) -> benchfs::config::ClusterArgs {
+        benchfs::config::ClusterArgs {
+            servers: self.servers.clone(),
+            registry: self.registry.clone(),
+            secret_file: self.secret_file.clone(),
+            timeout: None,
+        }
+    }
+
     pub fn attr_ttl(&self) -> Duration {
         Duration::from_secs_f64(self.attr_timeout)
     }
