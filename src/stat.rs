@@ -116,10 +116,11 @@ impl FsStat {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn attr(kind: FileKind, size: u64, chunk_size: u32) -> Attr {
+    /// A record with every field distinct, for the conversions' tests.
+    pub(crate) fn attr(kind: FileKind, size: u64, chunk_size: u32) -> Attr {
         Attr {
             kind,
             mode: 0o1640,

@@ -68,34 +68,18 @@ pub fn to_statvfs(s: &StatFs) -> libc::statvfs {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stat::tests::attr;
     use crate::FileKind;
-
-    fn attr(kind: FileKind, size: u64) -> Attr {
-        Attr {
-            kind,
-            mode: 0o640,
-            uid: 7,
-            gid: 8,
-            size,
-            atime: (1, 2),
-            mtime: (3, 4),
-            ctime: (5, 6),
-            fid: 42,
-            chunk_size: 1 << 20,
-        }
-    }
 
     #[test]
     fn file_and_dir_stat() {
-        let f = to_stat(&attr(FileKind::File, 1000), "/f");
-        assert_eq!(f.st_mode, libc::S_IFREG | 0o640);
+        let f = to_stat(&attr(FileKind::File, 1000, 1 << 20), "/f");
+        assert_eq!(f.st_mode, libc::S_IFREG | 0o1640);
         assert_eq!((f.st_nlink, f.st_size, f.st_blocks, f.st_blksize), (1, 1000, 2, 1 << 20));
         assert_eq!((f.st_uid, f.st_gid, f.st_mtime, f.st_mtime_nsec), (7, 8, 3, 4));
         // A file's inode follows its id, not its path (rename keeps it).
-        assert_eq!(f.st_ino, to_stat(&attr(FileKind::File, 1000), "/g").st_ino);
-        let mut d = attr(FileKind::Dir, 0);
-        d.chunk_size = 0;
-        let d = to_stat(&d, "/d");
+        assert_eq!(f.st_ino, to_stat(&attr(FileKind::File, 1000, 1 << 20), "/g").st_ino);
+        let d = to_stat(&attr(FileKind::Dir, 0, 0), "/d");
         assert_eq!((d.st_mode & libc::S_IFMT, d.st_nlink, d.st_blksize), (libc::S_IFDIR, 2, 4096));
         assert_ne!(d.st_ino, 0);
     }
