@@ -60,14 +60,7 @@ struct Args {
 }
 
 fn parse_size(s: &str) -> u64 {
-    let t = s.trim().to_ascii_lowercase();
-    let (n, m) = match t.chars().last() {
-        Some('k') => (&t[..t.len() - 1], 1u64 << 10),
-        Some('m') => (&t[..t.len() - 1], 1 << 20),
-        Some('g') => (&t[..t.len() - 1], 1 << 30),
-        _ => (t.as_str(), 1),
-    };
-    n.parse::<u64>().map(|v| v * m).unwrap_or_else(|_| die(format!("bad size {s:?}")))
+    benchfs::config::parse_size(s).unwrap_or_else(|e| die(e))
 }
 
 fn parse_args() -> Args {

@@ -114,8 +114,10 @@ int64_t benchfs_file_size(benchfs_file_t *f);
 
 /* Fills *st: type bits (S_IFREG/S_IFDIR) and permissions in st_mode, st_size as
  * published by the last close/fsync, uid, gid, times, st_nlink 1 (files) or 2
- * (directories), st_blksize = the file's chunk size, st_blocks in 512-byte units,
- * st_ino a hash of the file's id (kept across rename) or of a directory's path. */
+ * (directories), st_blksize = the file's chunk size (4096 for directories),
+ * st_blocks in 512-byte units, st_ino a hash of the file's id (kept across rename)
+ * or of a directory's path (the FUSE mount numbers inodes itself). The same figures
+ * as the mount's stat(2), from one conversion (src/stat.rs). */
 int benchfs_stat(benchfs_context_t *ctx, const char *path, struct stat *st);
 int64_t benchfs_get_file_size(benchfs_context_t *ctx, const char *path);
 int benchfs_remove(benchfs_context_t *ctx, const char *path); /* unlink a file */
@@ -127,7 +129,8 @@ int benchfs_access(benchfs_context_t *ctx, const char *path, int mode); /* F_OK,
 int benchfs_chmod(benchfs_context_t *ctx, const char *path, mode_t mode);
 int benchfs_readdir(benchfs_context_t *ctx, const char *path, benchfs_readdir_fn fn, void *arg);
 
-/* Space summed over all servers (f_bsize = 4096). */
+/* Space summed over all servers (f_bsize = f_frsize = 4096); no inode limit:
+ * f_ffree = f_favail = available blocks, f_files = records + f_ffree. */
 int benchfs_statfs(benchfs_context_t *ctx, struct statvfs *st);
 
 /* Last error of the calling thread: message (never NULL; "" if none; valid until

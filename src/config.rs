@@ -74,48 +74,124 @@ impl Config {
         Ok(cfg)
     }
 
-    /// `BENCHFS_SERVERS`, else `BENCHFS_REGISTRY`; plus the tuning of [`Config::apply_env_tuning`].
+    /// [`Config::resolve`] with no command line: the environment alone.
     pub fn from_env() -> Result<Config> {
-        let mut cfg = if let Some(s) = std::env::var("BENCHFS_SERVERS").ok().filter(|s| !s.is_empty()) {
-            Config::from_spec(&s)?
-        } else if let Some(d) = std::env::var_os("BENCHFS_REGISTRY").filter(|s| !s.is_empty()) {
-            Config::from_registry(&PathBuf::from(d))?
-        } else {
-            return Err(Error::Config(
-                "no cluster given: set BENCHFS_SERVERS=host:port,... or BENCHFS_REGISTRY=DIR".into(),
-            ));
-        };
-        cfg.apply_env_tuning()?;
-        Ok(cfg)
+        Config::resolve(&ClusterArgs::default())
     }
 
-    /// Applies `BENCHFS_TIMEOUT`, `BENCHFS_CHUNK_SIZE` and `BENCHFS_SECRET_FILE` when set.
-    pub fn apply_env_tuning(&mut self) -> Result<()> {
-        if let Some(p) = std::env::var_os("BENCHFS_SECRET_FILE").filter(|p| !p.is_empty()) {
-            self.secret = Some(Secret::load(std::path::Path::new(&p))?);
+    /// The configuration of a client, assembled the same way by every front end (the
+    /// `benchfs` CLI, the FUSE mount, the C API's `benchfs_init`, whose spec string counts
+    /// as the `--servers` flag). One precedence, most specific first:
+    ///
+    /// - the cluster: `--servers`, then `--registry`, then `BENCHFS_SERVERS`, then
+    ///   `BENCHFS_REGISTRY` (command-line flags beat the environment, and a server list
+    ///   beats a registry at the same level; only the first one given is read);
+    /// - the secret: `--secret-file`, then `BENCHFS_SECRET_FILE`, then the registry's
+    ///   `secret` file when the cluster came from a registry;
+    /// - the timeout: `--timeout`, then `BENCHFS_TIMEOUT` (seconds), then 10 s;
+    /// - the chunk size: `BENCHFS_CHUNK_SIZE` ([`parse_size`]), then 1 MiB.
+    ///
+    /// An empty (or blank) value, flag or variable, counts as not given.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when nothing names a cluster or a value is malformed; a registry
+    /// or secret file that cannot be read.
+    pub fn resolve(args: &ClusterArgs) -> Result<Config> {
+        Config::resolve_if_given(args)?.ok_or_else(|| {
+            Error::Config(
+                "no cluster given: use --servers/--registry or set BENCHFS_SERVERS=host:port,... or \
+                 BENCHFS_REGISTRY=DIR"
+                    .into(),
+            )
+        })
+    }
+
+    /// [`Config::resolve`], or `None` when neither the flags nor the environment name a
+    /// cluster (the FUSE mount then starts its embedded server).
+    pub fn resolve_if_given(args: &ClusterArgs) -> Result<Option<Config>> {
+        let given = |s: &Option<String>| s.clone().filter(|s| !s.trim().is_empty());
+        let given_path = |p: &Option<PathBuf>| p.clone().filter(|p| !p.as_os_str().is_empty());
+        let mut cfg = if let Some(spec) = given(&args.servers) {
+            Config::from_spec(&spec)?
+        } else if let Some(dir) = given_path(&args.registry) {
+            Config::from_registry(&dir)?
+        } else if let Some(spec) = given(&env("BENCHFS_SERVERS")) {
+            Config::from_spec(&spec)?
+        } else if let Some(dir) = given_path(&env("BENCHFS_REGISTRY").map(PathBuf::from)) {
+            Config::from_registry(&dir)?
+        } else {
+            return Ok(None);
+        };
+        if let Some(f) =
+            given_path(&args.secret_file).or_else(|| given_path(&env("BENCHFS_SECRET_FILE").map(PathBuf::from)))
+        {
+            cfg.secret = Some(Secret::load(&f)?);
         }
-        if let Ok(t) = std::env::var("BENCHFS_TIMEOUT") {
-            let secs: f64 = t.parse().map_err(|_| Error::Config(format!("BENCHFS_TIMEOUT={t:?} is not a number")))?;
-            self.timeout =
-                Duration::try_from_secs_f64(secs).map_err(|e| Error::Config(format!("BENCHFS_TIMEOUT: {e}")))?;
+        cfg.timeout = match (args.timeout, env("BENCHFS_TIMEOUT")) {
+            (Some(t), _) => t,
+            (None, Some(t)) => parse_seconds("BENCHFS_TIMEOUT", &t)?,
+            (None, None) => DEFAULT_TIMEOUT,
+        };
+        if let Some(c) = env("BENCHFS_CHUNK_SIZE") {
+            cfg.chunk_size = parse_chunk_size(&c)?;
         }
-        if let Ok(c) = std::env::var("BENCHFS_CHUNK_SIZE") {
-            self.chunk_size = parse_chunk_size(&c)?;
-        }
-        Ok(())
+        Ok(Some(cfg))
     }
 }
 
-/// Parses a chunk size in bytes, with an optional K/M suffix (powers of two).
-pub fn parse_chunk_size(s: &str) -> Result<u32> {
-    let (num, mul) = match s.trim().to_ascii_uppercase() {
-        t if t.ends_with('K') => (t.trim_end_matches('K').to_string(), 1u64 << 10),
-        t if t.ends_with('M') => (t.trim_end_matches('M').to_string(), 1u64 << 20),
-        t => (t, 1),
+/// Where the cluster is and how long to wait for it, as a front end's command line says
+/// (each `None` when not given); see [`Config::resolve`].
+#[derive(Debug, Clone, Default)]
+pub struct ClusterArgs {
+    /// `--servers`: "host:port,..." or "registry:DIR" (the C API's spec string).
+    pub servers: Option<String>,
+    /// `--registry DIR`.
+    pub registry: Option<PathBuf>,
+    /// `--secret-file FILE`.
+    pub secret_file: Option<PathBuf>,
+    /// `--timeout`.
+    pub timeout: Option<Duration>,
+}
+
+/// A set, non-empty environment variable.
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// A timeout in seconds, as given by `--timeout` or `BENCHFS_TIMEOUT` (`name`, for the
+/// message).
+///
+/// # Errors
+/// [`Error::Config`] naming the value when it is not a finite, non-negative number.
+pub fn parse_seconds(name: &str, s: &str) -> Result<Duration> {
+    let bad = |why: &str| Error::Config(format!("{name}={s:?}: {why}"));
+    let secs: f64 = s.trim().parse().map_err(|_| bad("not a number of seconds"))?;
+    Duration::try_from_secs_f64(secs).map_err(|e| bad(&e.to_string()))
+}
+
+/// Parses a byte count: digits, optionally followed by a binary unit, case-insensitive:
+/// `K`/`KiB`, `M`/`MiB`, `G`/`GiB`, `T`/`TiB` (powers of 1024; `4096`, `64K`, `1MiB`).
+/// Every size given to a BenchFS program is read by this one function.
+pub fn parse_size(s: &str) -> Result<u64> {
+    let t = s.trim();
+    let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(digits);
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" => 0,
+        "k" | "kib" => 10,
+        "m" | "mib" => 20,
+        "g" | "gib" => 30,
+        "t" | "tib" => 40,
+        _ => return Err(Error::Config(format!("size {s:?}: unknown unit (use K, M, G, T or KiB, MiB, GiB, TiB)"))),
     };
-    let n: u64 = num.parse().map_err(|_| Error::Config(format!("chunk size {s:?} is not a number")))?;
-    // Checked: a wrapped product could land inside the accepted range.
-    let bytes = n.checked_mul(mul).ok_or_else(|| Error::Config(format!("chunk size {s} too large")))?;
+    let n: u64 = num.parse().map_err(|_| Error::Config(format!("size {s:?} is not a number of bytes")))?;
+    // Checked: a wrapped product could land inside a caller's accepted range.
+    n.checked_mul(1 << shift).ok_or_else(|| Error::Config(format!("size {s} is too large")))
+}
+
+/// Parses a chunk size ([`parse_size`]), between 4 KiB and the largest frame's data.
+pub fn parse_chunk_size(s: &str) -> Result<u32> {
+    let bytes = parse_size(s)?;
     if !(4096..=u64::from(crate::proto::frame::MAX_DATA)).contains(&bytes) {
         return Err(Error::Config(format!("chunk size {s} must be between 4 KiB and 64 MiB")));
     }
@@ -145,6 +221,53 @@ mod tests {
         for s in ["17592186044416M", "17592186044417M", "99999999999999999999M", "18014398509481985K"] {
             let e = parse_chunk_size(s).unwrap_err();
             assert!(matches!(e, Error::Config(_)), "{s}: {e}");
+        }
+    }
+
+    #[test]
+    fn sizes_in_every_spelling() {
+        for (s, n) in [
+            ("4096", 4096),
+            ("64K", 64 << 10),
+            ("64k", 64 << 10),
+            ("1M", 1 << 20),
+            ("1MiB", 1 << 20),
+            ("1mib", 1 << 20),
+            (" 2 M ", 2 << 20),
+            ("1G", 1 << 30),
+            ("3GiB", 3 << 30),
+            ("1T", 1 << 40),
+            ("0", 0),
+        ] {
+            assert_eq!(parse_size(s).unwrap(), n, "{s}");
+        }
+        for s in ["", "K", "x", "-1", "1.5M", "1KB", "1MB", "1P", "1 K iB", "M1", "18446744073709551616"] {
+            let e = parse_size(s).unwrap_err();
+            assert!(matches!(e, Error::Config(_)), "{s}: {e}");
+        }
+        // Overflow is an error, never a wrap.
+        assert!(parse_size("16777216T").is_err());
+        assert_eq!(parse_size("16777215T").unwrap(), 16_777_215 << 40);
+        assert!(parse_size("17179869184G").is_err());
+    }
+
+    #[test]
+    fn resolve_reads_flags_first() {
+        // Unit tests share the environment: only flags that decide before it is read.
+        let args = ClusterArgs {
+            servers: Some("h:1".into()),
+            registry: Some("/nonexistent/benchfs-registry".into()),
+            secret_file: None,
+            timeout: Some(Duration::from_secs(3)),
+        };
+        let c = Config::resolve(&args).unwrap();
+        assert_eq!((c.servers, c.timeout), (vec!["h:1".to_string()], Duration::from_secs(3)));
+        // A blank flag counts as not given: the registry flag is read next (and is missing).
+        let args = ClusterArgs { servers: Some(" ".into()), ..args };
+        assert!(Config::resolve(&args).is_err());
+        assert_eq!(parse_seconds("--timeout", " 2.5 ").unwrap(), Duration::from_millis(2500));
+        for bad in ["x", "-1", "inf", ""] {
+            assert!(matches!(parse_seconds("--timeout", bad), Err(Error::Config(m)) if m.starts_with("--timeout=")));
         }
     }
 

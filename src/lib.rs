@@ -9,6 +9,7 @@
 //! - [`rpc`]: framing over TCP and the multiplexed client connection.
 //! - [`transport`]: the client's seam to the servers (TCP, in-process, fault-injecting).
 //! - [`server`]: `benchfsd` internals (metadata store, chunk store, request handlers).
+//! - [`stat`]: what `stat`/`statfs` report for a record, the same for every front end.
 //! - [`client`]: the async API used by the CLI, the C API and the FUSE mount.
 //! - [`ffi`]: the C API (`include/benchfs.h`).
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
@@ -25,6 +26,7 @@ pub mod proto;
 pub mod registry;
 pub mod rpc;
 pub mod server;
+pub mod stat;
 pub mod transport;
 
 pub use client::{Client, DirEntry, File, OpenOptions};

@@ -19,7 +19,8 @@ pub fn default_threads() -> u64 {
     version,
     about = "Mount a BenchFS cluster with FUSE",
     long_about = "Mount a BenchFS cluster with FUSE.\n\n\
-        With --servers or --registry (or BENCHFS_SERVERS / BENCHFS_REGISTRY) it joins that cluster. \
+        With --servers or --registry (or BENCHFS_SERVERS / BENCHFS_REGISTRY; flags first, then a \
+        server list before a registry) it joins that cluster. \
         With neither it starts an embedded server in this process on --data-dir, so one command \
         gives a working file system.\n\n\
         Without --foreground it returns once the mount is live and keeps serving in the background. \
@@ -29,11 +30,11 @@ pub fn default_threads() -> u64 {
 pub struct Args {
     /// Directory to mount on.
     pub mountpoint: PathBuf,
-    /// Servers of the cluster to join ("host:port,host:port").
-    #[arg(long, env = "BENCHFS_SERVERS")]
+    /// Servers of the cluster to join ("host:port,host:port") [env: BENCHFS_SERVERS].
+    #[arg(long)]
     pub servers: Option<String>,
-    /// Registry directory where the cluster's servers announced themselves.
-    #[arg(long, env = "BENCHFS_REGISTRY")]
+    /// Registry directory where the cluster's servers announced themselves [env: BENCHFS_REGISTRY].
+    #[arg(long)]
     pub registry: Option<PathBuf>,
     /// Cluster secret file (default: BENCHFS_SECRET_FILE, or the registry's `secret` file).
     #[arg(long)]
@@ -55,7 +56,7 @@ pub struct Args {
     /// file from many processes run in parallel.
     #[arg(long)]
     pub direct_io: bool,
-    /// Largest write request from the kernel, in bytes (K/M suffixes; the kernel caps it at 1 MiB).
+    /// Largest write request from the kernel, in bytes (K/M or KiB/MiB suffixes; the kernel caps it at 1 MiB).
     #[arg(long, default_value = "1M", value_parser = parse_bytes)]
     pub max_write: u32,
     /// Session threads reading requests from /dev/fuse (each with its own cloned descriptor)
@@ -74,6 +75,17 @@ pub struct Args {
 }
 
 impl Args {
+    /// The cluster as the command line gives it; [`benchfs::Config::resolve`] adds the
+    /// environment, with the flags first.
+    pub fn cluster(&self) -> benchfs::config::ClusterArgs {
+        benchfs::config::ClusterArgs {
+            servers: self.servers.clone(),
+            registry: self.registry.clone(),
+            secret_file: self.secret_file.clone(),
+            timeout: None,
+        }
+    }
+
     pub fn attr_ttl(&self) -> Duration {
         Duration::from_secs_f64(self.attr_timeout)
     }
@@ -93,18 +105,10 @@ fn parse_mode(s: &str) -> Result<u32, String> {
     }
 }
 
+/// A write size ([`benchfs::config::parse_size`]) between 4K and 16M.
 fn parse_bytes(s: &str) -> Result<u32, String> {
-    let t = s.trim().to_ascii_uppercase();
-    let (num, mul) = match t.strip_suffix('M').or_else(|| t.strip_suffix("MIB")) {
-        Some(n) => (n.to_string(), 1u64 << 20),
-        None => match t.strip_suffix('K').or_else(|| t.strip_suffix("KIB")) {
-            Some(n) => (n.to_string(), 1 << 10),
-            None => (t.clone(), 1),
-        },
-    };
-    let n: u64 = num.trim().parse().map_err(|_| format!("{s:?} is not a size"))?;
-    match n.checked_mul(mul) {
-        Some(b @ 4096..=0x0100_0000) => u32::try_from(b).map_err(|e| e.to_string()),
+    match benchfs::config::parse_size(s).map_err(|e| e.to_string())? {
+        b @ 4096..=0x0100_0000 => u32::try_from(b).map_err(|e| e.to_string()),
         _ => Err(format!("{s} must be between 4K and 16M")),
     }
 }
@@ -118,6 +122,7 @@ mod tests {
         assert_eq!(parse_bytes("1M"), Ok(1 << 20));
         assert_eq!(parse_bytes("128k"), Ok(128 << 10));
         assert_eq!(parse_bytes("65536"), Ok(65536));
+        assert_eq!(parse_bytes("1MiB"), Ok(1 << 20));
         assert!(parse_bytes("1").is_err() && parse_bytes("x").is_err() && parse_bytes("1G").is_err());
         assert!(parse_seconds("-1").is_err() && parse_seconds("nan").is_err());
         let a = Args::try_parse_from(["benchfs-fuse", "/mnt", "--attr-timeout", "0.5"]).unwrap();

@@ -15,6 +15,8 @@ use benchfs::server::{Node, StoreError};
 use benchfs::transport::local::LocalTransport;
 use benchfs::{Client, Config};
 
+use crate::error::EmbeddedError;
+
 /// A running in-process server.
 pub struct Embedded {
     node: Arc<Node>,
@@ -45,19 +47,12 @@ impl Embedded {
     /// Opens the stores under `data_dir` and starts their background work.
     ///
     /// # Errors
-    /// A message naming the data directory.
-    pub async fn start(data_dir: &Path) -> Result<Embedded, String> {
-        let opened = async {
-            create_private_dir(data_dir).map_err(|e| e.to_string())?;
-            Node::open_alone(data_dir).await
-        };
-        let node = Arc::new(opened.await.map_err(|e| {
-            format!(
-                "cannot open data directory {}: {e} (is another benchfs-fuse or benchfsd using it? \
-                 pick another with --data-dir)",
-                data_dir.display()
-            )
-        })?);
+    /// [`EmbeddedError::CreateDir`] or [`EmbeddedError::Open`], naming the data directory.
+    pub async fn start(data_dir: &Path) -> Result<Embedded, EmbeddedError> {
+        let path = data_dir.to_path_buf();
+        create_private_dir(data_dir).map_err(|source| EmbeddedError::CreateDir { path: path.clone(), source })?;
+        let node = Node::open_alone(data_dir).await.map_err(|reason| EmbeddedError::Open { path, reason })?;
+        let node = Arc::new(node);
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(benchfs::server::run_in_process(node.clone(), async {
             let _ = stopped.await;
@@ -83,12 +78,9 @@ impl Embedded {
     ///
     /// # Errors
     /// The store's flush failure.
-    pub async fn stop(self) -> Result<(), String> {
+    pub async fn stop(self) -> Result<(), EmbeddedError> {
         let _ = self.stop.send(());
-        match self.task.await {
-            Ok(r) => r.map_err(|e| format!("embedded server: {e}")),
-            Err(e) => Err(format!("embedded server task: {e}")),
-        }
+        self.task.await.map_err(EmbeddedError::Task)?.map_err(EmbeddedError::Store)
     }
 }
 

@@ -15,8 +15,8 @@
 use std::ffi::OsStr;
 use std::sync::{Mutex, PoisonError};
 
+use benchfs::meta::SetAttr;
 use benchfs::path::{join, split};
-use benchfs::proto::SetAttr;
 use benchfs::{Attr, Client, FileKind, OpenOptions, StatFs};
 
 use crate::error::{FsError, Result};

@@ -14,7 +14,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use benchfs::proto::SetAttr;
+use benchfs::meta::SetAttr;
+use benchfs::stat::{FsStat, Stat};
 use benchfs::{Attr, FileKind};
 use fuser::{
     AccessFlags, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo, InitFlags,
@@ -146,27 +147,28 @@ fn wire_time(t: TimeOrNow) -> (i64, u32) {
     }
 }
 
-/// The kernel's view of a BenchFS attribute record.
+/// The kernel's view of a BenchFS attribute record: the figures of [`Stat::from_attr`]
+/// (shared with the C API), numbered `ino` from the mount's inode table: the kernel
+/// names inodes by the numbers lookup returned and counts them for forget, so the
+/// mount cannot use the C API's hashed numbers ([`benchfs::stat::ino_of`]).
 pub fn file_attr(ino: u64, a: &Attr) -> FileAttr {
-    let (kind, nlink, blksize) = match a.kind {
-        FileKind::File => (FileType::RegularFile, 1, if a.chunk_size > 0 { a.chunk_size } else { 4096 }),
-        FileKind::Dir => (FileType::Directory, 2, 4096),
-    };
+    let s = Stat::from_attr(a, ino);
     FileAttr {
-        ino: INodeNo(ino),
-        size: a.size,
-        blocks: a.size.div_ceil(512),
-        atime: system_time(a.atime),
-        mtime: system_time(a.mtime),
-        ctime: system_time(a.ctime),
-        crtime: system_time(a.ctime),
-        kind,
-        perm: (a.mode & 0o7777) as u16,
-        nlink,
-        uid: a.uid,
-        gid: a.gid,
+        ino: INodeNo(s.ino),
+        size: s.size,
+        blocks: s.blocks,
+        atime: system_time(s.atime),
+        mtime: system_time(s.mtime),
+        ctime: system_time(s.ctime),
+        crtime: system_time(s.ctime),
+        kind: if s.is_dir() { FileType::Directory } else { FileType::RegularFile },
+        // At most 0o7777: fits.
+        perm: s.perm() as u16,
+        nlink: s.nlink,
+        uid: s.uid,
+        gid: s.gid,
         rdev: 0,
-        blksize,
+        blksize: s.blksize,
         flags: 0,
     }
 }
@@ -420,19 +422,8 @@ impl Filesystem for FuseAdapter {
     fn statfs(&self, _req: &Request, _ino: INodeNo, reply: ReplyStatfs) {
         let fs = self.fs.clone();
         self.spawn("statfs", reply, async move { fs.statfs().await }, |r, s| {
-            const BSIZE: u64 = 4096;
-            const FREE_INODES: u64 = 1 << 32; // no inode limit; report a large, stable figure
-            let files = s.inodes.saturating_add(FREE_INODES);
-            r.statfs(
-                s.total_bytes / BSIZE,
-                s.free_bytes / BSIZE,
-                s.avail_bytes / BSIZE,
-                files,
-                FREE_INODES,
-                4096,
-                255,
-                4096,
-            )
+            let f = FsStat::from_statfs(&s);
+            r.statfs(f.blocks, f.bfree, f.bavail, f.files, f.ffree, f.bsize, f.namemax, f.frsize)
         });
     }
 

@@ -3,6 +3,7 @@
 
 use std::process::ExitCode;
 
+use benchfs_fuse::error::SessionError;
 use benchfs_fuse::{cli::Args, daemon, session};
 use clap::Parser;
 
@@ -29,7 +30,7 @@ fn main() -> ExitCode {
     } else {
         match daemon::daemonize() {
             Ok(r) => Some(r),
-            Err(e) => return fail(&format!("cannot go to the background: {e}")),
+            Err(e) => return fail(&SessionError::Daemon(e)),
         }
     };
     let in_background = ready.is_some();
@@ -44,7 +45,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn fail(msg: &str) -> ExitCode {
+fn fail(msg: &SessionError) -> ExitCode {
     eprintln!("benchfs-fuse: {msg}");
     ExitCode::FAILURE
 }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use benchfs::config::ClusterArgs;
 use benchfs::{Client, Config};
 use tokio::runtime::Runtime;
 use tokio::signal::unix::{signal, Signal, SignalKind};
@@ -13,6 +14,7 @@ use tokio::sync::oneshot;
 use crate::cli::Args;
 use crate::daemon::Ready;
 use crate::embedded::{default_data_dir, Embedded};
+use crate::error::SessionError;
 use crate::fs::BenchFs;
 use crate::fuse::{FuseAdapter, FuseOptions};
 use crate::mount::{self, MountOptions, Unmounted};
@@ -37,43 +39,26 @@ pub struct Prepared {
 /// Checks the mountpoint, /dev/fuse and the cluster description.
 ///
 /// # Errors
-/// A message for the user.
-pub fn prepare(args: &Args) -> Result<Prepared, String> {
-    let mountpoint = mount::check_mountpoint(&args.mountpoint).map_err(|e| e.to_string())?;
-    mount::check_dev_fuse().map_err(|e| e.to_string())?;
+/// What the user has to fix.
+pub fn prepare(args: &Args) -> Result<Prepared, SessionError> {
+    let mountpoint = mount::check_mountpoint(&args.mountpoint)?;
+    mount::check_dev_fuse()?;
     Ok(Prepared { mountpoint, backend: backend(args)? })
 }
 
-fn backend(args: &Args) -> Result<Backend, String> {
-    let cluster = if let Some(s) = args.servers.as_deref().filter(|s| !s.trim().is_empty()) {
-        Some(Config::from_spec(s))
-    } else {
-        args.registry.as_deref().filter(|d| !d.as_os_str().is_empty()).map(Config::from_registry)
-    };
-    match cluster {
-        Some(cfg) => {
-            if args.data_dir.is_some() {
-                return Err("--data-dir is for the embedded server, but a cluster was given \
-                            (--servers/--registry or BENCHFS_SERVERS/BENCHFS_REGISTRY)"
-                    .into());
-            }
-            let mut cfg = cfg.map_err(|e| e.to_string())?;
-            cfg.apply_env_tuning().map_err(|e| e.to_string())?;
-            if let Some(f) = &args.secret_file {
-                cfg.secret = Some(benchfs::auth::Secret::load(f).map_err(|e| e.to_string())?);
-            }
+/// The cluster by [`Config::resolve`]'s precedence, else the embedded server.
+fn backend(args: &Args) -> Result<Backend, SessionError> {
+    match Config::resolve_if_given(&args.cluster())? {
+        Some(_) if args.data_dir.is_some() => Err(SessionError::DataDirWithCluster),
+        Some(mut cfg) => {
             // The kernel has looked the parent up before any create or mkdir.
             cfg.check_parent = false;
             Ok(Backend::Cluster(cfg))
         }
-        None if args.secret_file.is_some() => {
-            Err("--secret-file is for joining a cluster (--servers/--registry); the embedded server \
-                 makes its own"
-                .into())
-        }
+        None if args.secret_file.is_some() => Err(SessionError::SecretWithoutCluster),
         None => {
             let dir = args.data_dir.clone().unwrap_or_else(default_data_dir);
-            let dir = std::path::absolute(&dir).map_err(|e| format!("data directory {}: {e}", dir.display()))?;
+            let dir = std::path::absolute(&dir).map_err(|source| SessionError::DataDir { path: dir, source })?;
             Ok(Backend::Embedded(dir))
         }
     }
@@ -98,24 +83,24 @@ impl Signals {
 }
 
 /// Connects to the cluster, or starts the embedded server and connects to it.
-async fn connect(backend: Backend) -> Result<(Client, Option<Embedded>), String> {
+async fn connect(backend: Backend) -> Result<(Client, Option<Embedded>), SessionError> {
     match backend {
         Backend::Cluster(cfg) => {
-            let client = Client::connect(cfg).await.map_err(|e| format!("cannot reach the cluster: {e}"))?;
+            let client = Client::connect(cfg).await.map_err(SessionError::Unreachable)?;
             Ok((client, None))
         }
         Backend::Embedded(dir) => {
             let emb = Embedded::start(&dir).await?;
-            let tuned = Config::new(vec![emb.addr().to_string()]).and_then(|mut cfg| {
-                cfg.apply_env_tuning()?;
-                cfg.check_parent = false;
-                Ok(cfg)
-            });
-            match tuned {
-                Ok(cfg) => Ok((emb.client(cfg), Some(emb))),
+            // The embedded server's address is the `--servers` flag; the environment's tuning applies.
+            let args = ClusterArgs { servers: Some(emb.addr().to_string()), ..ClusterArgs::default() };
+            match Config::resolve(&args) {
+                Ok(mut cfg) => {
+                    cfg.check_parent = false;
+                    Ok((emb.client(cfg), Some(emb)))
+                }
                 Err(e) => {
                     let _ = emb.stop().await;
-                    Err(e.to_string())
+                    Err(e.into())
                 }
             }
         }
@@ -135,12 +120,13 @@ impl Reporter {
         }
     }
 
-    /// Reports `msg` and hands it back for the foreground's own error path.
-    fn fail(&mut self, msg: String) -> String {
+    /// Reports `e` and hands it back for the foreground's own error path.
+    fn fail(&mut self, e: impl Into<SessionError>) -> SessionError {
+        let e = e.into();
         if let Some(r) = self.ready.take() {
-            r.report(Err(&msg), self.keep_stderr);
+            r.report(Err(&e.to_string()), self.keep_stderr);
         }
-        msg
+        e
     }
 }
 
@@ -148,24 +134,23 @@ impl Reporter {
 /// or why it could not be made.
 ///
 /// # Errors
-/// A message for the user.
-pub fn run(args: &Args, prep: Prepared, ready: Option<Ready>) -> Result<(), String> {
+/// What stopped the mount, for the user.
+pub fn run(args: &Args, prep: Prepared, ready: Option<Ready>) -> Result<(), SessionError> {
     let keep_stderr = args.debug || std::env::var_os("RUST_LOG").is_some();
     let mut reporter = Reporter { ready, keep_stderr };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("benchfs-rt")
         .build()
-        .map_err(|e| reporter.fail(format!("cannot start the runtime: {e}")))?;
+        .map_err(|e| reporter.fail(SessionError::Runtime(e)))?;
     let result = serve(args, prep, &rt, &mut reporter);
     rt.shutdown_timeout(Duration::from_secs(2));
     result
 }
 
-fn serve(args: &Args, prep: Prepared, rt: &Runtime, reporter: &mut Reporter) -> Result<(), String> {
+fn serve(args: &Args, prep: Prepared, rt: &Runtime, reporter: &mut Reporter) -> Result<(), SessionError> {
     // Installed before mounting: from here on a signal unmounts instead of killing us.
-    let mut signals =
-        rt.block_on(async { Signals::new() }).map_err(|e| reporter.fail(format!("signal handlers: {e}")))?;
+    let mut signals = rt.block_on(async { Signals::new() }).map_err(|e| reporter.fail(SessionError::Signals(e)))?;
     let (client, embedded) = rt.block_on(connect(prep.backend)).map_err(|e| reporter.fail(e))?;
     let (destroyed_tx, mut destroyed) = oneshot::channel();
     let fuse_opts = FuseOptions {
@@ -188,7 +173,7 @@ fn serve(args: &Args, prep: Prepared, rt: &Runtime, reporter: &mut Reporter) -> 
             if let Some(emb) = embedded {
                 let _ = rt.block_on(emb.stop());
             }
-            return Err(reporter.fail(e.to_string()));
+            return Err(reporter.fail(e));
         }
     };
     reporter.ok();
@@ -224,7 +209,7 @@ fn serve(args: &Args, prep: Prepared, rt: &Runtime, reporter: &mut Reporter) -> 
                     });
                     Ok(())
                 }
-                Err(e) => Err(e.to_string()),
+                Err(e) => Err(e.into()),
             }
         }
     };

@@ -4,6 +4,7 @@ use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use benchfs::config::ClusterArgs;
 use benchfs::{Client, Config, FileKind, OpenOptions};
 use clap::{Parser, Subcommand};
 
@@ -16,12 +17,12 @@ struct Cli {
     /// Registry directory the servers announced themselves in [env: BENCHFS_REGISTRY].
     #[arg(long, global = true)]
     registry: Option<PathBuf>,
-    /// Cluster secret file (default with --registry: its `secret` file).
-    #[arg(long, env = "BENCHFS_SECRET_FILE", global = true)]
+    /// Cluster secret file [env: BENCHFS_SECRET_FILE; default with a registry: its `secret` file].
+    #[arg(long, global = true)]
     secret_file: Option<PathBuf>,
-    /// Seconds to wait for any server before failing.
-    #[arg(long, global = true, default_value_t = 10.0)]
-    timeout: f64,
+    /// Seconds to wait for any server before failing [env: BENCHFS_TIMEOUT; default: 10].
+    #[arg(long, global = true, value_parser = |s: &str| benchfs::config::parse_seconds("--timeout", s))]
+    timeout: Option<std::time::Duration>,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -60,11 +61,12 @@ enum Cmd {
     },
 }
 
-/// The cluster's environment variables are read by hand, not through clap's `env`: with
-/// both set, clap would either reject every call or let a variable beat a flag.
+/// The environment is read by [`Config::resolve`], not through clap's `env`: with both
+/// variables set, clap would either reject every call or let a variable beat a flag.
 const PRECEDENCE: &str = "Finding the cluster: command-line flags beat the environment, and a server \
 list beats a registry at the same level: --servers, then --registry, then BENCHFS_SERVERS, then \
-BENCHFS_REGISTRY.";
+BENCHFS_REGISTRY. Likewise --secret-file beats BENCHFS_SECRET_FILE (then the registry's secret), \
+and --timeout beats BENCHFS_TIMEOUT.";
 
 /// Size of one copy buffer: a few chunks, written with one call so they go out in parallel.
 const COPY_BUF: usize = 16 << 20;
@@ -93,21 +95,14 @@ fn main() -> ExitCode {
     }
 }
 
-/// The cluster by [`PRECEDENCE`], with the environment's tuning and the flags applied.
+/// The cluster by [`PRECEDENCE`] ([`Config::resolve`]).
 fn config(cli: &Cli) -> benchfs::Result<Config> {
-    let mut cfg = match (&cli.servers, &cli.registry) {
-        (Some(s), _) => Config::from_spec(s)?,
-        (None, Some(r)) => Config::from_registry(r)?,
-        // BENCHFS_SERVERS, else BENCHFS_REGISTRY (it applies the tuning too; again below is harmless).
-        (None, None) => Config::from_env()?,
-    };
-    cfg.apply_env_tuning()?;
-    if let Some(f) = &cli.secret_file {
-        cfg.secret = Some(benchfs::auth::Secret::load(f)?);
-    }
-    cfg.timeout = std::time::Duration::try_from_secs_f64(cli.timeout)
-        .map_err(|e| benchfs::Error::Config(format!("--timeout: {e}")))?;
-    Ok(cfg)
+    Config::resolve(&ClusterArgs {
+        servers: cli.servers.clone(),
+        registry: cli.registry.clone(),
+        secret_file: cli.secret_file.clone(),
+        timeout: cli.timeout,
+    })
 }
 
 async fn run(cli: Cli) -> Result<ExitCode, String> {

@@ -6,6 +6,7 @@ use std::ffi::{c_char, c_int};
 use super::error::{guard, FfiError};
 use super::handle::{self, Context};
 use super::runtime::{block_on, runtime};
+use crate::config::ClusterArgs;
 use crate::{Client, Config};
 
 /// Connects to a cluster; see `benchfs.h`.
@@ -21,13 +22,8 @@ pub unsafe extern "C" fn benchfs_init(servers: *const c_char) -> *mut Context {
             // SAFETY: non-NULL and NUL-terminated (caller's contract).
             unsafe { handle::string(servers, "servers") }?
         };
-        let cfg = if spec.is_empty() {
-            Config::from_env()?
-        } else {
-            let mut cfg = Config::from_spec(spec)?;
-            cfg.apply_env_tuning()?;
-            cfg
-        };
+        // The spec is the C API's `--servers` flag: it beats the environment.
+        let cfg = Config::resolve(&ClusterArgs { servers: Some(spec.to_string()), ..ClusterArgs::default() })?;
         let client = block_on(Client::connect(cfg))?;
         Ok(Box::into_raw(Box::new(Context { client })))
     })

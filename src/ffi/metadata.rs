@@ -37,7 +37,7 @@ pub unsafe extern "C" fn benchfs_stat(ctx: *mut Context, path: *const c_char, st
         let ((ctx, path), out) = unsafe { (ctx_path(ctx, path)?, handle::out(st, "stat buffer")?) };
         let path = normalize(path)?;
         let attr = block_on(ctx.client.stat(&path))?;
-        out.write(to_stat(&attr, &path, ctx.client.config().chunk_size));
+        out.write(to_stat(&attr, &path));
         Ok(0)
     })
 }
@@ -169,11 +169,10 @@ pub unsafe extern "C" fn benchfs_readdir(
         let f = f.ok_or_else(|| FfiError::null("callback"))?;
         let path = normalize(path)?;
         let entries = block_on(ctx.client.readdir(&path))?;
-        let blksize = ctx.client.config().chunk_size;
         for e in entries {
             // Names come from the servers, which never store a NUL (paths are checked).
             let Ok(name) = CString::new(e.name.as_bytes()) else { continue };
-            let st = to_stat(&e.attr, &join(&path, &e.name), blksize);
+            let st = to_stat(&e.attr, &join(&path, &e.name));
             // SAFETY: `f` is callable with `arg` (caller's contract); `name` and `st` live
             // until it returns.
             let r = unsafe { f(arg, name.as_ptr(), &st) };
