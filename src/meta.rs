@@ -30,12 +30,15 @@ pub struct Attr {
     pub fid: FileId,
     /// Chunk size the file was created with; zero for directories.
     pub chunk_size: u32,
+    /// Bytes its writers reported writing, at most `size`: what `st_blocks` counts, so a
+    /// sparse file's holes are not (overwrites can only make it count fewer holes).
+    pub written: u64,
 }
 
 impl Attr {
     /// A fresh record: every time `t`, size 0; `fid` and `chunk_size` are 0 for directories.
     pub fn new(kind: FileKind, mode: u32, (uid, gid): (u32, u32), t: (i64, u32), fid: FileId, chunk_size: u32) -> Attr {
-        Attr { kind, mode: mode & 0o7777, uid, gid, size: 0, atime: t, mtime: t, ctime: t, fid, chunk_size }
+        Attr { kind, mode: mode & 0o7777, uid, gid, size: 0, atime: t, mtime: t, ctime: t, fid, chunk_size, written: 0 }
     }
 
     /// A directory owned by root with times at the epoch (the root, "." and "..").
@@ -58,6 +61,8 @@ pub struct SetAttr {
     pub size: Option<u64>,
     /// Raise the size to at least this (close/fsync after writes); bumps mtime.
     pub grow_to: Option<u64>,
+    /// Bytes written since the writer last published (added to `Attr::written`).
+    pub wrote: Option<u64>,
     pub atime: Option<(i64, u32)>,
     pub mtime: Option<(i64, u32)>,
 }

@@ -55,7 +55,8 @@ impl Stat {
             uid: a.uid,
             gid: a.gid,
             size: a.size,
-            blocks: a.size.div_ceil(STAT_BLOCK),
+            // Bytes written, in whole 4 KiB blocks as a local file system allocates them.
+            blocks: a.written.min(a.size).div_ceil(u64::from(FS_BLOCK)) * (u64::from(FS_BLOCK) / STAT_BLOCK),
             blksize,
             atime: a.atime,
             mtime: a.mtime,
@@ -132,6 +133,7 @@ pub(crate) mod tests {
             ctime: (-5, 6),
             fid: 42,
             chunk_size,
+            written: size,
         }
     }
 
@@ -139,7 +141,13 @@ pub(crate) mod tests {
     fn file_stat() {
         let s = Stat::from_attr(&attr(FileKind::File, 1025, 1 << 20), 9);
         assert_eq!(s.mode, libc::S_IFREG | 0o1640);
-        assert_eq!((s.ino, s.nlink, s.size, s.blocks, s.blksize), (9, 1, 1025, 3, 1 << 20));
+        // 1025 bytes written take one 4 KiB block, 8 units of 512 bytes, as on ext4/tmpfs.
+        assert_eq!((s.ino, s.nlink, s.size, s.blocks, s.blksize), (9, 1, 1025, 8, 1 << 20));
+        // A sparse file counts what was written, not its holes.
+        let sparse = Attr { written: 4096, ..attr(FileKind::File, 1 << 30, 1 << 20) };
+        assert_eq!(Stat::from_attr(&sparse, 9).blocks, 8);
+        let unwritten = Attr { written: 0, ..attr(FileKind::File, 1 << 30, 1 << 20) };
+        assert_eq!(Stat::from_attr(&unwritten, 9).blocks, 0);
         assert_eq!((s.uid, s.gid, s.atime, s.mtime, s.ctime), (7, 8, (1, 2), (3, 4), (-5, 6)));
         assert!(!s.is_dir());
         assert_eq!(s.perm(), 0o1640);

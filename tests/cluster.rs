@@ -127,6 +127,10 @@ fn sparse_files_read_zeros() {
         assert_eq!(g.read_at(&mut buf, 0).await.unwrap(), buf.len());
         assert!(buf[..10 * MIB + 7].iter().all(|&b| b == 0), "hole is not zero");
         assert_eq!(&buf[10 * MIB + 7..], b"tail");
+        // st_blocks counts the written bytes, not the 10 MiB hole (the 4 bytes straddle no
+        // 4 KiB boundary here: one block, 8 units of 512 bytes).
+        let st = benchfs::stat::Stat::from_attr(&c.stat("/sparse").await.unwrap(), 0);
+        assert_eq!(st.blocks, 8, "st_blocks of a sparse file counts its hole");
         // Truncating up also reads zeros; truncating down then up does not resurrect data.
         c.truncate("/sparse", 5).await.unwrap();
         c.truncate("/sparse", 10 * MIB as u64 + 11).await.unwrap();

@@ -268,6 +268,7 @@ impl Filesystem for FuseAdapter {
             gid,
             size,
             grow_to: None,
+            wrote: None,
             atime: atime.map(wire_time),
             mtime: mtime.map(wire_time),
         };
@@ -475,11 +476,12 @@ mod tests {
             ctime: (3, 0),
             fid: 9,
             chunk_size: 1 << 20,
+            written: 1025,
         };
         let f = file_attr(7, &a);
         assert_eq!(
             (f.ino, f.kind, f.perm, f.nlink, f.blocks, f.blksize),
-            (INodeNo(7), FileType::RegularFile, 0o644, 1, 3, 1 << 20)
+            (INodeNo(7), FileType::RegularFile, 0o644, 1, 8, 1 << 20)
         );
         a.kind = FileKind::Dir;
         assert_eq!(file_attr(7, &a).kind, FileType::Directory);

@@ -467,6 +467,7 @@ impl Gen {
             ctime: self.time(),
             fid: if dir { 0 } else { (u128::from(self.u64()) << 64) | u128::from(self.u64()) },
             chunk_size: if dir { 0 } else { 1 << (12 + self.below(15)) },
+            written: self.edgy_u64(),
         }
     }
     fn status(&mut self) -> Status {
@@ -490,6 +491,7 @@ impl Gen {
             gid: self.opt(Gen::edgy_u32),
             size: self.opt(Gen::edgy_u64),
             grow_to: self.opt(Gen::edgy_u64),
+            wrote: self.opt(Gen::edgy_u64),
             atime: self.opt(Gen::time),
             mtime: self.opt(Gen::time),
         }

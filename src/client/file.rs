@@ -33,6 +33,8 @@ pub struct File {
     written_end: AtomicU64,
     /// Writes not yet published to the metadata owner.
     dirty: AtomicBool,
+    /// Bytes written since the last publication (for `st_blocks`, see `Attr::written`).
+    wrote: AtomicU64,
     /// Servers this handle wrote chunks to (fsync asks only them).
     touched: Vec<AtomicBool>,
 }
@@ -74,6 +76,7 @@ impl File {
             opened: attr,
             written_end: AtomicU64::new(0),
             dirty: AtomicBool::new(false),
+            wrote: AtomicU64::new(0),
             touched,
         }
     }
@@ -124,6 +127,7 @@ impl File {
         }))
         .await?;
         self.written_end.fetch_max(end, Ordering::AcqRel);
+        self.wrote.fetch_add(buf.len() as u64, Ordering::AcqRel);
         self.dirty.store(true, Ordering::Release);
         Ok(buf.len())
     }
@@ -185,13 +189,19 @@ impl File {
         if !self.dirty.swap(false, Ordering::AcqRel) {
             return Ok(());
         }
-        let set = SetAttr { grow_to: Some(self.written_end.load(Ordering::Acquire)), ..Default::default() };
+        let wrote = self.wrote.swap(0, Ordering::AcqRel);
+        let set = SetAttr {
+            grow_to: Some(self.written_end.load(Ordering::Acquire)),
+            wrote: Some(wrote),
+            ..Default::default()
+        };
         match self.client.set_attr(&self.path(), set).await {
             Ok(a) => {
                 self.known_size.store(a.size, Ordering::Release);
                 Ok(())
             }
             Err(e) => {
+                self.wrote.fetch_add(wrote, Ordering::AcqRel);
                 self.dirty.store(true, Ordering::Release);
                 Err(e)
             }

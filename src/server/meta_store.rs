@@ -146,6 +146,7 @@ impl MetaStore {
                 let previous = a.size;
                 if truncate && a.size != 0 {
                     a.size = 0;
+                    a.written = 0;
                     a.mtime = now();
                     a.ctime = a.mtime;
                 }
@@ -188,6 +189,7 @@ impl MetaStore {
                 a.size = a.size.max(g);
                 a.mtime = t;
             }
+            a.written = a.written.saturating_add(set.wrote.unwrap_or(0)).min(a.size);
             a.atime = set.atime.unwrap_or(a.atime);
             a.mtime = set.mtime.unwrap_or(a.mtime);
             a.ctime = t;
