@@ -21,17 +21,6 @@ fn env_or(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
-struct Servers(Vec<Child>);
-
-impl Drop for Servers {
-    fn drop(&mut self) {
-        for c in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
 fn start_server(dir: &Path) -> (Child, String) {
     let mut cmd = server::command(Path::new(env!("CARGO_BIN_EXE_benchfsd")), "127.0.0.1:0", dir);
     server::start(cmd.env("RUST_LOG", "warn")).unwrap_or_else(|e| panic!("{e}"))
@@ -147,7 +136,7 @@ fn main() {
         children.push(c);
         addrs.push(a);
     }
-    let servers = Servers(children);
+    let servers = server::Servers(children);
     // How the benchmark program drives the client. "current" (default): the calling
     // thread runs the I/O itself; "multi": tokio's worker threads do and wake the caller,
     // which costs a cross-thread wake-up per request (see docs/benchmarks.md).

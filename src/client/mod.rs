@@ -122,9 +122,9 @@ impl Client {
     /// One typed request with a payload; the reply must be the request's reply type.
     pub(crate) async fn op_data<O: Op>(&self, i: usize, op: O, data: &[u8]) -> Result<(O::Reply, Vec<u8>)> {
         let (reply, payload) = self.call(i, op.into(), data).await?;
-        let body = O::Reply::from_reply(reply).map_err(|r| Error::Protocol {
+        let body = O::Reply::from_reply(reply).map_err(|got| Error::Protocol {
             server: self.servers()[i].clone(),
-            reason: format!("{} answered with {}", O::NAME, r.name()),
+            reason: format!("{} answered with {got}", O::NAME),
         })?;
         Ok((body, payload))
     }

@@ -19,8 +19,8 @@ pub trait Op: Into<Request> + Send + 'static {
 /// A reply body: one variant of [`Reply`].
 pub trait ReplyBody: Sized + Send + 'static {
     fn into_reply(self) -> Reply;
-    /// The body, or the reply back when it is another variant.
-    fn from_reply(r: Reply) -> Result<Self, Reply>;
+    /// The body, or the name of the variant the reply is instead.
+    fn from_reply(r: Reply) -> Result<Self, &'static str>;
 }
 
 macro_rules! requests {
@@ -71,10 +71,10 @@ macro_rules! replies {
                 fn into_reply(self) -> Reply {
                     Reply::$name(self)
                 }
-                fn from_reply(r: Reply) -> Result<Self, Reply> {
+                fn from_reply(r: Reply) -> Result<Self, &'static str> {
                     match r {
                         Reply::$name(b) => Ok(b),
-                        other => Err(other),
+                        other => Err(other.name()),
                     }
                 }
             }

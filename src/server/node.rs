@@ -106,12 +106,13 @@ impl Node {
         super::private::private_dir(data_dir)?;
         let peer_opts = TcpOptions { timeout: PEER_TIMEOUT, max_in_flight: 64, secret: secret.clone() };
         let meta = MetaStore::open(&meta_path)?;
-        super::private::keep_ballast(data_dir);
+        let chunks = ChunkStore::open(&data_dir.join("chunks"))?;
+        super::private::keep_ballast(data_dir, chunks.space()?.0);
         // redb creates its file with the umask's mode: make it private too.
         super::private::private(&meta_path, super::private::FILE_MODE)?;
         Ok(Node {
             meta,
-            chunks: ChunkStore::open(&data_dir.join("chunks"))?,
+            chunks,
             membership: Membership::open(addr, data_dir, fresh, peer_opts)?,
             data_dir: data_dir.to_path_buf(),
             secret,
@@ -222,7 +223,7 @@ impl Node {
                 a.peers.call(i, op.into(), &[]).await?
             };
             O::Reply::from_reply(reply)
-                .map_err(|r| fail(Status::Io, format!("peer {} answered {} with {}", a.members[i], O::NAME, r.name())))
+                .map_err(|got| fail(Status::Io, format!("peer {} answered {} with {got}", a.members[i], O::NAME)))
         })
     }
 

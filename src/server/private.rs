@@ -47,13 +47,12 @@ const BALLAST: &str = "ballast";
 /// Reserves room for the metadata store's last commits: a file of zeros (1/32 of the
 /// device, 512 KiB to 16 MiB) that [`release_ballast`] frees when a commit finds the
 /// device full. Best effort: without room for it, the server runs without.
-pub fn keep_ballast(dir: &Path) {
+pub fn keep_ballast(dir: &Path, device_bytes: u64) {
     let path = dir.join(BALLAST);
     if path.exists() {
         return;
     }
-    let Ok(st) = nix_statvfs(dir) else { return };
-    let size = (st / 32).clamp(512 << 10, 16 << 20);
+    let size = (device_bytes / 32).clamp(512 << 10, 16 << 20);
     let made = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -69,18 +68,4 @@ pub fn keep_ballast(dir: &Path) {
 /// Frees the ballast; false when there was none.
 pub fn release_ballast(dir: &Path) -> bool {
     std::fs::remove_file(dir.join(BALLAST)).is_ok()
-}
-
-/// Total bytes of the file system holding `dir`.
-fn nix_statvfs(dir: &Path) -> std::io::Result<u64> {
-    use std::os::unix::ffi::OsStrExt;
-    let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).map_err(std::io::Error::other)?;
-    let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
-    // SAFETY: `c` is NUL-terminated and `st` is a valid out-pointer for statvfs.
-    if unsafe { libc::statvfs(c.as_ptr(), st.as_mut_ptr()) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: statvfs returned 0, so it filled `st`.
-    let st = unsafe { st.assume_init() };
-    Ok(st.f_blocks as u64 * st.f_frsize as u64)
 }

@@ -36,9 +36,9 @@ pub struct TcpTransport {
 /// One typed request on a bare connection (the handshake, before the pool has it).
 async fn typed<O: Op>(conn: &Connection, op: O) -> Result<O::Reply> {
     let (reply, _) = conn.call(&op.into(), &[]).await?;
-    O::Reply::from_reply(reply).map_err(|r| Error::Protocol {
+    O::Reply::from_reply(reply).map_err(|got| Error::Protocol {
         server: conn.addr().to_string(),
-        reason: format!("{} answered with {}", O::NAME, r.name()),
+        reason: format!("{} answered with {got}", O::NAME),
     })
 }
 

@@ -66,3 +66,15 @@ pub fn start(cmd: &mut Command) -> Result<(Child, String), String> {
 pub fn spawn_benchfsd(bin: &Path, listen: &str, data_dir: &Path, stderr: Stdio, extra: &[String]) -> (Child, String) {
     start(command(bin, listen, data_dir).args(extra).stderr(stderr)).unwrap_or_else(|e| panic!("{e}"))
 }
+
+/// Servers a benchmark started, killed (SIGKILL) and reaped when dropped.
+pub struct Servers(pub Vec<Child>);
+
+impl Drop for Servers {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
