@@ -31,6 +31,7 @@ fn path_owned_by(c: &Client, owner: usize, want: bool, tag: &str) -> String {
     (0..).map(|i| format!("/{tag}{i}")).find(|p| (c.ring().meta_owner(p) == owner) == want).unwrap()
 }
 
+#[track_caller]
 fn check_fails_fast<T>(r: benchfs::Result<T>, started: Instant, errnos: &[i32], bound: Duration, what: &str) {
     let Err(e) = r else { panic!("{what}: succeeded") };
     assert!(errnos.contains(&e.errno()), "{what}: errno {} ({e}), expected one of {errnos:?}", e.errno());

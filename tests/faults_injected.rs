@@ -89,6 +89,7 @@ fn losses() -> Vec<(&'static str, Fault, i32)> {
     ]
 }
 
+#[track_caller]
 fn assert_errno<T>(r: benchfs::Result<T>, errno: i32, what: &str) -> benchfs::Error {
     let Err(e) = r else { panic!("{what}: succeeded") };
     assert_eq!(e.errno(), errno, "{what}: {e}");

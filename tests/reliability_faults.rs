@@ -100,13 +100,20 @@ async fn check_range(f: &benchfs::File, off: u64, expect: &[u8], zeros_ok: bool,
 const PIECE: usize = 4 * MIB;
 
 /// Files written and fsynced before the fault, metadata off the victim, some with
-/// chunks on it.
+/// chunks on it; the first (one chunk) has none there.
 async fn write_others(c: &Client, victim: usize) -> Vec<(String, Vec<u8>)> {
     let mut others = Vec::new();
     for i in 0..6u64 {
         let p = path_owned_by(c, victim, false, &format!("other{i}-"));
         let data = pattern(i, 100_000 + (i as usize) * 700_000);
-        let f = c.create(&p, 0o644).await.unwrap();
+        let f = loop {
+            let f = c.create(&p, 0o644).await.unwrap();
+            // File ids are random: recreate until the first file's chunk is elsewhere.
+            if i > 0 || c.ring().chunk_owner(f.fid(), 0) != victim {
+                break f;
+            }
+            c.unlink(&p).await.unwrap();
+        };
         f.write_at(&data, 0).await.unwrap();
         f.fsync().await.unwrap();
         others.push((p, data));
@@ -206,7 +213,7 @@ fn server_lost_mid_write_gives_eio_and_never_garbage() {
             assert!(k < 16, "no 4 MiB write needed the victim");
         };
         errno_in(&err, &[libc::EIO], "a write whose server was lost");
-        assert_eq!(faults.seen(0), 1, "the failed write sent one chunk write to the victim before failing");
+        assert!(faults.seen(0) >= 1, "the fault never fired");
         f.close().await.expect("close (size publication) on a live metadata owner");
         check_others_during_outage(&c, &others, victim, true).await;
         faults.clear();
