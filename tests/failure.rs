@@ -48,7 +48,8 @@ fn faulty_client(cluster: &Cluster, timeout: Duration) -> (Client, Arc<FaultyTra
 }
 
 /// Files made while every server is up: one whose metadata is on the victim, one
-/// whose metadata and only chunk are elsewhere, and an empty one for a large write.
+/// whose metadata and only chunk are elsewhere, and an empty one for a 16 MiB write
+/// that needs the victim.
 struct Files {
     dead: String,
     live: String,
@@ -69,7 +70,15 @@ async fn make_files(c: &Client, victim: usize) -> Files {
     };
     f.write_at(&pattern(3, 1000), 0).await.unwrap();
     f.close().await.unwrap();
-    let big = c.create(&format!("{live}-big"), 0o644).await.unwrap();
+    // And one whose first 16 chunks (16 MiB) include one on the victim.
+    let big_path = format!("{live}-big");
+    let big = loop {
+        let f = c.create(&big_path, 0o644).await.unwrap();
+        if (0..16).any(|k| c.ring().chunk_owner(f.fid(), k) == victim) {
+            break f;
+        }
+        c.unlink(&big_path).await.unwrap();
+    };
     Files { dead, live, big }
 }
 
@@ -97,7 +106,6 @@ fn dead_server_gives_eio_and_the_rest_keeps_working() {
         let t = Instant::now();
         check_fails_fast(c.stat(&files.dead).await, t, &[libc::EIO], bound, "stat of a path on the dead server");
         let t = Instant::now();
-        // 16 MiB in 1 MiB chunks over four servers: some chunk needs the dead one.
         let r = files.big.write_at(&vec![7u8; 16 << 20], 0).await;
         check_fails_fast(r, t, &[libc::EIO], bound, "write over all servers");
         let t = Instant::now();

@@ -323,7 +323,7 @@ fn lost_rename_leaves_exactly_one_name() {
 
 /// The same over TCP to a three-server cluster, where the names have different owners
 /// (the source's owner moves the record to the target's), for a file and for a
-/// directory with entries on every server.
+/// directory whose entries live on several servers.
 #[test]
 fn lost_cross_server_rename_leaves_exactly_one_name() {
     let cluster = Cluster::start(3);
