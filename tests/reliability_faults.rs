@@ -1,9 +1,11 @@
 //! Faults injected into a running cluster, and what must hold through each:
 //!
-//! - a server SIGKILLed in the middle of a large write: the writer gets EIO or
-//!   ETIMEDOUT promptly; other files stay readable (or fail cleanly where they need
-//!   the dead server); after a restart every chunk of the interrupted file reads back
-//!   as the bytes written or as an error, never as other bytes;
+//! - a server lost in the middle of a large write: the writer gets EIO or ETIMEDOUT
+//!   promptly; other files stay readable (or fail cleanly where they need the lost
+//!   server); once it is back every chunk of the interrupted file reads back as the
+//!   bytes written, as zeros where the write failed, or as an error, never as other
+//!   bytes. Twice: at an exact point by fault injection on the client's link (no
+//!   process harmed), and as a real SIGKILL and restart (crash persistence);
 //! - a server's disk full (a 16 MiB tmpfs as its data directory; root only): the
 //!   writer gets ENOSPC, the server stays up and serves everything else, and space
 //!   freed by truncation is usable again;
@@ -13,18 +15,20 @@
 //!   host fail within the configured timeout, the rest keep working, and the same
 //!   client recovers when the link returns.
 //!
-//! tests/failure.rs covers a server dead or stopped before the calls start; these
-//! tests put the fault in the middle of the work.
+//! tests/failure.rs covers a server dead, hung or slow before the calls start; these
+//! tests put the fault in the middle of the work. tests/faults_injected.rs has the
+//! single-call faults (a lost chunk write, read, create, rename, flush; Retry).
 
 mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use benchfs::proto::SetAttr;
+use benchfs::transport::faulty::{Fault, FaultyTransport, Match};
+use benchfs::transport::tcp::{TcpOptions, TcpTransport};
 use benchfs::{Client, Config, OpenOptions};
 use common::{pattern, require, runtime, status_kib, Cluster};
 
@@ -90,44 +94,164 @@ async fn check_range(f: &benchfs::File, off: u64, expect: &[u8], zeros_ok: bool,
 }
 
 // ---------------------------------------------------------------------------
-// A server killed in the middle of a large write
+// A server lost in the middle of a large write
 
+/// 4 MiB writes: each spans four 1 MiB chunks, on every server of three.
+const PIECE: usize = 4 * MIB;
+
+/// Files written and fsynced before the fault, metadata off the victim, some with
+/// chunks on it; the first (one chunk) has none there.
+async fn write_others(c: &Client, victim: usize) -> Vec<(String, Vec<u8>)> {
+    let mut others = Vec::new();
+    for i in 0..6u64 {
+        let p = path_owned_by(c, victim, false, &format!("other{i}-"));
+        let data = pattern(i, 100_000 + (i as usize) * 700_000);
+        let f = loop {
+            let f = c.create(&p, 0o644).await.unwrap();
+            // File ids are random: recreate until the first file's chunk is elsewhere.
+            if i > 0 || c.ring().chunk_owner(f.fid(), 0) != victim {
+                break f;
+            }
+            c.unlink(&p).await.unwrap();
+        };
+        f.write_at(&data, 0).await.unwrap();
+        f.fsync().await.unwrap();
+        others.push((p, data));
+    }
+    others
+}
+
+/// During the outage: every other file reads back exactly, or fails cleanly (it has a
+/// chunk on the lost server); with `exact_owners`, precisely those with a chunk there fail.
+async fn check_others_during_outage(c: &Client, others: &[(String, Vec<u8>)], victim: usize, exact_owners: bool) {
+    let mut v = Verdicts::default();
+    for (p, data) in others {
+        let f = c.open(p, &OpenOptions::default()).await.unwrap();
+        let errors = v.errors;
+        check_range(&f, 0, data, false, &mut v).await;
+        if exact_owners {
+            let on_victim = (0..data.len().div_ceil(MIB) as u64).any(|k| c.ring().chunk_owner(f.fid(), k) == victim);
+            assert_eq!(
+                v.errors > errors,
+                on_victim,
+                "{p}: failed {}, has a chunk on the lost server {on_victim}",
+                v.errors > errors
+            );
+        }
+    }
+    assert!(v.garbage.is_empty(), "other files read wrong bytes during the outage: {:?}", v.garbage);
+    assert!(v.exact > 0, "no other file readable during the outage: {v:?}");
+    println!("outage: other files {v:?}");
+}
+
+/// Once the lost server is back: every other file reads back exactly; the big file's
+/// published size is what was acknowledged, all of that reads back exactly, and the
+/// failed write's range (exposed by growing the file) is what was sent or zeros.
+async fn check_after_recovery(c: &Client, others: &[(String, Vec<u8>)], big_path: &str, k_failed: u64) {
+    for (p, data) in others {
+        let f = c.open(p, &OpenOptions::default()).await.unwrap();
+        let mut buf = vec![0u8; data.len()];
+        assert_eq!(f.read_at(&mut buf, 0).await.unwrap(), data.len());
+        assert!(&buf == data, "{p} differs after the server came back");
+    }
+    let acked_end = k_failed * PIECE as u64;
+    let attempted_end = (k_failed + 1) * PIECE as u64;
+    let a = c.stat(big_path).await.unwrap();
+    assert_eq!(a.size, acked_end, "published size is the acknowledged end");
+    c.set_attr(big_path, SetAttr { grow_to: Some(attempted_end), ..Default::default() }).await.unwrap();
+    let f = c.open(big_path, &OpenOptions::default()).await.unwrap();
+    let (mut acked_v, mut failed_v) = (Verdicts::default(), Verdicts::default());
+    for k in 0..=k_failed {
+        let data = piece_data(k, PIECE);
+        for (j, chunk) in data.chunks(MIB).enumerate() {
+            let off = k * PIECE as u64 + (j * MIB) as u64;
+            let v = if k < k_failed { &mut acked_v } else { &mut failed_v };
+            check_range(&f, off, chunk, k == k_failed, v).await;
+        }
+    }
+    println!("after recovery: {} MiB acknowledged: {acked_v:?}; the failed 4 MiB write: {failed_v:?}", acked_end >> 20);
+    assert!(acked_v.garbage.is_empty(), "acknowledged data read back wrong: {:?}", acked_v.garbage);
+    assert!(failed_v.garbage.is_empty(), "the interrupted write left wrong bytes: {:?}", failed_v.garbage);
+    assert_eq!(acked_v.exact, (acked_end as usize) / MIB, "{acked_v:?}");
+}
+
+/// A client over TCP to `cluster`'s servers with a fault injector on its side.
+fn faulty_client(cluster: &Cluster, timeout: Duration) -> (Client, Arc<FaultyTransport<TcpTransport>>) {
+    let mut cfg = cluster.config();
+    cfg.timeout = timeout;
+    let opts = TcpOptions { timeout, max_in_flight: cfg.max_in_flight, secret: None };
+    let faults = Arc::new(FaultyTransport::new(TcpTransport::new(cfg.servers.clone(), opts)));
+    (Client::with_transport(cfg, faults.clone()), faults)
+}
+
+/// The server's link breaks at an exact point of a large write, no process harmed:
+/// after 32 MiB, the next write that needs the victim has its first chunk there
+/// executed with the reply lost, and every later call to it reset. The writer gets EIO
+/// at once; other files read back or fail exactly where they need the victim; once the
+/// link is back, acknowledged data is intact and the failed range is never garbage.
+#[test]
+fn server_lost_mid_write_gives_eio_and_never_garbage() {
+    let cluster = Cluster::start(3);
+    let victim = 1; // in the client's (sorted) order
+    runtime().block_on(async {
+        let (c, faults) = faulty_client(&cluster, Duration::from_secs(5));
+        let others = write_others(&c, victim).await;
+        let big_path = path_owned_by(&c, victim, false, "big");
+        let f = c.create(&big_path, 0o644).await.unwrap();
+        for k in 0..8u64 {
+            f.write_at(&piece_data(k, PIECE), k * PIECE as u64).await.unwrap();
+        }
+        let to_victim = Match { server: Some(victim), ..Default::default() };
+        faults.inject(Match { op: Some("Write"), nth: Some(1), ..to_victim.clone() }, Fault::ResetAfterSend);
+        faults.inject(to_victim, Fault::ResetBeforeSend);
+        let mut k = 8u64;
+        let err = loop {
+            match f.write_at(&piece_data(k, PIECE), k * PIECE as u64).await {
+                Ok(_) => k += 1,
+                Err(e) => break e,
+            }
+            assert!(k < 16, "no 4 MiB write needed the victim");
+        };
+        errno_in(&err, &[libc::EIO], "a write whose server was lost");
+        assert!(faults.seen(0) >= 1, "the fault never fired");
+        f.close().await.expect("close (size publication) on a live metadata owner");
+        check_others_during_outage(&c, &others, victim, true).await;
+        faults.clear();
+        check_after_recovery(&c, &others, &big_path, k).await;
+    });
+}
+
+/// A real crash: the victim SIGKILLed while a writer runs (the kill lands between or
+/// inside its writes, wherever the writer is), then restarted on its data directory.
+/// What only a real process shows: acknowledged data survives the crash (it was in the
+/// OS page cache), the writer fails promptly on real connection errors, and a chunk
+/// torn by the kill is never read back as other bytes.
 #[test]
 fn server_killed_mid_write_gives_eio_and_never_garbage() {
     const TIMEOUT: Duration = Duration::from_secs(3);
-    const PIECE: usize = 4 * MIB;
     let mut cluster = Cluster::start(3);
     let rt = runtime();
     let victim = 1; // in the client's (sorted) order
     let (c, others, big_path) = rt.block_on(async {
         let c = cluster.client_with(|cfg| cfg.timeout = TIMEOUT).await;
-        // Files written and fsynced before the fault, some with chunks on the victim.
-        let mut others = Vec::new();
-        for i in 0..6u64 {
-            let p = path_owned_by(&c, victim, false, &format!("other{i}-"));
-            let data = pattern(i, 100_000 + (i as usize) * 700_000);
-            let f = c.create(&p, 0o644).await.unwrap();
-            f.write_at(&data, 0).await.unwrap();
-            f.fsync().await.unwrap();
-            others.push((p, data));
-        }
+        let others = write_others(&c, victim).await;
         let big_path = path_owned_by(&c, victim, false, "big");
         (c, others, big_path)
     });
     let victim_idx = cluster.index_of(&c.servers()[victim]);
 
-    // The writer: sequential 4 MiB writes until one fails (at most 1 GiB).
-    let acked = Arc::new(AtomicU64::new(0));
+    // The writer: sequential 4 MiB writes until one fails (at most 1 GiB); it says when
+    // 32 MiB are acknowledged and goes on writing.
+    let (at_32_mib, reached) = std::sync::mpsc::channel();
     let writer = {
-        let (c, acked, big_path) = (c.clone(), acked.clone(), big_path.clone());
+        let (c, big_path) = (c.clone(), big_path.clone());
         rt.spawn(async move {
             let f = c.create(&big_path, 0o644).await.unwrap();
             let mut failed = None;
             for k in 0..256u64 {
                 match f.write_at(&piece_data(k, PIECE), k * PIECE as u64).await {
-                    Ok(_) => {
-                        acked.store((k + 1) * PIECE as u64, Ordering::Release);
-                    }
+                    Ok(_) if k + 1 == 8 => at_32_mib.send(()).unwrap(),
+                    Ok(_) => {}
                     Err(e) => {
                         failed = Some((k, e, Instant::now()));
                         break;
@@ -139,68 +263,21 @@ fn server_killed_mid_write_gives_eio_and_never_garbage() {
             (failed, closed)
         })
     };
-    let t0 = Instant::now();
-    while acked.load(Ordering::Acquire) < 32 * MIB as u64 {
-        assert!(t0.elapsed() < Duration::from_secs(60), "writer made no progress");
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    reached.recv_timeout(Duration::from_secs(60)).expect("the writer made no progress");
     cluster.kill(victim_idx);
     let killed_at = Instant::now();
     let (failed, closed) = rt.block_on(writer).unwrap();
     let (k_failed, err, failed_at) = failed.expect("the writer never touched the killed server in 1 GiB");
     errno_in(&err, &[libc::EIO, libc::ETIMEDOUT], "write to a killed server");
-    let took = failed_at.duration_since(killed_at);
+    let took = failed_at.saturating_duration_since(killed_at);
     assert!(took < TIMEOUT + Duration::from_secs(2), "the writer took {took:?} to fail");
     closed.expect("close (size publication) on a live metadata owner");
-    let acked_end = acked.load(Ordering::Acquire);
-    assert_eq!(acked_end, k_failed * PIECE as u64);
 
-    // During the outage: every other file reads back exactly, or fails cleanly
-    // (it has a chunk on the dead server); the ones on live servers only must work.
-    rt.block_on(async {
-        let mut v = Verdicts::default();
-        for (p, data) in &others {
-            let f = c.open(p, &OpenOptions::default()).await.unwrap();
-            check_range(&f, 0, data, false, &mut v).await;
-        }
-        assert!(v.garbage.is_empty(), "other files read wrong bytes during the outage: {:?}", v.garbage);
-        assert!(v.exact > 0, "no other file readable during the outage: {v:?}");
-        println!("outage: other files {v:?}");
-    });
-
+    rt.block_on(check_others_during_outage(&c, &others, victim, false));
     cluster.restart(victim_idx);
     rt.block_on(async {
         let c = cluster.client_with(|cfg| cfg.timeout = TIMEOUT).await;
-        for (p, data) in &others {
-            let f = c.open(p, &OpenOptions::default()).await.unwrap();
-            let mut buf = vec![0u8; data.len()];
-            assert_eq!(f.read_at(&mut buf, 0).await.unwrap(), data.len());
-            assert!(&buf == data, "{p} differs after the restart");
-        }
-        // Expose the failed write's range too: its bytes are undefined to the writer
-        // (it got an error) but must never be anything but what was sent, or zeros.
-        let attempted_end = (k_failed + 1) * PIECE as u64;
-        let a = c.stat(&big_path).await.unwrap();
-        assert_eq!(a.size, acked_end, "published size is the acknowledged end");
-        c.set_attr(&big_path, SetAttr { grow_to: Some(attempted_end), ..Default::default() }).await.unwrap();
-        let f = c.open(&big_path, &OpenOptions::default()).await.unwrap();
-        let (mut acked_v, mut failed_v) = (Verdicts::default(), Verdicts::default());
-        for k in 0..=k_failed {
-            let data = piece_data(k, PIECE);
-            for (j, chunk) in data.chunks(MIB).enumerate() {
-                let off = k * PIECE as u64 + (j * MIB) as u64;
-                let v = if k < k_failed { &mut acked_v } else { &mut failed_v };
-                check_range(&f, off, chunk, k == k_failed, v).await;
-            }
-        }
-        println!(
-            "after restart: {} MiB acknowledged: {acked_v:?}; the failed 4 MiB write: {failed_v:?}",
-            acked_end >> 20
-        );
-        assert!(acked_v.garbage.is_empty(), "acknowledged data read back wrong: {:?}", acked_v.garbage);
-        assert!(failed_v.garbage.is_empty(), "the interrupted write left wrong bytes: {:?}", failed_v.garbage);
-        // Everything acknowledged was in the server's page cache before the kill.
-        assert_eq!(acked_v.exact, (acked_end as usize) / MIB, "{acked_v:?}");
+        check_after_recovery(&c, &others, &big_path, k_failed).await;
     });
 }
 
@@ -215,7 +292,9 @@ impl TmpfsMount {
     fn mount(dir: &Path, size: &str) -> Result<TmpfsMount, String> {
         std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
         let out = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            // mode=0700: a tmpfs root is 1777 (sticky) by default, a shared directory a
+            // server refuses as its data directory.
+            .args(["-t", "tmpfs", "-o", &format!("size={size},mode=0700"), "tmpfs"])
             .arg(dir)
             .output()
             .map_err(|e| format!("mount: {e}"))?;

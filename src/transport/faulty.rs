@@ -13,7 +13,8 @@ use crate::proto::{Reply, Request, Status};
 pub enum Fault {
     /// The request is lost: the caller gets a timeout after `deadline`.
     Drop { deadline: Duration },
-    /// The reply comes `Duration` late.
+    /// The reply comes `Duration` late. The inner transport's own deadline starts after
+    /// the delay, so a delay alone never times out: use `Drop` for a call that does.
     Delay(Duration),
     /// The request reaches the server, then the connection breaks before the reply.
     ResetAfterSend,
@@ -24,13 +25,30 @@ pub enum Fault {
 }
 
 /// Which calls a fault applies to; `None` fields match every call.
+///
+/// Every rule counts every call that matches its `server` and `op`, whether or not an
+/// earlier rule fired on it, so `nth` means the n-th such call the transport saw since
+/// the rule was added.
 #[derive(Debug, Clone, Default)]
 pub struct Match {
     pub server: Option<usize>,
     /// A request name, as [`Request::name`] gives it ("Write", "Rename", ...).
     pub op: Option<&'static str>,
-    /// Only the n-th matching call (1-based), counted per rule.
+    /// The first matching call it fires on (1-based); `None`: the first.
     pub nth: Option<u64>,
+    /// How many matching calls it fires on, from `nth` on. `None`: one call when `nth`
+    /// is set, every call when it is not; `Some(u64::MAX)`: every call from `nth` on (a
+    /// server that dies at that call); `Some(3)` without `nth`: the first three calls.
+    pub times: Option<u64>,
+}
+
+impl Match {
+    /// Whether the `n`-th matching call (1-based) is one this rule fires on.
+    fn fires_at(&self, n: u64) -> bool {
+        let first = self.nth.unwrap_or(1);
+        let times = self.times.unwrap_or(if self.nth.is_some() { 1 } else { u64::MAX });
+        n >= first && n - first < times
+    }
 }
 
 struct Rule {
@@ -54,6 +72,12 @@ impl<T: Transport> FaultyTransport<T> {
         self.lock().push(Rule { m, fault, seen: AtomicU64::new(0) });
     }
 
+    /// How many calls rule `rule` (0-based, in the order of [`FaultyTransport::inject`])
+    /// has matched so far, fired on or not: lets a test check that its fault was hit.
+    pub fn seen(&self, rule: usize) -> u64 {
+        self.lock().get(rule).map_or(0, |r| r.seen.load(Ordering::Relaxed))
+    }
+
     pub fn clear(&self) {
         self.lock().clear();
     }
@@ -63,14 +87,17 @@ impl<T: Transport> FaultyTransport<T> {
     }
 
     fn fault_for(&self, server: usize, op: &str) -> Option<Fault> {
-        self.lock().iter().find_map(|r| {
-            let matches = r.m.server.is_none_or(|s| s == server) && r.m.op.is_none_or(|o| o == op);
-            if !matches {
-                return None;
+        let mut fired = None;
+        for r in self.lock().iter() {
+            if r.m.server.is_none_or(|s| s == server) && r.m.op.is_none_or(|o| o == op) {
+                // Counted by every matching rule, also after an earlier one fired.
+                let n = r.seen.fetch_add(1, Ordering::Relaxed) + 1;
+                if fired.is_none() && r.m.fires_at(n) {
+                    fired = Some(r.fault.clone());
+                }
             }
-            let n = r.seen.fetch_add(1, Ordering::Relaxed) + 1;
-            r.m.nth.is_none_or(|want| want == n).then(|| r.fault.clone())
-        })
+        }
+        fired
     }
 }
 
@@ -104,5 +131,24 @@ impl<T: Transport> Transport for FaultyTransport<T> {
                 Some(Fault::Fail(status)) => Err(Error::from_status(status, format!("injected on {addr}"))),
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fired(m: Match, calls: u64) -> Vec<u64> {
+        (1..=calls).filter(|&n| m.fires_at(n)).collect()
+    }
+
+    #[test]
+    fn nth_and_times_select_calls() {
+        assert_eq!(fired(Match::default(), 4), [1, 2, 3, 4]);
+        assert_eq!(fired(Match { nth: Some(3), ..Default::default() }, 6), [3]);
+        assert_eq!(fired(Match { nth: Some(3), times: Some(2), ..Default::default() }, 6), [3, 4]);
+        assert_eq!(fired(Match { nth: Some(2), times: Some(u64::MAX), ..Default::default() }, 5), [2, 3, 4, 5]);
+        assert_eq!(fired(Match { times: Some(2), ..Default::default() }, 5), [1, 2]);
+        assert_eq!(fired(Match { times: Some(0), ..Default::default() }, 5), [] as [u64; 0]);
     }
 }
