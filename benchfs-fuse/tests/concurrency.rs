@@ -1250,6 +1250,28 @@ fn concurrent_namespace_ops_keep_every_file_exactly_once() {
             for r in recs.iter().filter(|r| r.ok && !matches!(r.op, Op::Create { .. } | Op::Mkdir(_))).take(40) {
                 eprintln!("    {r}");
             }
+            // Every op of this phase on the files a violation names (either name of their
+            // directory), and the renames of those directories.
+            let named: BTreeSet<String> = v
+                .iter()
+                .flat_map(|x| x.split(|c: char| c.is_whitespace() || "[]\",:()".contains(c)))
+                .filter(|t| t.starts_with("/d") && t.contains("/f"))
+                .map(|t| t.rsplit('/').next().unwrap().to_string())
+                .collect();
+            for name in &named {
+                eprintln!("phase {phase:?}: ops on */{name} and directory renames (first 60):");
+                let about = |p: &str| p.ends_with(&format!("/{name}"));
+                for r in recs
+                    .iter()
+                    .filter(|r| match &r.op {
+                        Op::Rename { from, to, .. } => about(from) || about(to) || is_dir_op(r) && r.ok,
+                        op => about(op_path(op)),
+                    })
+                    .take(60)
+                {
+                    eprintln!("    {r}");
+                }
+            }
         }
         // A corrupt or duplicated file found once stays; report it once.
         all_violations.extend(
@@ -1263,10 +1285,9 @@ fn concurrent_namespace_ops_keep_every_file_exactly_once() {
     for (phase, dc) in &totals {
         eprintln!("phase {phase} over all rounds: {dc:?}");
     }
-    // Phase B's directory renames and rmdirs mostly fail (its directories are rarely empty
-    // or absent); phase C is the one that must exercise them, and asserts so per round.
-    let dc = totals["A"];
-    assert!(dc.dir_renames > 0, "seed {seed:#x}: phase A acknowledged no directory rename: {dc:?}");
+    // Phases A and B acknowledge few directory renames (a handful in round 0 of A; B's
+    // directories are rarely empty or absent, and without FUSE only a Client renames them in
+    // A): phase C is the one that must exercise them, and asserts so for every round.
     assert!(
         all_violations.is_empty(),
         "seed {seed:#x}: {} violations; first 20:\n{}",
