@@ -16,7 +16,7 @@
 #[macro_use]
 mod common;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ffi::{CStr, CString};
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
@@ -91,8 +91,9 @@ type R = Result<(), String>;
 /// One way into the file system. Paths are absolute in the BenchFS namespace.
 trait Front {
     fn name(&self) -> String;
-    /// Exclusive create, write all, publish (close/fsync). `Err((opened, msg))`.
-    fn create(&mut self, path: &str, data: &[u8]) -> Result<(), (bool, String)>;
+    /// Exclusive create, write all, wait `linger` (the file open and written, so renames
+    /// of its directory can race its close), publish (close/fsync). `Err((opened, msg))`.
+    fn create(&mut self, path: &str, data: &[u8], linger: Duration) -> Result<(), (bool, String)>;
     fn rename(&mut self, from: &str, to: &str, noreplace: bool) -> R;
     fn has_noreplace(&self) -> bool {
         true
@@ -112,10 +113,13 @@ impl Front for ClientFront {
     fn name(&self) -> String {
         format!("client{}", self.tag)
     }
-    fn create(&mut self, path: &str, data: &[u8]) -> Result<(), (bool, String)> {
+    fn create(&mut self, path: &str, data: &[u8], linger: Duration) -> Result<(), (bool, String)> {
         self.rt.block_on(async {
             let f = self.c.create(path, 0o644).await.map_err(|e| (false, e.to_string()))?;
             let w = f.write_at(data, 0).await.map(|_| ());
+            if !linger.is_zero() {
+                tokio::time::sleep(linger).await;
+            }
             let c = f.close().await;
             w.and(c).map_err(|e| (true, e.to_string()))
         })
@@ -153,13 +157,17 @@ impl Front for MountFront {
     fn name(&self) -> String {
         self.tag.clone()
     }
-    fn create(&mut self, path: &str, data: &[u8]) -> Result<(), (bool, String)> {
+    fn create(&mut self, path: &str, data: &[u8], linger: Duration) -> Result<(), (bool, String)> {
         let mut f = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .open(self.p(path))
             .map_err(|e| (false, e.to_string()))?;
-        f.write_all(data).and_then(|()| f.sync_all()).map_err(|e| (true, e.to_string()))?;
+        f.write_all(data).map_err(|e| (true, e.to_string()))?;
+        if !linger.is_zero() {
+            std::thread::sleep(linger);
+        }
+        f.sync_all().map_err(|e| (true, e.to_string()))?;
         // close(2) errors: std drops them, so close explicitly.
         use std::os::fd::IntoRawFd;
         let fd = f.into_raw_fd();
@@ -227,7 +235,7 @@ impl Front for CFront {
     fn name(&self) -> String {
         "c-api".into()
     }
-    fn create(&mut self, path: &str, data: &[u8]) -> Result<(), (bool, String)> {
+    fn create(&mut self, path: &str, data: &[u8], linger: Duration) -> Result<(), (bool, String)> {
         let p = CString::new(path).unwrap();
         // SAFETY: live context, NUL-terminated path, valid buffer.
         unsafe {
@@ -236,6 +244,9 @@ impl Front for CFront {
                 return Err((false, c_err("benchfs_create", i64::from(benchfs::ffi::benchfs_errno()))));
             }
             let n = benchfs::ffi::benchfs_write(f, data.as_ptr().cast(), data.len(), 0);
+            if !linger.is_zero() {
+                std::thread::sleep(linger);
+            }
             let rc = benchfs::ffi::benchfs_close(f);
             if n != data.len() as isize {
                 return Err((true, c_err("benchfs_write", n as i64)));
@@ -288,15 +299,28 @@ impl Rng {
 enum Phase {
     A,
     B,
+    C,
 }
 
 #[derive(Debug, Clone)]
 enum Op {
-    Create { path: String, id: Id, len: usize, sum: u64 },
-    Rename { from: String, to: String, noreplace: bool },
+    Create {
+        path: String,
+        id: Id,
+        len: usize,
+        sum: u64,
+    },
+    Rename {
+        from: String,
+        to: String,
+        noreplace: bool,
+    },
     Mkdir(String),
     Unlink(String),
     Rmdir(String),
+    /// Phase C: read a file back through a Client (no cache) to compare with what its
+    /// acknowledged create wrote. `ok`: read and matched; `err`: `MISMATCH ...` or `missing`.
+    Verify(String),
 }
 
 #[derive(Debug, Clone)]
@@ -325,6 +349,7 @@ impl std::fmt::Display for Rec {
             Op::Mkdir(p) => format!("mkdir {p}"),
             Op::Unlink(p) => format!("unlink {p}"),
             Op::Rmdir(p) => format!("rmdir {p}"),
+            Op::Verify(p) => format!("verify {p} (read back via a Client)"),
         };
         let res = if self.ok { "OK".to_string() } else { format!("ERR {}", self.err) };
         write!(
@@ -419,6 +444,7 @@ fn worker(
                 }
                 _ => Some(Op::Mkdir(dir_name(&mut rng, true))),
             },
+            Phase::C => unreachable!("phase C runs worker_c"),
             Phase::B => match roll {
                 0..35 => None,
                 35..57 => {
@@ -443,14 +469,17 @@ fn worker(
         let start = t0.elapsed();
         let mut opened = false;
         let r = match &op {
-            Op::Create { path, id, len, .. } => front.create(path, &content(seed, *id, *len)).map_err(|(o, e)| {
-                opened = o;
-                e
-            }),
+            Op::Create { path, id, len, .. } => {
+                front.create(path, &content(seed, *id, *len), Duration::ZERO).map_err(|(o, e)| {
+                    opened = o;
+                    e
+                })
+            }
             Op::Rename { from, to, noreplace } => front.rename(from, to, *noreplace),
             Op::Mkdir(p) => front.mkdir(p),
             Op::Unlink(p) => front.unlink(p),
             Op::Rmdir(p) => front.rmdir(p),
+            Op::Verify(_) => unreachable!("verify is not a front's op"),
         };
         let end = t0.elapsed();
         if r.is_ok() {
@@ -474,12 +503,197 @@ fn worker(
     out
 }
 
+// ---------------------------------------------------------------- phase C
+
+/// Phase C's directory slots: slot k is `/t{k}` or, after a rename, `/u{k}`.
+const CDIRS: u64 = 6;
+
+fn cdir(k: u64, u: bool) -> String {
+    format!("/{}{k}", if u { 'u' } else { 't' })
+}
+
+/// The slot of a phase C path (`/t3/...`, `/u3`), if it is one.
+fn cslot(path: &str) -> Option<u64> {
+    let first = path.strip_prefix('/')?.split('/').next()?;
+    let (t, k) = first.split_at_checked(1)?;
+    if t != "t" && t != "u" {
+        return None;
+    }
+    k.parse().ok().filter(|&k| k < CDIRS)
+}
+
+/// Phase C file names are unique: `f{worker}_{op}`, so the name says which create made it.
+fn cname_id(path: &str) -> Option<Id> {
+    let (w, k) = path.rsplit('/').next()?.strip_prefix('f')?.split_once('_')?;
+    Some((w.parse().ok()?, k.parse().ok()?))
+}
+
+fn is_dir_op(r: &Rec) -> bool {
+    match &r.op {
+        Op::Rename { from, .. } => from.matches('/').count() == 1,
+        Op::Rmdir(_) | Op::Mkdir(_) => true,
+        _ => false,
+    }
+}
+
+fn enoent(e: &str) -> bool {
+    e.to_ascii_lowercase().contains("no such file")
+}
+
+/// Phase C: short-lived directories really get emptied, removed, recreated and renamed
+/// (`/tK` <-> `/uK`) while files are created into them. File names are unique, and each
+/// worker unlinks only its own files (keeping at most three), so directories do empty.
+#[allow(clippy::too_many_arguments)]
+fn worker_c(
+    w: usize,
+    front: &mut dyn Front,
+    reader: &(Client, tokio::runtime::Handle),
+    seed: u64,
+    ops: usize,
+    op_base: u32,
+    t0: Instant,
+    barrier: &Barrier,
+) -> Vec<Rec> {
+    let mut rng = Rng((seed
+        ^ (w as u64 + 1).wrapping_mul(0x2545_f491_4f6c_dd1d)
+        ^ u64::from(op_base).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        ^ 0xc0c0)
+        | 1);
+    let mut out = Vec::with_capacity(ops + ops / 4);
+    // (file name, slot, id, length) of this worker's acknowledged, not yet unlinked creates.
+    let mut live: Vec<(String, u64, Id, usize)> = Vec::new();
+    // Which name this worker last saw each slot under.
+    let mut at_u = [false; CDIRS as usize];
+    let run = |front: &mut dyn Front, op: Op, linger: Duration| -> Rec {
+        let start = t0.elapsed();
+        let mut opened = false;
+        let r = match &op {
+            Op::Create { path, id, len, .. } => {
+                front.create(path, &content(seed, *id, *len), linger).map_err(|(o, e)| {
+                    opened = o;
+                    e
+                })
+            }
+            Op::Rename { from, to, noreplace } => front.rename(from, to, *noreplace),
+            Op::Mkdir(p) => front.mkdir(p),
+            Op::Unlink(p) => front.unlink(p),
+            Op::Rmdir(p) => front.rmdir(p),
+            Op::Verify(_) => unreachable!("verify is not a front's op"),
+        };
+        let end = t0.elapsed();
+        Rec { worker: w, front: front.name(), op, start, end, ok: r.is_ok(), opened, err: r.err().unwrap_or_default() }
+    };
+    barrier.wait();
+    for n in 0..ops {
+        let k = rng.below(CDIRS);
+        let roll = rng.below(100);
+        let ki = k as usize;
+        match roll {
+            0..60 if (roll < 38 && live.len() < 3) || live.is_empty() => {
+                let id = (w as u32, op_base + n as u32);
+                let len = 512 + rng.below(8 * 1024) as usize;
+                let sum = checksum(&content(seed, id, len));
+                let path = format!("{}/f{}_{}", cdir(k, at_u[ki]), id.0, id.1);
+                // A quarter of the creates hold their file open a while before closing.
+                let linger = Duration::from_micros(if rng.below(4) == 0 { 500 + rng.below(3000) } else { 0 });
+                let r = run(front, Op::Create { path: path.clone(), id, len, sum }, linger);
+                if r.ok {
+                    live.push((path.rsplit('/').next().unwrap().to_string(), k, id, len));
+                } else if enoent(&r.err) {
+                    at_u[ki] = !at_u[ki];
+                }
+                out.push(r);
+            }
+            0..60 => {
+                let i = rng.below(live.len() as u64) as usize;
+                let (name, k, id, len) = live[i].clone();
+                let ki = k as usize;
+                // Before removing it: is the acknowledged file whole, wherever its directory went?
+                let start = t0.elapsed();
+                let want = content(seed, id, len);
+                let (mut err, mut path) = (String::from("missing under both names"), cdir(k, at_u[ki]));
+                for u in [at_u[ki], !at_u[ki]] {
+                    let p = format!("{}/{name}", cdir(k, u));
+                    match reader.1.block_on(read_all(&reader.0, &p)) {
+                        Ok(b) if b == want => (err, path) = (String::new(), p),
+                        Ok(b) => {
+                            let why = identify(seed, &b).err().unwrap_or_else(|| "another file's bytes".into());
+                            (err, path) = (format!("MISMATCH: {} bytes, want {len}: {why}", b.len()), p);
+                        }
+                        Err(benchfs::Error::NotFound(_)) => continue,
+                        Err(e) => (err, path) = (format!("read: {e}"), p),
+                    }
+                    break;
+                }
+                let end = t0.elapsed();
+                let ok = err.is_empty();
+                out.push(Rec {
+                    worker: w,
+                    front: "reader".into(),
+                    op: Op::Verify(path),
+                    start,
+                    end,
+                    ok,
+                    opened: false,
+                    err,
+                });
+                for _ in 0..2 {
+                    let r = run(front, Op::Unlink(format!("{}/{name}", cdir(k, at_u[ki]))), Duration::ZERO);
+                    let (ok, missing) = (r.ok, enoent(&r.err));
+                    out.push(r);
+                    if ok {
+                        live.swap_remove(i);
+                        break;
+                    }
+                    if !missing {
+                        break;
+                    }
+                    at_u[ki] = !at_u[ki];
+                }
+            }
+            60..74 => {
+                let (from, to) = (cdir(k, at_u[ki]), cdir(k, !at_u[ki]));
+                let noreplace = front.has_noreplace();
+                let r = run(front, Op::Rename { from, to, noreplace }, Duration::ZERO);
+                if r.ok || enoent(&r.err) {
+                    at_u[ki] = !at_u[ki];
+                }
+                out.push(r);
+            }
+            74..88 => out.push(run(front, Op::Rmdir(cdir(k, rng.below(3) == 0)), Duration::ZERO)),
+            _ => {
+                let u = rng.below(4) == 0;
+                out.push(run(front, Op::Mkdir(cdir(k, u)), Duration::ZERO));
+            }
+        }
+    }
+    out
+}
+
 // ---------------------------------------------------------------- tree walks
 
-/// Regular files (path -> bytes) and other oddities found by walking via the Client.
-fn walk_client(rt: &tokio::runtime::Runtime, c: &Client) -> (BTreeMap<String, Vec<u8>>, Vec<String>) {
+/// A file's bytes, read through the Client (open, then read up to the size open saw).
+async fn read_all(c: &Client, p: &str) -> benchfs::Result<Vec<u8>> {
+    let f = c.open(p, &OpenOptions::default()).await?;
+    let mut buf = vec![0u8; f.size() as usize];
+    let mut n = 0;
+    while n < buf.len() {
+        match f.read_at(&mut buf[n..], n as u64).await? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    buf.truncate(n);
+    Ok(buf)
+}
+
+/// Regular files (path -> bytes), directories, and other oddities found by walking via the
+/// Client.
+type Walk = (BTreeMap<String, Vec<u8>>, BTreeSet<String>, Vec<String>);
+
+fn walk_client(rt: &tokio::runtime::Runtime, c: &Client) -> Walk {
     rt.block_on(async {
-        let (mut files, mut odd) = (BTreeMap::new(), Vec::new());
+        let (mut files, mut dirs, mut odd) = (BTreeMap::new(), BTreeSet::new(), Vec::new());
         let mut stack = vec!["/".to_string()];
         while let Some(d) = stack.pop() {
             let ents = match c.readdir(&d).await {
@@ -497,24 +711,11 @@ fn walk_client(rt: &tokio::runtime::Runtime, c: &Client) -> (BTreeMap<String, Ve
                     continue;
                 }
                 if e.attr.is_dir() {
+                    dirs.insert(p.clone());
                     stack.push(p);
                     continue;
                 }
-                let r = async {
-                    let f = c.open(&p, &OpenOptions::default()).await?;
-                    let mut buf = vec![0u8; f.size() as usize];
-                    let mut n = 0;
-                    while n < buf.len() {
-                        match f.read_at(&mut buf[n..], n as u64).await? {
-                            0 => break,
-                            k => n += k,
-                        }
-                    }
-                    buf.truncate(n);
-                    Ok::<_, benchfs::Error>(buf)
-                }
-                .await;
-                match r {
+                match read_all(c, &p).await {
                     Ok(b) => {
                         files.insert(p, b);
                     }
@@ -522,7 +723,7 @@ fn walk_client(rt: &tokio::runtime::Runtime, c: &Client) -> (BTreeMap<String, Ve
                 }
             }
         }
-        (files, odd)
+        (files, dirs, odd)
     })
 }
 
@@ -652,8 +853,227 @@ fn check(
     v
 }
 
-fn report(phase: Phase, seed: u64, recs: &[Rec], v: &[String], nfiles: usize) {
+/// The path an op is about (a rename's source).
+fn op_path(op: &Op) -> &str {
+    match op {
+        Op::Create { path, .. } | Op::Mkdir(path) | Op::Unlink(path) | Op::Rmdir(path) | Op::Verify(path) => path,
+        Op::Rename { from, .. } => from,
+    }
+}
+
+/// Which directory (up to renames between its two names) an op is about: phase C's slot,
+/// or for phases A and B the pair `/dN`, `/d(N+4)`.
+fn dir_key(path: &str) -> Option<String> {
+    if let Some(k) = cslot(path) {
+        return Some(format!("t{k}"));
+    }
+    let n: u64 = path.strip_prefix("/d")?.split('/').next()?.parse().ok()?;
+    Some(format!("d{}", if n == 0 || n == 4 { n } else { n % 4 }))
+}
+
+/// Acknowledged directory renames and rmdirs, and how much they overlapped (in time)
+/// creates into the same directory.
+#[derive(Debug, Default, Clone, Copy)]
+struct DirCounts {
+    dir_renames: usize,
+    rmdirs: usize,
+    /// Acknowledged directory renames/rmdirs that overlapped some create into that directory.
+    dir_ops_racing_creates: usize,
+    /// Acknowledged creates that overlapped an acknowledged rename/rmdir of their directory.
+    creates_racing_dir_ops: usize,
+    /// Acknowledged creates during which (start to end) another worker's acknowledged
+    /// rename of their directory completed: the file was open while its directory moved.
+    creates_spanning_dir_rename: usize,
+}
+
+fn dir_counts(recs: &[Rec]) -> DirCounts {
+    let dir_ops: Vec<(&Rec, String)> = recs
+        .iter()
+        .filter(|r| r.ok && matches!(r.op, Op::Rmdir(_) | Op::Rename { .. }) && is_dir_op(r))
+        .filter_map(|r| Some((r, dir_key(op_path(&r.op))?)))
+        .collect();
+    let creates: Vec<(&Rec, String)> = recs
+        .iter()
+        .filter(|r| matches!(r.op, Op::Create { .. }))
+        .filter_map(|r| Some((r, dir_key(op_path(&r.op))?)))
+        .collect();
+    let overlap = |a: &Rec, b: &Rec| a.start < b.end && b.start < a.end;
+    DirCounts {
+        dir_renames: dir_ops.iter().filter(|(r, _)| matches!(r.op, Op::Rename { .. })).count(),
+        rmdirs: dir_ops.iter().filter(|(r, _)| matches!(r.op, Op::Rmdir(_))).count(),
+        dir_ops_racing_creates: dir_ops
+            .iter()
+            .filter(|(d, k)| creates.iter().any(|(c, ck)| ck == k && overlap(c, d)))
+            .count(),
+        creates_racing_dir_ops: creates
+            .iter()
+            .filter(|(c, ck)| c.ok && dir_ops.iter().any(|(d, k)| ck == k && overlap(c, d)))
+            .count(),
+        creates_spanning_dir_rename: creates
+            .iter()
+            .filter(|(c, ck)| {
+                c.ok && dir_ops.iter().any(|(d, k)| {
+                    ck == k
+                        && d.worker != c.worker
+                        && matches!(d.op, Op::Rename { .. })
+                        && c.start < d.end
+                        && d.end < c.end
+                })
+            })
+            .count(),
+    }
+}
+
+/// Phase C's checks, over every phase C op so far (`history`: all phases, one clock;
+/// read-backs only from `since`, the start of this phase, as earlier ones were reported).
+/// `files` and `dirs`: the Client's walk; `stat_dirs`: which of `/tK`, `/uK` stat finds.
+fn check_c(
+    seed: u64,
+    history: &[Rec],
+    since: Duration,
+    files: &BTreeMap<String, Vec<u8>>,
+    dirs: &BTreeSet<String>,
+    stat_dirs: &[String],
+) -> Vec<String> {
+    let mut v = Vec::new();
+    let recs: Vec<&Rec> = history.iter().filter(|r| cslot(op_path(&r.op)).is_some()).collect();
+    let creates: HashMap<Id, &Rec> = recs
+        .iter()
+        .filter_map(|r| match &r.op {
+            Op::Create { id, .. } => Some((*id, *r)),
+            _ => None,
+        })
+        .collect();
+    let mut unlinked: HashMap<Id, &Rec> = HashMap::new();
+    for r in recs.iter().filter(|r| r.ok && matches!(r.op, Op::Unlink(_))) {
+        if let Some(id) = cname_id(op_path(&r.op)) {
+            unlinked.entry(id).or_insert(r);
+        }
+    }
+    let dir_ops: Vec<&Rec> = recs.iter().copied().filter(|r| is_dir_op(r)).collect();
+    // The sequence that matters for file `id` in slot `k`, for a violation's report.
+    let story = |id: Id, k: u64, from: Duration| -> String {
+        let mut lines: Vec<String> = recs
+            .iter()
+            .filter(|r| {
+                let mine = cname_id(op_path(&r.op)) == Some(id) && !is_dir_op(r);
+                let dir = is_dir_op(r) && cslot(op_path(&r.op)) == Some(k) && r.end + Duration::from_millis(30) >= from;
+                mine || (dir && (r.ok || r.start < from + Duration::from_millis(30)))
+            })
+            .take(30)
+            .map(|r| format!("\n        {r}"))
+            .collect();
+        lines.insert(0, format!("\n      sequence (ops on this file, and on /t{k} and /u{k} from 30 ms before it):"));
+        lines.concat()
+    };
+    // What the walk found under the phase C directories.
+    let mut found: HashMap<Id, Vec<&String>> = HashMap::new();
+    for (p, b) in files.iter().filter(|(p, _)| cslot(p).is_some()) {
+        let Some(id) = cname_id(p) else {
+            v.push(format!("C: unexpected name {p} in the tree"));
+            continue;
+        };
+        found.entry(id).or_default().push(p);
+        let Some(c) = creates.get(&id) else {
+            v.push(format!("C: {p} was never created by any create"));
+            continue;
+        };
+        let k = cslot(p).unwrap();
+        if cslot(op_path(&c.op)) != Some(k) {
+            v.push(format!("C: {p} is in the wrong directory (it was created by {c})"));
+        }
+        let may_be_partial = !c.ok && c.opened;
+        match identify(seed, b) {
+            Ok(got) if got == id => {}
+            _ if b.is_empty() && may_be_partial => {}
+            Ok(got) => v.push(format!("C: {p} holds the bytes of w{} op{}, not its own ({c})", got.0, got.1)),
+            Err(e) => v.push(format!("C: corrupt content at {p}: {e} (created by {c})")),
+        }
+        if !c.ok && !c.opened {
+            v.push(format!("C: create failed before creating its file, yet {p} exists: {c}{}", story(id, k, c.start)));
+        }
+        if let Some(u) = unlinked.get(&id) {
+            v.push(format!("C: {p} still exists after an acknowledged unlink: {u}{}", story(id, k, c.start)));
+        }
+    }
+    // Read-backs before unlinks: an acknowledged create must read back whole.
+    let bad_reads = recs.iter().filter(|r| matches!(r.op, Op::Verify(_)) && !r.ok && !r.err.starts_with("missing"));
+    for r in bad_reads.filter(|r| r.start >= since) {
+        let p = op_path(&r.op);
+        let (id, k) = (cname_id(p).unwrap(), cslot(p).unwrap());
+        let how = creates.get(&id).map(|c| c.to_string()).unwrap_or_default();
+        v.push(format!(
+            "C: acknowledged create does not read back whole: {r}; created by {how}{}",
+            story(id, k, creates.get(&id).map_or(r.start, |c| c.start))
+        ));
+    }
+    for (id, paths) in found.iter().filter(|(_, p)| p.len() > 1) {
+        v.push(format!("C: file w{} op{} is under {} names: {paths:?}", id.0, id.1, paths.len()));
+    }
+    // Every acknowledged create not unlinked since is somewhere under its directory's name.
+    let mut lost: Vec<&Rec> = creates
+        .iter()
+        .filter(|(id, c)| c.ok && !unlinked.contains_key(id) && !found.contains_key(id))
+        .map(|(_, c)| *c)
+        .collect();
+    lost.sort_by_key(|r| r.start);
+    for c in lost {
+        let (id, k) = (cname_id(op_path(&c.op)).unwrap(), cslot(op_path(&c.op)).unwrap());
+        let name = op_path(&c.op).rsplit('/').next().unwrap();
+        let now = [cdir(k, false), cdir(k, true)].into_iter().filter(|d| dirs.contains(d)).collect::<Vec<_>>();
+        v.push(format!(
+            "C: acknowledged create lost: {c}; {name} is under neither /t{k} nor /u{k} (existing now: {now:?}){}",
+            story(id, k, c.start)
+        ));
+    }
+    // An acknowledged rmdir removed an empty directory: no acknowledged create can have
+    // been in it. Checked where it is certain the file was in the removed directory: it was
+    // created under that name, acknowledged before the rmdir began, not unlinked before the
+    // rmdir ended, and no acknowledged rename of its directory's names overlapped that span.
+    for c in creates.values().filter(|c| c.ok) {
+        let (id, path) = (cname_id(op_path(&c.op)).unwrap(), op_path(&c.op));
+        let (k, dir) = (cslot(path).unwrap(), &path[..path.rfind('/').unwrap()]);
+        let unlink_start = unlinked.get(&id).map(|u| u.start);
+        let bad = dir_ops.iter().find(|r| {
+            matches!(&r.op, Op::Rmdir(p) if p == dir)
+                && r.ok
+                && c.end < r.start
+                && unlink_start.is_none_or(|s| s > r.end)
+                && !dir_ops.iter().any(|m| {
+                    m.ok && matches!(m.op, Op::Rename { .. })
+                        && cslot(op_path(&m.op)) == Some(k)
+                        && m.start < r.end
+                        && m.end > c.start
+                })
+        });
+        if let Some(r) = bad {
+            v.push(format!(
+                "C: rmdir {dir} acknowledged while it held {path} (acknowledged before, not unlinked, no rename of /t{k} or /u{k} in between): {r}{}",
+                story(id, k, c.start)
+            ));
+        }
+    }
+    // Directories: what stat finds, the walk lists, and the other way round.
+    for k in 0..CDIRS {
+        for d in [cdir(k, false), cdir(k, true)] {
+            match (stat_dirs.contains(&d), dirs.contains(&d)) {
+                (true, false) => {
+                    v.push(format!("C: orphan directory: stat {d} succeeds but readdir / does not list it"))
+                }
+                (false, true) => v.push(format!("C: readdir / lists {d} but stat fails")),
+                _ => {}
+            }
+        }
+    }
+    v
+}
+
+fn report(phase: Phase, seed: u64, recs: &[Rec], v: &[String], nfiles: usize, dc: DirCounts) {
     let acked = |f: fn(&Op) -> bool| recs.iter().filter(|r| f(&r.op) && r.ok).count();
+    eprintln!(
+        "phase {phase:?}: acknowledged directory renames: {}, rmdirs: {}; of these, {} overlapped a create into that directory; {} acknowledged creates overlapped an acknowledged rename/rmdir of their directory, {} saw another worker's rename of it complete while they ran",
+        dc.dir_renames, dc.rmdirs, dc.dir_ops_racing_creates, dc.creates_racing_dir_ops, dc.creates_spanning_dir_rename
+    );
     eprintln!(
         "phase {phase:?}: {} ops, acknowledged: {} creates, {} renames, {} mkdirs, {} unlinks, {} rmdirs; {nfiles} files in the tree; {} violations",
         recs.len(),
@@ -664,6 +1084,11 @@ fn report(phase: Phase, seed: u64, recs: &[Rec], v: &[String], nfiles: usize) {
         acked(|o| matches!(o, Op::Rmdir(_))),
         v.len()
     );
+    let reads = recs.iter().filter(|r| matches!(r.op, Op::Verify(_)));
+    let (all, whole) = (reads.clone().count(), reads.filter(|r| r.ok).count());
+    if all > 0 {
+        eprintln!("phase {phase:?}: {all} read-backs before unlinks, {whole} read back whole");
+    }
     let mut errs: BTreeMap<String, usize> = BTreeMap::new();
     for r in recs.iter().filter(|r| !r.ok) {
         let kind = match r.op {
@@ -672,6 +1097,7 @@ fn report(phase: Phase, seed: u64, recs: &[Rec], v: &[String], nfiles: usize) {
             Op::Mkdir(_) => "mkdir",
             Op::Unlink(_) => "unlink",
             Op::Rmdir(_) => "rmdir",
+            Op::Verify(_) => "verify",
         };
         let why = r.err.rsplit(": ").next().unwrap_or_default();
         let why = why.split(" (os error").next().unwrap_or_default();
@@ -728,7 +1154,10 @@ fn concurrent_namespace_ops_keep_every_file_exactly_once() {
     let mut op_base = 0u32;
     let mut history: Vec<Rec> = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
-    for (round, phase) in (0..ROUNDS).flat_map(|r| [(r, Phase::A), (r, Phase::B)]) {
+    // One clock for every phase, so ops of different phases can be ordered.
+    let t0 = Instant::now();
+    let mut totals: BTreeMap<String, DirCounts> = BTreeMap::new();
+    for (round, phase) in (0..ROUNDS).flat_map(|r| [(r, Phase::A), (r, Phase::B), (r, Phase::C)]) {
         let mut fronts: Vec<Box<dyn Front + Send>> = Vec::new();
         for (i, c) in clients.iter().enumerate() {
             fronts.push(Box::new(ClientFront { c: c.clone(), rt: rt.handle().clone(), tag: i }));
@@ -740,49 +1169,111 @@ fn concurrent_namespace_ops_keep_every_file_exactly_once() {
         }
         fronts.push(Box::new(CFront { ctx }));
         let barrier = Barrier::new(fronts.len());
-        let t0 = Instant::now();
+        let reader = &(checker.clone(), rt.handle().clone());
+        let started = Instant::now();
+        let phase_start = t0.elapsed();
         let mut recs: Vec<Rec> = std::thread::scope(|s| {
             let hs: Vec<_> = fronts
                 .into_iter()
                 .enumerate()
                 .map(|(w, mut f)| {
                     let barrier = &barrier;
-                    s.spawn(move || worker(w, f.as_mut(), seed, phase, ops, op_base, t0, barrier))
+                    s.spawn(move || match phase {
+                        Phase::C => worker_c(w, f.as_mut(), reader, seed, ops, op_base, t0, barrier),
+                        _ => worker(w, f.as_mut(), seed, phase, ops, op_base, t0, barrier),
+                    })
                 })
                 .collect();
             hs.into_iter().flat_map(|h| h.join().expect("worker panicked")).collect()
         });
-        let ran = t0.elapsed();
+        let ran = started.elapsed();
         recs.sort_by_key(|r| r.start);
         op_base += ops as u32;
         history.extend(recs.iter().cloned());
         // Quiescent now; let the mounts' attribute/entry caches expire before walking.
         std::thread::sleep(Duration::from_millis(1100));
         let mut views = Vec::new();
-        let (files, mut odd) = walk_client(&rt, &checker);
+        let (files, dirs, mut odd) = walk_client(&rt, &checker);
         views.push(("client".to_string(), files));
         for (i, m) in mounts.iter().enumerate() {
             let (files, o) = walk_mount(m.path());
             odd.extend(o);
             views.push((format!("mount{i}"), files));
         }
-        let stat_ok: Vec<String> = rt.block_on(async {
+        // Every name a file can have, including each phase C file under both names of its
+        // directory: stat must find exactly what the walk finds.
+        let mut candidates = all_file_slots();
+        let cnames: BTreeSet<(u64, &str)> = history
+            .iter()
+            .filter(|r| matches!(r.op, Op::Create { .. }))
+            .filter_map(|r| Some((cslot(op_path(&r.op))?, op_path(&r.op).rsplit('/').next()?)))
+            .collect();
+        for (k, name) in &cnames {
+            candidates.push(format!("{}/{name}", cdir(*k, false)));
+            candidates.push(format!("{}/{name}", cdir(*k, true)));
+        }
+        let (stat_ok, stat_dirs): (Vec<String>, Vec<String>) = rt.block_on(async {
             let mut ok = Vec::new();
-            for p in all_file_slots() {
+            for p in candidates {
                 if checker.stat(&p).await.is_ok() {
                     ok.push(p);
                 }
             }
-            ok
+            let mut dirs = Vec::new();
+            for d in (0..CDIRS).flat_map(|k| [cdir(k, false), cdir(k, true)]) {
+                if checker.stat(&d).await.is_ok_and(|a| a.is_dir()) {
+                    dirs.push(d);
+                }
+            }
+            (ok, dirs)
         });
         let mut v: Vec<String> = odd.into_iter().map(|o| format!("walk: {o}")).collect();
         v.extend(check(seed, phase, &recs, &history, &views, &stat_ok));
+        if phase == Phase::C {
+            v.extend(check_c(seed, &history, phase_start, &views[0].1, &dirs, &stat_dirs));
+        }
+        let dc = dir_counts(&recs);
+        let t = totals.entry(format!("{phase:?}")).or_default();
+        t.dir_renames += dc.dir_renames;
+        t.rmdirs += dc.rmdirs;
+        t.dir_ops_racing_creates += dc.dir_ops_racing_creates;
+        t.creates_racing_dir_ops += dc.creates_racing_dir_ops;
+        t.creates_spanning_dir_rename += dc.creates_spanning_dir_rename;
         eprintln!("round {round} phase {phase:?}: workers ran {:.1} s", ran.as_secs_f64());
-        report(phase, seed, &recs, &v, views[0].1.len());
+        report(phase, seed, &recs, &v, views[0].1.len(), dc);
+        if phase == Phase::C {
+            // Phase C exists to race creates against real directory renames and rmdirs.
+            assert!(
+                dc.dir_renames > 0 && dc.rmdirs > 0 && dc.creates_racing_dir_ops > 0,
+                "seed {seed:#x}: round {round} phase C exercised too little: {dc:?}"
+            );
+        }
         if !v.is_empty() {
             eprintln!("phase {phase:?}: acknowledged destructive/rename ops, for diagnosis (first 40):");
             for r in recs.iter().filter(|r| r.ok && !matches!(r.op, Op::Create { .. } | Op::Mkdir(_))).take(40) {
                 eprintln!("    {r}");
+            }
+            // Every op of this phase on the files a violation names (either name of their
+            // directory), and the renames of those directories.
+            let named: BTreeSet<String> = v
+                .iter()
+                .flat_map(|x| x.split(|c: char| c.is_whitespace() || "[]\",:()".contains(c)))
+                .filter(|t| t.starts_with("/d") && t.contains("/f"))
+                .map(|t| t.rsplit('/').next().unwrap().to_string())
+                .collect();
+            for name in &named {
+                eprintln!("phase {phase:?}: ops on */{name} and directory renames (first 60):");
+                let about = |p: &str| p.ends_with(&format!("/{name}"));
+                for r in recs
+                    .iter()
+                    .filter(|r| match &r.op {
+                        Op::Rename { from, to, .. } => about(from) || about(to) || is_dir_op(r) && r.ok,
+                        op => about(op_path(op)),
+                    })
+                    .take(60)
+                {
+                    eprintln!("    {r}");
+                }
             }
         }
         // A corrupt or duplicated file found once stays; report it once.
@@ -794,6 +1285,12 @@ fn concurrent_namespace_ops_keep_every_file_exactly_once() {
     unsafe { benchfs::ffi::benchfs_finalize(ctx) };
     drop(mounts);
     eprintln!("concurrency checker: {:.1} s in all", t_all.elapsed().as_secs_f64());
+    for (phase, dc) in &totals {
+        eprintln!("phase {phase} over all rounds: {dc:?}");
+    }
+    // Phases A and B acknowledge few directory renames (a handful in round 0 of A; B's
+    // directories are rarely empty or absent, and without FUSE only a Client renames them in
+    // A): phase C is the one that must exercise them, and asserts so for every round.
     assert!(
         all_violations.is_empty(),
         "seed {seed:#x}: {} violations; first 20:\n{}",
