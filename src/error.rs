@@ -58,6 +58,9 @@ pub enum Error {
     /// Data a server should hold is gone (it replaced a lost member).
     #[error("data lost: {0}")]
     Lost(String),
+    /// The file was renamed; its new path. Handles follow it themselves.
+    #[error("moved to {0}")]
+    Moved(String),
     /// A directory above the path is being moved; the client retries these itself.
     #[error("{0}: busy, try again")]
     Retry(String),
@@ -86,6 +89,7 @@ impl Error {
             Error::Config(_) => libc::EINVAL,
             Error::Membership(_) | Error::Lost(_) => libc::EIO,
             Error::Retry(_) => libc::EAGAIN,
+            Error::Moved(_) => libc::ENOENT,
         }
     }
 
@@ -107,6 +111,7 @@ impl Error {
             Status::Retry => Error::Retry(message),
             Status::Lost => Error::Lost(message),
             Status::TooBig => Error::FileTooBig(message),
+            Status::Moved => Error::Moved(message),
             Status::Io | Status::Busy | Status::Ok => Error::Io(message),
         }
     }
@@ -129,6 +134,7 @@ impl Error {
             Error::Lost(_) => Status::Lost,
             Error::FileTooBig(_) => Status::TooBig,
             Error::Retry(_) => Status::Retry,
+            Error::Moved(_) => Status::Moved,
             Error::Io(_)
             | Error::Timeout { .. }
             | Error::Unreachable { .. }

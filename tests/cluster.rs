@@ -192,3 +192,39 @@ fn unlink_frees_unpublished_chunks_everywhere() {
         }
     });
 }
+
+/// A handle publishes its size to wherever its file went: another client renaming the
+/// file, or a directory above it, between the writes and the close loses nothing; and a
+/// handle never publishes into another file that took its old name.
+#[test]
+fn open_handles_publish_to_where_the_file_went() {
+    let cluster = Cluster::start(3);
+    let rt = runtime();
+    rt.block_on(async {
+        let (a, b) = (cluster.client().await, cluster.client().await);
+        let data = pattern(9, 3 * MIB + 5);
+        // A directory above the file is renamed, twice.
+        a.mkdir("/x", 0o755).await.unwrap();
+        let f = a.create("/x/f", 0o644).await.unwrap();
+        f.write_at(&data, 0).await.unwrap();
+        b.rename("/x", "/y").await.unwrap();
+        b.rename("/y", "/z").await.unwrap();
+        f.close().await.unwrap();
+        assert_eq!(read_all(&b, "/z/f", MIB).await, data, "a write before a directory rename was lost");
+        // The file itself is renamed.
+        let g = a.create("/g", 0o644).await.unwrap();
+        g.write_at(&data, 0).await.unwrap();
+        b.rename("/g", "/h").await.unwrap();
+        g.close().await.unwrap();
+        assert_eq!(b.stat("/h").await.unwrap().size, data.len() as u64);
+        // Its old name now holds another, shorter file: the old handle must not grow it.
+        let old = a.create("/k", 0o644).await.unwrap();
+        old.write_at(&data, 0).await.unwrap();
+        let other = b.create("/other", 0o644).await.unwrap();
+        other.write_at(b"short", 0).await.unwrap();
+        other.close().await.unwrap();
+        b.rename("/other", "/k").await.unwrap();
+        assert!(old.close().await.is_err(), "a handle of a replaced file published without error");
+        assert_eq!(b.stat("/k").await.unwrap().size, 5, "an old handle grew the file that took its name");
+    });
+}

@@ -472,7 +472,7 @@ impl Gen {
     }
     fn status(&mut self) -> Status {
         loop {
-            if let Some(s) = Status::from_code(self.below(19) as u16) {
+            if let Some(s) = Status::from_code(self.below(21) as u16) {
                 return s;
             }
         }
@@ -523,7 +523,7 @@ impl Gen {
             .into(),
             5 => Mkdir { path: self.path(), mode: self.u32(), uid: self.edgy_u32(), gid: self.edgy_u32() }.into(),
             6 => Stat { path: self.path() }.into(),
-            7 => Update { path: self.path(), set: self.set_attr() }.into(),
+            7 => Update { path: self.path(), fid: self.opt(Gen::fid), set: self.set_attr() }.into(),
             8 => Unlink { path: self.path() }.into(),
             9 => Rmdir { path: self.path() }.into(),
             10 => Rename { from: self.path(), to: self.path(), noreplace: self.bool() }.into(),

@@ -195,8 +195,11 @@ impl File {
             wrote: Some(wrote),
             ..Default::default()
         };
-        match self.client.set_attr(&self.path(), set).await {
-            Ok(a) => {
+        match self.client.update_file(&self.path(), self.fid, set).await {
+            Ok((path, a)) => {
+                if path != self.path() {
+                    self.set_path(&path);
+                }
                 self.known_size.store(a.size, Ordering::Release);
                 Ok(())
             }

@@ -5,9 +5,12 @@ use futures::future::join_all;
 
 use super::{Client, DirEntry, File};
 use crate::error::{Error, Result};
-use crate::meta::{Attr, SetAttr};
+use crate::meta::{Attr, FileId, SetAttr};
 use crate::path::{is_within, normalize, split};
 use crate::proto::{AttrReply, Create, Created, Mkdir, Readdir, Removed, Rename, Rmdir, Stat, Unlink, Update};
+
+/// Renames followed at most while publishing an open file's size.
+const MAX_MOVE_HOPS: usize = 16;
 
 /// How to open a file; [`OpenOptions::from_flags`] maps open(2) flags.
 #[derive(Debug, Clone)]
@@ -222,8 +225,23 @@ impl Client {
             // stale bytes resurfacing past a shorter size when the file grows again.
             self.truncate_chunks(old.fid, old.chunk_size, size, None).await?;
         }
-        let AttrReply(a) = self.meta_op(p, Update { path: p.to_string(), set }).await?;
+        let AttrReply(a) = self.meta_op(p, Update { path: p.to_string(), fid: None, set }).await?;
         Ok(a)
+    }
+
+    /// Publishes an open file's attributes (its size after writes) to wherever the file
+    /// is now: if another client renamed it (or a directory above it) since it was
+    /// opened, its old owner answers `Moved` and this follows. Returns the path it found
+    /// the file at and the new attributes.
+    pub(crate) async fn update_file(&self, path: &str, fid: FileId, set: SetAttr) -> Result<(String, Attr)> {
+        let mut p = path.to_string();
+        for _ in 0..MAX_MOVE_HOPS {
+            match self.meta_op(&p, Update { path: p.clone(), fid: Some(fid), set: set.clone() }).await {
+                Err(Error::Moved(to)) => p = to,
+                r => return r.map(|AttrReply(a)| (p, a)),
+            }
+        }
+        Err(Error::Io(format!("{path}: renamed more than {MAX_MOVE_HOPS} times while its size was published")))
     }
 
     pub async fn chmod(&self, path: &str, mode: u32) -> Result<()> {

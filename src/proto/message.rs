@@ -145,7 +145,9 @@ requests! {
     Create { path: String, mode: u32, uid: u32, gid: u32, chunk_size: u32, exclusive: bool, truncate: bool } => Created,
     Mkdir { path: String, mode: u32, uid: u32, gid: u32 } => AttrReply,
     Stat { path: String } => AttrReply,
-    Update { path: String, set: SetAttr } => AttrReply,
+    /// With `fid` (an open handle publishing its size), the record must be that file's:
+    /// if it was renamed meanwhile the answer is `Moved` with its new path.
+    Update { path: String, fid: Option<FileId>, set: SetAttr } => AttrReply,
     /// Removes a file's name; the reply is its record (the caller frees its data).
     Unlink { path: String } => Removed,
     /// Removes an empty directory. The owner fences the subtree while it checks.

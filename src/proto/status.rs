@@ -50,6 +50,8 @@ statuses! {
     Lost = 17,
     /// The result would not fit the file size limit.
     TooBig = 18,
+    /// The file an `Update` names by id was renamed: the message is its new path.
+    Moved = 19,
 }
 
 impl Serialize for Status {

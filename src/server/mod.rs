@@ -11,6 +11,7 @@ mod connection;
 mod fence;
 mod membership;
 mod meta_store;
+mod moves;
 mod namespace;
 mod node;
 pub(crate) mod private;

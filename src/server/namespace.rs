@@ -58,10 +58,12 @@ impl Node {
             return self.rename_dir(&a, &r, src).await;
         }
         let to_owner = a.ring.meta_owner(&r.to);
+        let fid = src.fid;
         let insert = Insert { path: r.to.clone(), attr: src, replace: !r.noreplace, bypass_fence: false };
         let Removed(replaced) = self.peer(&a, to_owner, insert).await?;
         // Still ours: the claim kept every other change of it out.
         self.meta.take(&r.from)?;
+        self.moves.record(&r.from, fid, &r.to);
         Ok(replaced)
     }
 
@@ -143,8 +145,12 @@ impl Node {
                 let Ok(attr) = self.meta.get(&old) else { return Ok::<u32, Fail>(0) };
                 let new = format!("{to}{}", &old[from.len()..]);
                 let owner = a.ring.meta_owner(&new);
-                self.peer(&a, owner, Insert { path: new, attr, replace: true, bypass_fence: true }).await?;
+                let fid = (!attr.is_dir()).then_some(attr.fid);
+                self.peer(&a, owner, Insert { path: new.clone(), attr, replace: true, bypass_fence: true }).await?;
                 self.meta.take(&old)?;
+                if let Some(fid) = fid {
+                    self.moves.record(&old, fid, &new);
+                }
                 Ok(1)
             }
         });

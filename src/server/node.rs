@@ -10,6 +10,7 @@ use futures::future::join_all;
 use super::claims::Claims;
 use super::fence::{FenceRead, Fenced, Fences};
 use super::membership::{Adopted, Membership};
+use super::moves::Moves;
 use super::{ChunkStore, MetaStore, StoreError};
 use crate::auth::Secret;
 use crate::error::Error;
@@ -88,6 +89,7 @@ pub struct Node {
     pub membership: Membership,
     pub(super) fences: Fences,
     pub(super) claims: Claims,
+    pub(super) moves: Moves,
     /// Files unlinked here whose chunks every server is yet to drop (sent in batches).
     pub(super) unlinked: Mutex<Vec<FileId>>,
 }
@@ -118,6 +120,7 @@ impl Node {
             secret,
             fences: Fences::default(),
             claims: Claims::default(),
+            moves: Moves::default(),
             unlinked: Mutex::new(Vec::new()),
         })
     }
@@ -274,7 +277,18 @@ impl Node {
                     self.own_path(&u.path)?;
                     let _claim = self.claims.claim(&u.path).await;
                     let fences = self.fences.read();
-                    check(&fences, &u.path)?;
+                    let fenced = check(&fences, &u.path);
+                    if let Some(fid) = u.fid {
+                        let here = fenced.is_ok().then(|| self.meta.get(&u.path).ok()).flatten();
+                        let retry = matches!(&fenced, Err(f) if f.status == Status::Retry);
+                        if !retry && here.is_none_or(|a| a.fid != fid) {
+                            return Err(match self.moves.find(&u.path, fid) {
+                                Some(to) => fail(Status::Moved, to),
+                                None => fail(Status::NotFound, u.path),
+                            });
+                        }
+                    }
+                    fenced?;
                     reply(AttrReply(self.meta.set_attr(&u.path, &u.set)?))
                 }
                 Request::Unlink(u) => {

@@ -1,0 +1,40 @@
+//! Where files went: for a while after this server renamed a file away (or moved it with
+//! its directory), it remembers the new path, keyed by the old path and the file id.
+//!
+//! An open handle publishes its size to the path it knows. When another client renamed
+//! the file (or a directory above it) meanwhile, that publication would find no record
+//! and the size of acknowledged writes would be lost; instead the old owner answers
+//! `Moved` with the new path, and the handle follows it. Keyed with the file id, so a
+//! handle never publishes into another file that took the name.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use super::fence::GONE_TTL;
+use crate::meta::FileId;
+
+/// Moves remembered at most; past it, the older half is forgotten.
+const MAX_MOVES: usize = 100_000;
+
+#[derive(Default)]
+pub struct Moves {
+    /// old path → (file id, new path, when). A std mutex: never held across an `.await`.
+    map: Mutex<HashMap<String, (FileId, String, Instant)>>,
+}
+
+impl Moves {
+    pub fn record(&self, from: &str, fid: FileId, to: &str) {
+        let mut m = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        if m.len() >= MAX_MOVES {
+            m.retain(|_, (_, _, t)| t.elapsed() < GONE_TTL / 2);
+        }
+        m.insert(from.to_string(), (fid, to.to_string(), Instant::now()));
+    }
+
+    /// Where file `fid`, once at `path`, went (if this server moved it lately).
+    pub fn find(&self, path: &str, fid: FileId) -> Option<String> {
+        let m = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        m.get(path).filter(|(f, _, t)| *f == fid && t.elapsed() < GONE_TTL).map(|(_, to, _)| to.clone())
+    }
+}
