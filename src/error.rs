@@ -23,6 +23,9 @@ pub enum Error {
     Invalid(String),
     #[error("file too large: {0}")]
     FileTooBig(String),
+    /// A symbolic link where the call needs something else (open: BenchFS never follows links).
+    #[error("{0}: is a symbolic link (BenchFS does not follow links)")]
+    Loop(String),
     #[error("{0}: file name too long")]
     NameTooLong(String),
     #[error("no space left on server {0}")]
@@ -75,6 +78,7 @@ impl Error {
             Error::Invalid(_) => libc::EINVAL,
             Error::FileTooBig(_) => libc::EFBIG,
             Error::NameTooLong(_) => libc::ENAMETOOLONG,
+            Error::Loop(_) => libc::ELOOP,
             Error::NoSpace(_) => libc::ENOSPC,
             Error::Unsupported(_) => libc::ENOTSUP,
             Error::Access(_) | Error::Auth(_) => libc::EACCES,
@@ -107,6 +111,7 @@ impl Error {
             Status::Retry => Error::Retry(message),
             Status::Lost => Error::Lost(message),
             Status::TooBig => Error::FileTooBig(message),
+            Status::Loop => Error::Loop(message),
             Status::Io | Status::Busy | Status::Ok => Error::Io(message),
         }
     }
@@ -128,6 +133,7 @@ impl Error {
             Error::Membership(_) => Status::Membership,
             Error::Lost(_) => Status::Lost,
             Error::FileTooBig(_) => Status::TooBig,
+            Error::Loop(_) => Status::Loop,
             Error::Retry(_) => Status::Retry,
             Error::Io(_)
             | Error::Timeout { .. }

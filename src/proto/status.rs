@@ -50,6 +50,8 @@ statuses! {
     Lost = 17,
     /// The result would not fit the file size limit.
     TooBig = 18,
+    /// The path is a symbolic link where the request needs another kind (open).
+    Loop = 19,
 }
 
 impl Serialize for Status {
