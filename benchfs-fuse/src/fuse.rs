@@ -293,11 +293,12 @@ impl Filesystem for FuseAdapter {
         name: &OsStr,
         mode: u32,
         _umask: u32,
-        _rdev: u32,
+        rdev: u32,
         reply: ReplyEntry,
     ) {
         let (fs, name, who) = (self.fs.clone(), name.to_owned(), caller(req));
-        self.spawn("mknod", reply, async move { fs.mknod(parent.0, &name, mode, who).await }, self.reply_entry());
+        let call = async move { fs.mknod(parent.0, &name, mode, rdev, who).await };
+        self.spawn("mknod", reply, call, self.reply_entry());
     }
 
     fn mkdir(&self, req: &Request, parent: INodeNo, name: &OsStr, mode: u32, _umask: u32, reply: ReplyEntry) {
@@ -315,8 +316,17 @@ impl Filesystem for FuseAdapter {
         self.spawn("rmdir", reply, async move { fs.rmdir(parent.0, &name).await }, |r, ()| r.ok());
     }
 
-    fn symlink(&self, _req: &Request, _parent: INodeNo, _name: &OsStr, _target: &Path, reply: ReplyEntry) {
-        fail("symlink", reply, &FsError::Unsupported("symbolic links"));
+    fn symlink(&self, req: &Request, parent: INodeNo, name: &OsStr, target: &Path, reply: ReplyEntry) {
+        let (fs, name, target, who) = (self.fs.clone(), name.to_owned(), target.as_os_str().to_owned(), caller(req));
+        let call = async move { fs.symlink(parent.0, &name, &target, who).await };
+        self.spawn("symlink", reply, call, self.reply_entry());
+    }
+
+    fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
+        let fs = self.fs.clone();
+        self.spawn("readlink", reply, async move { fs.readlink(ino.0).await }, |r: ReplyData, t: String| {
+            r.data(t.as_bytes())
+        });
     }
 
     fn rename(
