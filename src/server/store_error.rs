@@ -15,7 +15,7 @@ pub enum StoreError {
     #[error("{0}")]
     Invalid(String),
     /// A symbolic link or special file where a regular file is needed (open/create).
-    #[error("{0} is a {1:?}, not a regular file")]
+    #[error("{0} ({1:?})")]
     NotFile(String, crate::meta::FileKind),
     #[error("{0}")]
     NoSpace(String),
