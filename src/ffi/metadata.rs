@@ -112,10 +112,10 @@ pub unsafe extern "C" fn benchfs_mknod(ctx: *mut Context, path: *const c_char, m
         path_op("benchfs_mknod", ctx, path, |c, p| {
             let perm = mode & 0o7777;
             match (mode & libc::S_IFMT, FileKind::from_mode(mode)) {
-                (_, Some(k)) if k.is_special() => block_on(c.mknod(p, k, perm, rdev)).map(drop).map_err(Into::into),
+                (_, Some(k)) if k.is_special() => Ok(block_on(c.mknod(p, k, perm, rdev)).map(drop)?),
                 (0, _) | (_, Some(FileKind::File)) => {
                     let f = block_on(c.open(p, &OpenOptions::create_new(perm)))?;
-                    block_on(f.close()).map_err(Into::into)
+                    Ok(block_on(f.close())?)
                 }
                 // Directories (mkdir), links (symlink) and unknown types.
                 (t, _) => Err(FfiError::invalid(format!("mknod of file type {t:o}"))),

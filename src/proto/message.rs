@@ -19,7 +19,9 @@ pub trait Op: Into<Request> + Send + 'static {
 /// A reply body: one variant of [`Reply`].
 pub trait ReplyBody: Sized + Send + 'static {
     fn into_reply(self) -> Reply;
-    /// The body, or the reply back when it is another variant.
+    /// The body, or the reply back when it is another variant (moved, not copied: the
+    /// error path is a protocol violation, never hot).
+    #[allow(clippy::result_large_err)]
     fn from_reply(r: Reply) -> Result<Self, Reply>;
 }
 

@@ -82,5 +82,7 @@ fn nix_statvfs(dir: &Path) -> std::io::Result<u64> {
     }
     // SAFETY: statvfs returned 0, so it filled `st`.
     let st = unsafe { st.assume_init() };
+    // fsblkcnt_t and c_ulong are u64 here but narrower on other targets.
+    #[allow(clippy::unnecessary_cast)]
     Ok(st.f_blocks as u64 * st.f_frsize as u64)
 }
