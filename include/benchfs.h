@@ -67,6 +67,7 @@ extern "C" {
 #define BENCHFS_ETIMEDOUT (-ETIMEDOUT)
 #define BENCHFS_ECONNREFUSED (-ECONNREFUSED)
 #define BENCHFS_EPROTO (-EPROTO)
+#define BENCHFS_ELOOP (-ELOOP)
 
 typedef struct benchfs_context benchfs_context_t;
 typedef struct benchfs_file benchfs_file_t;
@@ -92,7 +93,10 @@ int benchfs_server_count(const benchfs_context_t *ctx);
  * O_WRONLY, O_RDWR, O_EXCL, O_TRUNC (O_CREAT is implied). */
 benchfs_file_t *benchfs_create(benchfs_context_t *ctx, const char *path, int flags, mode_t mode);
 
-/* Opens an existing regular file; honours O_CREAT (mode 0644), O_EXCL, O_TRUNC. */
+/* Opens an existing regular file; honours O_CREAT (mode 0644), O_EXCL, O_TRUNC.
+ * BenchFS never follows symbolic links: opening one is BENCHFS_ELOOP (as open(2)
+ * with O_NOFOLLOW). Opening a FIFO, socket or device is not supported
+ * (BENCHFS_ENOTSUP): BenchFS stores their records only, never their data. */
 benchfs_file_t *benchfs_open(benchfs_context_t *ctx, const char *path, int flags);
 
 /* Publishes the file's size to its metadata server and invalidates the handle:
@@ -112,13 +116,19 @@ int benchfs_fsync(benchfs_file_t *f);
 /* Size of an open file as this handle sees it (its own writes included). */
 int64_t benchfs_file_size(benchfs_file_t *f);
 
-/* Fills *st: type bits (S_IFREG/S_IFDIR) and permissions in st_mode, st_size as
- * published by the last close/fsync, uid, gid, times, st_nlink 1 (files) or 2
- * (directories), st_blksize = the file's chunk size (4096 for directories),
- * st_blocks in 512-byte units, st_ino a hash of the file's id (kept across rename)
- * or of a directory's path (the FUSE mount numbers inodes itself). The same figures
- * as the mount's stat(2), from one conversion (src/stat.rs). */
+/* Fills *st: type bits (S_IFREG, S_IFDIR, S_IFLNK, S_IFIFO, S_IFSOCK, S_IFCHR,
+ * S_IFBLK) and permissions in st_mode, st_size as published by the last
+ * close/fsync (a link's target length), uid, gid, times, st_nlink 1 (2 for
+ * directories), st_rdev (devices), st_blksize = the file's chunk size (4096 for
+ * everything else), st_blocks in 512-byte units, st_ino a hash of the file's id
+ * (kept across rename) or of a directory's path (the FUSE mount numbers inodes
+ * itself). The same figures as the mount's stat(2), from one conversion
+ * (src/stat.rs).
+ * benchfs_stat does NOT follow symbolic links, neither in the last component nor
+ * in any intermediate one: it is lstat(2) (a path through a link is ENOENT or
+ * ENOTDIR). benchfs_lstat is the same call under the name that says so. */
 int benchfs_stat(benchfs_context_t *ctx, const char *path, struct stat *st);
+int benchfs_lstat(benchfs_context_t *ctx, const char *path, struct stat *st);
 int64_t benchfs_get_file_size(benchfs_context_t *ctx, const char *path);
 int benchfs_remove(benchfs_context_t *ctx, const char *path); /* unlink a file */
 int benchfs_mkdir(benchfs_context_t *ctx, const char *path, mode_t mode);
@@ -128,6 +138,24 @@ int benchfs_truncate(benchfs_context_t *ctx, const char *path, off_t size);
 int benchfs_access(benchfs_context_t *ctx, const char *path, int mode); /* F_OK, R_OK, W_OK, X_OK */
 int benchfs_chmod(benchfs_context_t *ctx, const char *path, mode_t mode);
 int benchfs_readdir(benchfs_context_t *ctx, const char *path, benchfs_readdir_fn fn, void *arg);
+
+/* Makes a symbolic link `path` pointing to `target`, stored as given (relative or
+ * absolute, dangling or not; 1 to 4095 bytes). BenchFS never resolves it: the
+ * kernel does on the FUSE mount. */
+int benchfs_symlink(benchfs_context_t *ctx, const char *target, const char *path);
+
+/* readlink(2): copies the target of link `path` into buf, at most len bytes and
+ * WITHOUT a terminating NUL; returns the bytes copied (a longer target is cut).
+ * BENCHFS_EINVAL if `path` is not a symbolic link or len is 0. */
+ssize_t benchfs_readlink(benchfs_context_t *ctx, const char *path, char *buf, size_t len);
+
+/* mknod(2): `mode` is the type (S_IFIFO, S_IFSOCK, S_IFCHR, S_IFBLK; S_IFREG or 0
+ * for an empty regular file) and permission bits, `rdev` the device number
+ * (makedev(3); devices only). FIFOs, sockets and devices are records only: they
+ * list, stat, rename and remove like files, but benchfs_open refuses them
+ * (BENCHFS_ENOTSUP); on the FUSE mount the kernel gives them their semantics.
+ * Other types (directories, links) are BENCHFS_EINVAL. */
+int benchfs_mknod(benchfs_context_t *ctx, const char *path, mode_t mode, dev_t rdev);
 
 /* Space summed over all servers (f_bsize = f_frsize = 4096); no inode limit:
  * f_ffree = f_favail = available blocks, f_files = records + f_ffree. */

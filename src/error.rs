@@ -23,6 +23,9 @@ pub enum Error {
     Invalid(String),
     #[error("file too large: {0}")]
     FileTooBig(String),
+    /// A symbolic link where the call needs something else (open: BenchFS never follows links).
+    #[error("{0}: is a symbolic link (BenchFS does not follow links)")]
+    Loop(String),
     #[error("{0}: file name too long")]
     NameTooLong(String),
     #[error("no space left on server {0}")]
@@ -78,6 +81,7 @@ impl Error {
             Error::Invalid(_) => libc::EINVAL,
             Error::FileTooBig(_) => libc::EFBIG,
             Error::NameTooLong(_) => libc::ENAMETOOLONG,
+            Error::Loop(_) => libc::ELOOP,
             Error::NoSpace(_) => libc::ENOSPC,
             Error::Unsupported(_) => libc::ENOTSUP,
             Error::Access(_) | Error::Auth(_) => libc::EACCES,
@@ -112,6 +116,7 @@ impl Error {
             Status::Lost => Error::Lost(message),
             Status::TooBig => Error::FileTooBig(message),
             Status::Moved => Error::Moved(message),
+            Status::Loop => Error::Loop(message),
             Status::Io | Status::Busy | Status::Ok => Error::Io(message),
         }
     }
@@ -133,6 +138,7 @@ impl Error {
             Error::Membership(_) => Status::Membership,
             Error::Lost(_) => Status::Lost,
             Error::FileTooBig(_) => Status::TooBig,
+            Error::Loop(_) => Status::Loop,
             Error::Retry(_) => Status::Retry,
             Error::Moved(_) => Status::Moved,
             Error::Io(_)

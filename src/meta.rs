@@ -11,7 +11,53 @@ pub type FileId = u128;
 pub enum FileKind {
     File,
     Dir,
+    // New kinds go at the end: postcard encodes the declaration index.
+    /// A symbolic link: [`Attr::target`] is what it points to.
+    Symlink,
+    /// Special files: metadata records only. The kernel gives a mounted FIFO or socket
+    /// its semantics locally; BenchFS never carries their data.
+    Fifo,
+    Socket,
+    CharDev,
+    BlockDev,
 }
+
+impl FileKind {
+    /// The `S_IFMT` type bits of this kind.
+    pub fn type_bits(self) -> u32 {
+        match self {
+            FileKind::File => libc::S_IFREG,
+            FileKind::Dir => libc::S_IFDIR,
+            FileKind::Symlink => libc::S_IFLNK,
+            FileKind::Fifo => libc::S_IFIFO,
+            FileKind::Socket => libc::S_IFSOCK,
+            FileKind::CharDev => libc::S_IFCHR,
+            FileKind::BlockDev => libc::S_IFBLK,
+        }
+    }
+
+    /// The kind of the `S_IFMT` bits of `mode`, if any.
+    pub fn from_mode(mode: u32) -> Option<FileKind> {
+        Some(match mode & libc::S_IFMT {
+            libc::S_IFREG => FileKind::File,
+            libc::S_IFDIR => FileKind::Dir,
+            libc::S_IFLNK => FileKind::Symlink,
+            libc::S_IFIFO => FileKind::Fifo,
+            libc::S_IFSOCK => FileKind::Socket,
+            libc::S_IFCHR => FileKind::CharDev,
+            libc::S_IFBLK => FileKind::BlockDev,
+            _ => return None,
+        })
+    }
+
+    /// A FIFO, socket or device: what `Mknod` makes.
+    pub fn is_special(self) -> bool {
+        matches!(self, FileKind::Fifo | FileKind::Socket | FileKind::CharDev | FileKind::BlockDev)
+    }
+}
+
+/// Longest symbolic link target, in bytes (PATH_MAX less its NUL).
+pub const MAX_TARGET: usize = 4095;
 
 /// Attributes of a path, as stored by its metadata owner.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,19 +72,39 @@ pub struct Attr {
     pub atime: (i64, u32),
     pub mtime: (i64, u32),
     pub ctime: (i64, u32),
-    /// Zero for directories.
+    /// Zero for directories. Symbolic links and special files get one too, as their
+    /// identity (inode number) only: they have no chunks.
     pub fid: FileId,
-    /// Chunk size the file was created with; zero for directories.
+    /// Chunk size the file was created with; zero for everything but regular files.
     pub chunk_size: u32,
     /// Bytes its writers reported writing, at most `size`: what `st_blocks` counts, so a
     /// sparse file's holes are not (overwrites can only make it count fewer holes).
     pub written: u64,
+    /// Device number of a character or block device; zero for everything else.
+    pub rdev: u64,
+    /// What a symbolic link points to (at most [`MAX_TARGET`] bytes, never empty, no NUL);
+    /// None for everything else. Its length is the link's `size`.
+    pub target: Option<String>,
 }
 
 impl Attr {
     /// A fresh record: every time `t`, size 0; `fid` and `chunk_size` are 0 for directories.
     pub fn new(kind: FileKind, mode: u32, (uid, gid): (u32, u32), t: (i64, u32), fid: FileId, chunk_size: u32) -> Attr {
-        Attr { kind, mode: mode & 0o7777, uid, gid, size: 0, atime: t, mtime: t, ctime: t, fid, chunk_size, written: 0 }
+        Attr {
+            kind,
+            mode: mode & 0o7777,
+            uid,
+            gid,
+            size: 0,
+            atime: t,
+            mtime: t,
+            ctime: t,
+            fid,
+            chunk_size,
+            written: 0,
+            rdev: 0,
+            target: None,
+        }
     }
 
     /// A directory owned by root with times at the epoch (the root, "." and "..").
@@ -48,6 +114,15 @@ impl Attr {
 
     pub fn is_dir(&self) -> bool {
         self.kind == FileKind::Dir
+    }
+
+    /// A regular file: the only kind with chunks.
+    pub fn is_file(&self) -> bool {
+        self.kind == FileKind::File
+    }
+
+    pub fn is_symlink(&self) -> bool {
+        self.kind == FileKind::Symlink
     }
 }
 

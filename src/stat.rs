@@ -22,13 +22,18 @@ pub const STAT_BLOCK: u64 = 512;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stat {
     pub ino: u64,
-    /// Type bits (`S_IFREG`/`S_IFDIR`) and permission bits.
+    /// Type bits (`S_IFREG`, `S_IFDIR`, `S_IFLNK`, `S_IFIFO`, `S_IFSOCK`, `S_IFCHR`,
+    /// `S_IFBLK`) and permission bits.
     pub mode: u32,
-    /// 1 for files (no hard links), 2 for directories (subdirectories are not counted).
+    /// 1 for everything but directories (no hard links), 2 for directories
+    /// (subdirectories are not counted).
     pub nlink: u32,
     pub uid: u32,
     pub gid: u32,
+    /// A file's bytes; a symbolic link's target length; 0 for special files.
     pub size: u64,
+    /// Device number of a character or block device, else 0.
+    pub rdev: u64,
     /// Units of [`STAT_BLOCK`] bytes: the size rounded up (holes are not known here).
     pub blocks: u64,
     /// A file's chunk size; [`FS_BLOCK`] for directories (and for a file without one).
@@ -44,17 +49,19 @@ impl Stat {
     /// C API) pass [`ino_of`]; the FUSE mount passes the number its inode table gave the
     /// path, because the kernel names inodes by the numbers lookup returned.
     pub fn from_attr(a: &Attr, ino: u64) -> Stat {
-        let (kind, nlink, blksize) = match a.kind {
-            FileKind::Dir => (libc::S_IFDIR, 2, FS_BLOCK),
-            FileKind::File => (libc::S_IFREG, 1, if a.chunk_size > 0 { a.chunk_size } else { FS_BLOCK }),
+        let (nlink, blksize) = match a.kind {
+            FileKind::Dir => (2, FS_BLOCK),
+            FileKind::File if a.chunk_size > 0 => (1, a.chunk_size),
+            _ => (1, FS_BLOCK),
         };
         Stat {
             ino,
-            mode: kind | (a.mode & 0o7777),
+            mode: a.kind.type_bits() | (a.mode & 0o7777),
             nlink,
             uid: a.uid,
             gid: a.gid,
             size: a.size,
+            rdev: a.rdev,
             // Bytes written, in whole 4 KiB blocks as a local file system allocates them.
             blocks: a.written.min(a.size).div_ceil(u64::from(FS_BLOCK)) * (u64::from(FS_BLOCK) / STAT_BLOCK),
             blksize,
@@ -134,6 +141,8 @@ pub(crate) mod tests {
             fid: 42,
             chunk_size,
             written: size,
+            rdev: 0,
+            target: None,
         }
     }
 
@@ -164,6 +173,26 @@ pub(crate) mod tests {
         let s = Stat::from_attr(&attr(FileKind::Dir, 0, 0), 3);
         assert_eq!((s.mode & libc::S_IFMT, s.nlink, s.blksize, s.blocks), (libc::S_IFDIR, 2, FS_BLOCK, 0));
         assert!(s.is_dir());
+    }
+
+    #[test]
+    fn links_and_special_files() {
+        let mut l = attr(FileKind::Symlink, 5, 0);
+        l.target = Some("../ab".into());
+        let s = Stat::from_attr(&l, 4);
+        assert_eq!((s.mode & libc::S_IFMT, s.nlink, s.size, s.blksize), (libc::S_IFLNK, 1, 5, FS_BLOCK));
+        for (k, bits) in [
+            (FileKind::Fifo, libc::S_IFIFO),
+            (FileKind::Socket, libc::S_IFSOCK),
+            (FileKind::CharDev, libc::S_IFCHR),
+            (FileKind::BlockDev, libc::S_IFBLK),
+        ] {
+            let mut a = attr(k, 0, 0);
+            a.rdev = 0x0103;
+            let s = Stat::from_attr(&a, 4);
+            assert_eq!((s.mode & libc::S_IFMT, s.rdev, s.perm()), (bits, 0x0103, 0o1640));
+            assert_eq!(FileKind::from_mode(s.mode), Some(k));
+        }
     }
 
     #[test]

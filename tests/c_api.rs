@@ -160,6 +160,14 @@ fn basic_calls_and_error_codes() {
 }
 
 #[test]
+fn symbolic_links_and_special_files() {
+    let dir = tempdir();
+    let exe = compile("links", dir.path(), &build_tree_flags());
+    let cluster = Cluster::start(3);
+    run(Command::new(&exe).arg(cluster.spec()));
+}
+
+#[test]
 fn threads_of_two_processes_share_contexts_and_files() {
     let dir = tempdir();
     let exe = compile("threads", dir.path(), &build_tree_flags());

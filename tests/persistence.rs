@@ -23,6 +23,8 @@ fn clean_restart_keeps_every_file_and_directory() {
             f.write_at(data, 0).await.unwrap();
             f.close().await.unwrap();
         }
+        c.symlink("d0/f0", "/p/link").await.unwrap();
+        c.mknod("/p/fifo", benchfs::FileKind::Fifo, 0o600, 0).await.unwrap();
     });
     for i in 0..3 {
         assert!(cluster.stop(i), "server {i} did not exit cleanly: {}", cluster.log(i));
@@ -34,7 +36,9 @@ fn clean_restart_keeps_every_file_and_directory() {
         let c = cluster.client().await;
         assert_eq!(c.stat("/p/d1").await.unwrap().mode, 0o750);
         let names: Vec<_> = c.readdir("/p").await.unwrap().into_iter().map(|e| e.name).collect();
-        assert_eq!(names, ["d0", "d1", "d2"]);
+        assert_eq!(names, ["d0", "d1", "d2", "fifo", "link"]);
+        assert_eq!(c.readlink("/p/link").await.unwrap(), "d0/f0");
+        assert_eq!(c.stat("/p/fifo").await.unwrap().kind, benchfs::FileKind::Fifo);
         for (p, data) in &files {
             let f = c.open(p, &OpenOptions::default()).await.unwrap();
             assert_eq!(f.size(), data.len() as u64, "{p}");

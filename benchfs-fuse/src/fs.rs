@@ -197,13 +197,21 @@ impl BenchFs {
         Ok(self.with_pending_size(ino, attr))
     }
 
-    /// Creates a regular file (other node types are not supported).
-    pub async fn mknod(&self, parent: u64, name: &OsStr, mode: u32, caller: Caller) -> Result<Entry> {
+    /// mknod(2): a regular file, or a FIFO, socket or device record (the kernel gives
+    /// FIFOs and sockets their semantics locally and opens devices through their drivers;
+    /// BenchFS keeps only the record). `rdev` is the kernel's encoding, which for majors
+    /// below 4096 is glibc's `makedev`, what the C API stores.
+    pub async fn mknod(&self, parent: u64, name: &OsStr, mode: u32, rdev: u32, caller: Caller) -> Result<Entry> {
+        let path = self.inodes.child_path(parent, name_str(name)?)?;
         let kind = mode & libc::S_IFMT;
         if kind != 0 && kind != libc::S_IFREG {
-            return Err(FsError::Unsupported("device nodes, FIFOs and sockets"));
+            let kind = FileKind::from_mode(mode)
+                .filter(|k| k.is_special())
+                .ok_or(FsError::Invalid("mknod of an unknown file type"))?;
+            let attr =
+                self.client.mknod_as(&path, kind, mode & 0o7777, u64::from(rdev), caller.uid, caller.gid).await?;
+            return Ok(self.entry(&path, attr));
         }
-        let path = self.inodes.child_path(parent, name_str(name)?)?;
         let opts = OpenOptions {
             read: false,
             write: false,
@@ -215,6 +223,23 @@ impl BenchFs {
         };
         let file = self.client.open(&path, &opts).await?;
         Ok(self.entry(&path, file.attr_at_open().clone()))
+    }
+
+    /// symlink(2): the target is stored as given; the kernel resolves it (relative to the
+    /// link's directory, ELOOP, dangling links), asking only [`BenchFs::readlink`].
+    pub async fn symlink(&self, parent: u64, name: &OsStr, target: &OsStr, caller: Caller) -> Result<Entry> {
+        let path = self.inodes.child_path(parent, name_str(name)?)?;
+        let attr = self.client.symlink_as(name_str(target)?, &path, caller.uid, caller.gid).await?;
+        Ok(self.entry(&path, attr))
+    }
+
+    /// readlink(2) of inode `ino`.
+    pub async fn readlink(&self, ino: u64) -> Result<String> {
+        if ino == ROOT_INO {
+            return Err(FsError::Invalid("the root is not a symbolic link"));
+        }
+        let path = self.inodes.path(ino)?;
+        Ok(self.client.readlink(&path).await?)
     }
 
     pub async fn mkdir(&self, parent: u64, name: &OsStr, mode: u32, caller: Caller) -> Result<Entry> {
@@ -531,7 +556,7 @@ mod tests {
         let looked = s.fs.lookup(d.ino, &n("f")).await.unwrap();
         assert_eq!((looked.ino, looked.attr.size), (f.ino, 3));
         // NOREPLACE onto an existing name; EXCHANGE is not supported.
-        s.fs.mknod(ROOT_INO, &n("g"), libc::S_IFREG | 0o600, ME).await.unwrap();
+        s.fs.mknod(ROOT_INO, &n("g"), libc::S_IFREG | 0o600, 0, ME).await.unwrap();
         let r = s.fs.rename(d.ino, &n("f"), ROOT_INO, &n("g"), libc::RENAME_NOREPLACE).await;
         assert_eq!(r.unwrap_err().errno(), libc::EEXIST);
         let r = s.fs.rename(d.ino, &n("f"), ROOT_INO, &n("g"), libc::RENAME_EXCHANGE).await;
@@ -550,11 +575,21 @@ mod tests {
         assert_eq!(e(s.fs.lookup(ROOT_INO, &n("nope")).await), libc::ENOENT);
         s.fs.mkdir(ROOT_INO, &n("d"), 0o755, ME).await.unwrap();
         assert_eq!(e(s.fs.mkdir(ROOT_INO, &n("d"), 0o755, ME).await), libc::EEXIST);
-        assert_eq!(e(s.fs.mknod(ROOT_INO, &n("d/x"), 0o644, ME).await), libc::EINVAL);
+        assert_eq!(e(s.fs.mknod(ROOT_INO, &n("d/x"), 0o644, 0, ME).await), libc::EINVAL);
         let d = s.fs.lookup(ROOT_INO, &n("d")).await.unwrap();
-        s.fs.mknod(d.ino, &n("x"), 0o644, ME).await.unwrap();
+        s.fs.mknod(d.ino, &n("x"), 0o644, 0, ME).await.unwrap();
         assert_eq!(s.fs.rmdir(ROOT_INO, &n("d")).await.unwrap_err().errno(), libc::ENOTEMPTY);
-        assert_eq!(e(s.fs.mknod(ROOT_INO, &n("fifo"), libc::S_IFIFO | 0o644, ME).await), libc::ENOTSUP);
+        let fifo = s.fs.mknod(ROOT_INO, &n("fifo"), libc::S_IFIFO | 0o644, 0, ME).await.unwrap();
+        assert_eq!((fifo.attr.kind, fifo.attr.mode), (FileKind::Fifo, 0o644));
+        assert_eq!(e(s.fs.mknod(ROOT_INO, &n("fifo"), libc::S_IFIFO | 0o644, 0, ME).await), libc::EEXIST);
+        assert_eq!(e(s.fs.mknod(ROOT_INO, &n("bad"), 0o170000 | 0o644, 0, ME).await), libc::EINVAL);
+        let chr = s.fs.mknod(ROOT_INO, &n("null"), libc::S_IFCHR | 0o666, 0x0103, ME).await.unwrap();
+        assert_eq!((chr.attr.kind, chr.attr.rdev), (FileKind::CharDev, 0x0103));
+        let l = s.fs.symlink(ROOT_INO, &n("l"), &n("../x/y"), ME).await.unwrap();
+        assert_eq!((l.attr.kind, l.attr.size), (FileKind::Symlink, 6));
+        assert_eq!(s.fs.readlink(l.ino).await.unwrap(), "../x/y");
+        assert_eq!(s.fs.readlink(fifo.ino).await.unwrap_err().errno(), libc::EINVAL);
+        assert_eq!(e(s.fs.symlink(ROOT_INO, &n("l"), &n("z"), ME).await), libc::EEXIST);
         assert_eq!(e(s.fs.lookup(ROOT_INO, &n(&"x".repeat(300))).await), libc::ENAMETOOLONG);
         assert_eq!(s.fs.getattr(12345).await.unwrap_err().errno(), libc::ESTALE);
         let x = s.fs.lookup(d.ino, &n("x")).await.unwrap();
@@ -579,7 +614,7 @@ mod tests {
         // Replacing an open file by rename keeps it too.
         let (g, gh) = s.fs.create(ROOT_INO, &n("g"), 0o644, libc::O_RDWR, ME).await.unwrap();
         s.fs.write(gh, 0, b"old g").await.unwrap();
-        s.fs.mknod(ROOT_INO, &n("new"), 0o644, ME).await.unwrap();
+        s.fs.mknod(ROOT_INO, &n("new"), 0o644, 0, ME).await.unwrap();
         s.fs.rename(ROOT_INO, &n("new"), ROOT_INO, &n("g"), 0).await.unwrap();
         assert_eq!(s.fs.read(gh, 0, 100).await.unwrap(), b"old g");
         assert_eq!(s.fs.lookup(ROOT_INO, &n("g")).await.unwrap().attr.size, 0);
@@ -594,12 +629,12 @@ mod tests {
     async fn readdir_pages_a_stable_snapshot() {
         let s = server().await;
         for i in 0..10 {
-            s.fs.mknod(ROOT_INO, &n(&format!("f{i}")), 0o644, ME).await.unwrap();
+            s.fs.mknod(ROOT_INO, &n(&format!("f{i}")), 0o644, 0, ME).await.unwrap();
         }
         let fh = s.fs.opendir(ROOT_INO).await.unwrap();
         // Changes after opendir do not shift offsets.
         s.fs.unlink(ROOT_INO, &n("f0")).await.unwrap();
-        s.fs.mknod(ROOT_INO, &n("a"), 0o644, ME).await.unwrap();
+        s.fs.mknod(ROOT_INO, &n("a"), 0o644, 0, ME).await.unwrap();
         let mut all = Vec::new();
         let mut offset = 0;
         loop {

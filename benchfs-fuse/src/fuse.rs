@@ -161,15 +161,30 @@ pub fn file_attr(ino: u64, a: &Attr) -> FileAttr {
         mtime: system_time(s.mtime),
         ctime: system_time(s.ctime),
         crtime: system_time(s.ctime),
-        kind: if s.is_dir() { FileType::Directory } else { FileType::RegularFile },
+        kind: file_type(a.kind),
         // At most 0o7777: fits.
         perm: s.perm() as u16,
         nlink: s.nlink,
         uid: s.uid,
         gid: s.gid,
-        rdev: 0,
+        // The kernel's dev_t is 32 bits (major 12, minor 20: new_encode_dev): a record
+        // made through the mount fits; a larger one is cut, as a 32-bit stat would.
+        rdev: s.rdev as u32,
         blksize: s.blksize,
         flags: 0,
+    }
+}
+
+/// The kernel's file type of a record kind.
+pub fn file_type(k: FileKind) -> FileType {
+    match k {
+        FileKind::File => FileType::RegularFile,
+        FileKind::Dir => FileType::Directory,
+        FileKind::Symlink => FileType::Symlink,
+        FileKind::Fifo => FileType::NamedPipe,
+        FileKind::Socket => FileType::Socket,
+        FileKind::CharDev => FileType::CharDevice,
+        FileKind::BlockDev => FileType::BlockDevice,
     }
 }
 
@@ -177,11 +192,7 @@ struct Plain<'a>(&'a mut ReplyDirectory);
 
 impl DirReplier for Plain<'_> {
     fn add(&mut self, it: DirItem<'_>) -> bool {
-        let kind = match it.attr.kind {
-            FileKind::File => FileType::RegularFile,
-            FileKind::Dir => FileType::Directory,
-        };
-        self.0.add(INodeNo(it.ino), it.next_offset, kind, it.name)
+        self.0.add(INodeNo(it.ino), it.next_offset, file_type(it.attr.kind), it.name)
     }
 }
 
@@ -282,11 +293,12 @@ impl Filesystem for FuseAdapter {
         name: &OsStr,
         mode: u32,
         _umask: u32,
-        _rdev: u32,
+        rdev: u32,
         reply: ReplyEntry,
     ) {
         let (fs, name, who) = (self.fs.clone(), name.to_owned(), caller(req));
-        self.spawn("mknod", reply, async move { fs.mknod(parent.0, &name, mode, who).await }, self.reply_entry());
+        let call = async move { fs.mknod(parent.0, &name, mode, rdev, who).await };
+        self.spawn("mknod", reply, call, self.reply_entry());
     }
 
     fn mkdir(&self, req: &Request, parent: INodeNo, name: &OsStr, mode: u32, _umask: u32, reply: ReplyEntry) {
@@ -304,8 +316,17 @@ impl Filesystem for FuseAdapter {
         self.spawn("rmdir", reply, async move { fs.rmdir(parent.0, &name).await }, |r, ()| r.ok());
     }
 
-    fn symlink(&self, _req: &Request, _parent: INodeNo, _name: &OsStr, _target: &Path, reply: ReplyEntry) {
-        fail("symlink", reply, &FsError::Unsupported("symbolic links"));
+    fn symlink(&self, req: &Request, parent: INodeNo, name: &OsStr, target: &Path, reply: ReplyEntry) {
+        let (fs, name, target, who) = (self.fs.clone(), name.to_owned(), target.as_os_str().to_owned(), caller(req));
+        let call = async move { fs.symlink(parent.0, &name, &target, who).await };
+        self.spawn("symlink", reply, call, self.reply_entry());
+    }
+
+    fn readlink(&self, _req: &Request, ino: INodeNo, reply: ReplyData) {
+        let fs = self.fs.clone();
+        self.spawn("readlink", reply, async move { fs.readlink(ino.0).await }, |r: ReplyData, t: String| {
+            r.data(t.as_bytes())
+        });
     }
 
     fn rename(
@@ -477,6 +498,8 @@ mod tests {
             fid: 9,
             chunk_size: 1 << 20,
             written: 1025,
+            rdev: 0,
+            target: None,
         };
         let f = file_attr(7, &a);
         assert_eq!(
@@ -485,5 +508,11 @@ mod tests {
         );
         a.kind = FileKind::Dir;
         assert_eq!(file_attr(7, &a).kind, FileType::Directory);
+        a.kind = FileKind::CharDev;
+        a.rdev = 0x0103;
+        let f = file_attr(7, &a);
+        assert_eq!((f.kind, f.rdev, f.nlink), (FileType::CharDevice, 0x0103, 1));
+        a.kind = FileKind::Symlink;
+        assert_eq!(file_attr(7, &a).kind, FileType::Symlink);
     }
 }

@@ -26,22 +26,88 @@ const OPS: usize = 400;
 
 #[derive(Debug, Clone)]
 enum Op {
-    CreateWrite { path: String, off: u64, len: usize },
-    CreateExcl { path: String },
-    Write { path: String, off: u64, len: usize },
-    Append { path: String, len: usize },
-    OpenTrunc { path: String, len: usize },
-    Read { path: String, off: u64, len: usize },
-    Truncate { path: String, size: u64 },
-    Rename { from: String, to: String },
-    RenameNoReplace { from: String, to: String },
-    Unlink { path: String },
-    Mkdir { path: String },
-    Rmdir { path: String },
-    Readdir { path: String },
-    Stat { path: String },
-    Chmod { path: String, mode: u32 },
+    CreateWrite {
+        path: String,
+        off: u64,
+        len: usize,
+    },
+    CreateExcl {
+        path: String,
+    },
+    Write {
+        path: String,
+        off: u64,
+        len: usize,
+    },
+    Append {
+        path: String,
+        len: usize,
+    },
+    OpenTrunc {
+        path: String,
+        len: usize,
+    },
+    Read {
+        path: String,
+        off: u64,
+        len: usize,
+    },
+    Truncate {
+        path: String,
+        size: u64,
+    },
+    Rename {
+        from: String,
+        to: String,
+    },
+    RenameNoReplace {
+        from: String,
+        to: String,
+    },
+    Unlink {
+        path: String,
+    },
+    Mkdir {
+        path: String,
+    },
+    Rmdir {
+        path: String,
+    },
+    Readdir {
+        path: String,
+    },
+    Stat {
+        path: String,
+    },
+    Chmod {
+        path: String,
+        mode: u32,
+    },
+    /// `target` may start with `{ROOT}`: the root of the tree the op runs in (absolute links).
+    Symlink {
+        target: String,
+        path: String,
+    },
+    Readlink {
+        path: String,
+    },
+    Lstat {
+        path: String,
+    },
+    Mkfifo {
+        path: String,
+    },
+    /// mknod(2) of a socket, character or block device (`mode` with type bits).
+    Mknod {
+        path: String,
+        mode: u32,
+        rdev: u64,
+    },
 }
+
+/// Link targets: relative (same directory, up, into a directory), absolute into the tree,
+/// dangling, and names that make loops once links are made at them.
+const TARGETS: &[&str] = &["f1", "../f2", "d1", "d1/f3", "{ROOT}/f1", "{ROOT}/d2", "nowhere", "f4", "d2/../f1"];
 
 fn random_path(rng: &mut StdRng, dir_like: bool) -> String {
     let parent = DIRS[rng.random_range(0..DIRS.len())];
@@ -74,7 +140,10 @@ fn random_op(rng: &mut StdRng) -> Op {
         68..=74 => Op::Mkdir { path: dir(rng) },
         75..=77 => Op::Rmdir { path: dir(rng) },
         78..=83 => Op::Readdir { path: DIRS[rng.random_range(0..DIRS.len())].to_string() },
-        84..=94 => Op::Stat { path: if rng.random_bool(0.7) { path } else { dir(rng) } },
+        84..=90 => Op::Stat { path: if rng.random_bool(0.7) { path } else { dir(rng) } },
+        91..=92 => Op::Symlink { target: TARGETS[rng.random_range(0..TARGETS.len())].to_string(), path },
+        93 => Op::Readlink { path },
+        94 => Op::Lstat { path },
         _ => Op::Chmod { path, mode: [0o600, 0o644, 0o755, 0o700][rng.random_range(0..4)] },
     }
 }
@@ -88,6 +157,25 @@ fn errno(e: std::io::Error) -> i32 {
 
 fn data(op_index: usize, len: usize) -> Vec<u8> {
     common::pattern(op_index as u64 * 7919 + 1, len)
+}
+
+/// `s` with the tree's root spelled `{ROOT}`, so both trees print alike.
+fn unroot(root: &Path, s: &str) -> String {
+    s.replace(root.to_str().expect("UTF-8 root"), "{ROOT}")
+}
+
+fn cstr(p: &Path) -> std::io::Result<std::ffi::CString> {
+    std::ffi::CString::new(p.as_os_str().as_bytes()).map_err(std::io::Error::other)
+}
+
+fn mknod(p: &Path, mode: u32, rdev: u64) -> std::io::Result<()> {
+    let c = cstr(p)?;
+    // SAFETY: a valid NUL-terminated string that outlives the call.
+    if unsafe { libc::mknod(c.as_ptr(), mode, rdev) } == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
 }
 
 fn run_op(root: &Path, i: usize, op: &Op) -> Outcome {
@@ -153,15 +241,37 @@ fn run_op(root: &Path, i: usize, op: &Op) -> Outcome {
         Op::Chmod { path, mode } => {
             fs::set_permissions(p(path), fs::Permissions::from_mode(*mode)).map(|_| String::new())
         }
+        Op::Symlink { target, path } => {
+            let t = target.replace("{ROOT}", root.to_str().expect("UTF-8 root"));
+            std::os::unix::fs::symlink(t, p(path)).map(|_| String::new())
+        }
+        Op::Readlink { path } => fs::read_link(p(path)).map(|t| unroot(root, &t.to_string_lossy())),
+        Op::Lstat { path } => fs::symlink_metadata(p(path)).map(|m| describe(&m)),
+        Op::Mkfifo { path } => mknod(&p(path), libc::S_IFIFO | 0o640, 0).map(|_| String::new()),
+        Op::Mknod { path, mode, rdev } => mknod(&p(path), *mode, *rdev).map(|_| String::new()),
     })();
     r.map_err(errno)
 }
 
 fn describe(m: &fs::Metadata) -> String {
-    if m.is_dir() {
-        format!("dir mode {:o}", m.permissions().mode() & 0o7777)
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let t = m.file_type();
+    let mode = m.permissions().mode() & 0o7777;
+    if t.is_dir() {
+        format!("dir mode {mode:o}")
+    } else if t.is_symlink() {
+        // A link's mode is always 777; its size is its target's length (the target itself
+        // differs between the trees when absolute: not compared).
+        format!("symlink mode {mode:o}")
+    } else if t.is_fifo() {
+        format!("fifo mode {mode:o} size {}", m.len())
+    } else if t.is_socket() {
+        format!("socket mode {mode:o}")
+    } else if t.is_char_device() || t.is_block_device() {
+        let kind = if t.is_char_device() { "char" } else { "block" };
+        format!("{kind} device {}:{} mode {mode:o}", libc::major(m.rdev()), libc::minor(m.rdev()))
     } else {
-        format!("file size {} mode {:o}", m.len(), m.permissions().mode() & 0o7777)
+        format!("file size {} mode {mode:o}", m.len())
     }
 }
 
@@ -190,9 +300,14 @@ fn tree(root: &Path) -> Vec<String> {
         for e in fs::read_dir(root.join(&rel)).expect("read_dir") {
             let e = e.expect("entry");
             let r = rel.join(e.file_name());
-            let m = fs::metadata(root.join(&r)).expect("metadata");
+            let m = fs::symlink_metadata(root.join(&r)).expect("metadata");
             if m.is_dir() {
                 stack.push(r.clone());
+                out.push(format!("{} {}", r.display(), describe(&m)));
+            } else if m.is_symlink() {
+                let t = fs::read_link(root.join(&r)).expect("readlink");
+                out.push(format!("{} {} -> {}", r.display(), describe(&m), unroot(root, &t.to_string_lossy())));
+            } else if !m.is_file() {
                 out.push(format!("{} {}", r.display(), describe(&m)));
             } else {
                 let content = fs::read(root.join(&r)).expect("read");
@@ -247,3 +362,115 @@ fn differential(m: &common::TestMount) {
 }
 
 both_backends!(posix_differential, |m| { differential(m) });
+
+/// Links and special files, scripted: every result and the final trees must match tmpfs.
+/// The kernel resolves links (relative, absolute, dangling, loops: ELOOP); the mount only
+/// stores them and answers readlink.
+fn links_and_special_files(m: &common::TestMount) {
+    let reference = common::fast_tempdir();
+    let mnt = m.path().join("links");
+    fs::create_dir(&mnt).expect("mkdir on the mount");
+    let s = |x: &str| x.to_string();
+    let mut ops = vec![
+        Op::Mkdir { path: s("d1") },
+        Op::Mkdir { path: s("d2") },
+        Op::CreateWrite { path: s("f1"), off: 0, len: 1000 },
+        Op::CreateWrite { path: s("d1/f3"), off: 10, len: 5000 },
+        Op::Symlink { target: s("f1"), path: s("rel") },
+        Op::Symlink { target: s("../f1"), path: s("d2/up") },
+        Op::Symlink { target: s("{ROOT}/d1"), path: s("abs") },
+        Op::Symlink { target: s("nowhere"), path: s("dangling") },
+        Op::Symlink { target: s("loop1"), path: s("loop2") },
+        Op::Symlink { target: s("loop2"), path: s("loop1") },
+        Op::Symlink { target: s("self"), path: s("self") },
+        Op::Symlink { target: s("f1"), path: s("f1") },
+        Op::Symlink { target: s("x"), path: s("nodir/l") },
+        Op::Readlink { path: s("rel") },
+        Op::Readlink { path: s("abs") },
+        Op::Readlink { path: s("f1") },
+        Op::Readlink { path: s("nowhere") },
+        // stat follows, lstat does not.
+        Op::Stat { path: s("rel") },
+        Op::Lstat { path: s("rel") },
+        Op::Stat { path: s("d2/up") },
+        Op::Stat { path: s("abs") },
+        Op::Stat { path: s("dangling") },
+        Op::Lstat { path: s("dangling") },
+        Op::Stat { path: s("loop1") },
+        Op::Stat { path: s("self") },
+        Op::Lstat { path: s("loop1") },
+        // Through links: reads, writes, creation at a dangling link's target, directories.
+        Op::Read { path: s("rel"), off: 0, len: 2000 },
+        Op::Read { path: s("abs/f3"), off: 0, len: 9000 },
+        Op::Write { path: s("d2/up"), off: 500, len: 1000 },
+        Op::Read { path: s("f1"), off: 0, len: 3000 },
+        Op::CreateWrite { path: s("dangling"), off: 0, len: 10 },
+        Op::Readdir { path: s("") },
+        Op::Readdir { path: s("abs") },
+        Op::CreateWrite { path: s("abs/new"), off: 0, len: 100 },
+        Op::Read { path: s("loop1"), off: 0, len: 10 },
+        Op::Chmod { path: s("rel"), mode: 0o600 },
+        Op::Truncate { path: s("rel"), size: 7 },
+        Op::Stat { path: s("f1") },
+        Op::Mkdir { path: s("rel") },
+        Op::Rmdir { path: s("abs") },
+        Op::Readdir { path: s("abs") },
+        // Special files.
+        Op::Mkfifo { path: s("fifo") },
+        Op::Mkfifo { path: s("fifo") },
+        Op::Mkfifo { path: s("d1/fifo") },
+        Op::Lstat { path: s("fifo") },
+        Op::Stat { path: s("fifo") },
+        Op::Readlink { path: s("fifo") },
+        Op::Chmod { path: s("fifo"), mode: 0o604 },
+        Op::Stat { path: s("fifo") },
+        // Renames of links and special files, within and across directories, replacing.
+        Op::Rename { from: s("rel"), to: s("d2/rel") },
+        Op::Readlink { path: s("d2/rel") },
+        Op::Stat { path: s("d2/rel") },
+        Op::Rename { from: s("fifo"), to: s("d2/fifo") },
+        Op::Rename { from: s("dangling"), to: s("d1/f3") },
+        Op::Lstat { path: s("d1/f3") },
+        Op::RenameNoReplace { from: s("loop1"), to: s("d2/fifo") },
+        Op::Rename { from: s("d2/fifo"), to: s("loop1") },
+        Op::Rename { from: s("d2/up"), to: s("d2/upper") },
+        Op::Rename { from: s("d2"), to: s("d3") },
+        Op::Readlink { path: s("d3/upper") },
+        Op::Stat { path: s("d3/upper") },
+        Op::Rename { from: s("abs"), to: s("d3") },
+        Op::Readdir { path: s("d3") },
+        // Unlinks remove the link, never what it points to.
+        Op::Unlink { path: s("self") },
+        Op::Unlink { path: s("loop2") },
+        Op::Unlink { path: s("d3/rel") },
+        Op::Unlink { path: s("d1/fifo") },
+        Op::Stat { path: s("f1") },
+        Op::Rmdir { path: s("self") },
+    ];
+    // SAFETY: geteuid cannot fail and touches no memory.
+    if unsafe { libc::geteuid() } == 0 {
+        ops.extend([
+            Op::Mknod { path: s("sock"), mode: libc::S_IFSOCK | 0o644, rdev: 0 },
+            Op::Mknod { path: s("null"), mode: libc::S_IFCHR | 0o666, rdev: libc::makedev(1, 3) },
+            Op::Mknod { path: s("loop0"), mode: libc::S_IFBLK | 0o660, rdev: libc::makedev(7, 0) },
+            Op::Mknod { path: s("big"), mode: libc::S_IFCHR | 0o600, rdev: libc::makedev(511, 70000) },
+            Op::Lstat { path: s("null") },
+            Op::Lstat { path: s("big") },
+            Op::Lstat { path: s("loop0") },
+            Op::Lstat { path: s("sock") },
+            Op::Rename { from: s("null"), to: s("d1/null") },
+            Op::Readdir { path: s("d1") },
+            Op::Unlink { path: s("sock") },
+        ]);
+    }
+    for (i, op) in ops.iter().enumerate() {
+        let want = run_op(reference.path(), i, op);
+        let got = run_op(&mnt, i, op);
+        assert_eq!(got, want, "op #{i} {op:?}: mount (left) differs from reference (right)");
+    }
+    assert_eq!(tree(&mnt), tree(reference.path()), "final trees differ");
+    // (Device nodes on the mount are records: FUSE mounts are `nodev`, so the kernel
+    // refuses to open them, EACCES, whatever their driver.)
+}
+
+both_backends!(links_special_files, |m| { links_and_special_files(m) });

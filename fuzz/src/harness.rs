@@ -455,9 +455,18 @@ impl Gen {
         (self.edgy_u64() as i64, self.below(1_000_000_000) as u32)
     }
     pub fn attr(&mut self) -> Attr {
-        let dir = self.below(4) == 0;
+        let kind = match self.below(12) {
+            0..=2 => FileKind::Dir,
+            3 => FileKind::Symlink,
+            4 => FileKind::Fifo,
+            5 => FileKind::Socket,
+            6 => FileKind::CharDev,
+            7 => FileKind::BlockDev,
+            _ => FileKind::File,
+        };
+        let dir = kind == FileKind::Dir;
         Attr {
-            kind: if dir { FileKind::Dir } else { FileKind::File },
+            kind,
             mode: self.u32() & 0o7777,
             uid: self.edgy_u32(),
             gid: self.edgy_u32(),
@@ -468,7 +477,20 @@ impl Gen {
             fid: if dir { 0 } else { (u128::from(self.u64()) << 64) | u128::from(self.u64()) },
             chunk_size: if dir { 0 } else { 1 << (12 + self.below(15)) },
             written: self.edgy_u64(),
+            rdev: self.edgy_u64(),
+            target: if kind == FileKind::Symlink { Some(self.path()) } else { None },
         }
+    }
+    fn file_kind(&mut self) -> FileKind {
+        [
+            FileKind::File,
+            FileKind::Dir,
+            FileKind::Symlink,
+            FileKind::Fifo,
+            FileKind::Socket,
+            FileKind::CharDev,
+            FileKind::BlockDev,
+        ][self.below(7)]
     }
     fn status(&mut self) -> Status {
         loop {
@@ -540,6 +562,16 @@ impl Gen {
             }
             18 => Fence { dir: self.path(), state: self.fence_state(), probe: self.bool() }.into(),
             19 => MoveTree { from: self.path(), to: self.path() }.into(),
+            20 => Symlink { path: self.path(), target: self.path(), uid: self.edgy_u32(), gid: self.edgy_u32() }.into(),
+            21 => Mknod {
+                path: self.path(),
+                kind: self.file_kind(),
+                mode: self.u32(),
+                rdev: self.edgy_u64(),
+                uid: self.edgy_u32(),
+                gid: self.edgy_u32(),
+            }
+            .into(),
             _ => {
                 let n = self.below(4);
                 DropFiles { fids: (0..n).map(|_| self.fid()).collect() }.into()
@@ -770,7 +802,9 @@ fn _generators_cover_every_variant(r: &Request, p: &Reply) {
         | Request::Insert(_)
         | Request::Fence(_)
         | Request::MoveTree(_)
-        | Request::DropFiles(_) => {}
+        | Request::DropFiles(_)
+        | Request::Symlink(_)
+        | Request::Mknod(_) => {}
     }
     match p {
         Reply::Pong(_)

@@ -1,4 +1,4 @@
-//! `benchfs`: the command-line client (status, put, get, ls, stat, mkdir, mv, rm).
+//! `benchfs`: the command-line client (status, put, get, ls, stat, mkdir, mv, ln -s, rm).
 
 use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
@@ -53,6 +53,14 @@ enum Cmd {
     },
     /// Rename a file or directory.
     Mv { old: String, new: String },
+    /// Make a symbolic link PATH pointing to TARGET (only -s: there are no hard links).
+    Ln {
+        /// Symbolic (required).
+        #[arg(short = 's', required = true)]
+        symbolic: bool,
+        target: String,
+        path: String,
+    },
     /// Remove a file (or, with -r, a directory tree).
     Rm {
         #[arg(short = 'r')]
@@ -118,6 +126,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         Cmd::Ls { long, path } => ls(&c, path, *long).await,
         Cmd::Stat { path } => stat(&c, path).await,
         Cmd::Mkdir { parents, path } => mkdir(&c, path, *parents).await,
+        Cmd::Ln { symbolic: _, target, path } => c.symlink(target, path).await.map(drop).map_err(|e| e.to_string()),
         Cmd::Mv { old, new } => c.rename(old, new).await.map_err(|e| e.to_string()),
         Cmd::Rm { recursive, path } => rm(&c, path, *recursive).await.map_err(|e| e.to_string()),
     };
@@ -226,6 +235,11 @@ fn kind_char(k: FileKind) -> char {
     match k {
         FileKind::Dir => 'd',
         FileKind::File => '-',
+        FileKind::Symlink => 'l',
+        FileKind::Fifo => 'p',
+        FileKind::Socket => 's',
+        FileKind::CharDev => 'c',
+        FileKind::BlockDev => 'b',
     }
 }
 
@@ -240,6 +254,26 @@ fn mode_string(a: &benchfs::Attr) -> String {
     s
 }
 
+/// A device's "major, minor" (as ls -l shows it), else the size.
+fn size_column(a: &benchfs::Attr) -> String {
+    match a.kind {
+        FileKind::CharDev | FileKind::BlockDev => format!("{}, {}", libc::major(a.rdev), libc::minor(a.rdev)),
+        _ => a.size.to_string(),
+    }
+}
+
+fn kind_name(k: FileKind) -> &'static str {
+    match k {
+        FileKind::Dir => "directory",
+        FileKind::File => "file",
+        FileKind::Symlink => "symbolic link",
+        FileKind::Fifo => "fifo",
+        FileKind::Socket => "socket",
+        FileKind::CharDev => "character device",
+        FileKind::BlockDev => "block device",
+    }
+}
+
 async fn ls(c: &Client, path: &str, long: bool) -> Result<(), String> {
     let a = c.stat(path).await.map_err(|e| e.to_string())?;
     let entries = if a.is_dir() {
@@ -252,13 +286,14 @@ async fn ls(c: &Client, path: &str, long: bool) -> Result<(), String> {
         let r = if long {
             writeln!(
                 out,
-                "{} {:>5} {:>5} {:>12} {:>10} {}",
+                "{} {:>5} {:>5} {:>12} {:>10} {}{}",
                 mode_string(&e.attr),
                 e.attr.uid,
                 e.attr.gid,
-                e.attr.size,
+                size_column(&e.attr),
                 e.attr.mtime.0,
-                e.name
+                e.name,
+                e.attr.target.as_ref().map(|t| format!(" -> {t}")).unwrap_or_default()
             )
         } else {
             writeln!(out, "{}", e.name)
@@ -272,7 +307,7 @@ async fn stat(c: &Client, path: &str) -> Result<(), String> {
     let a = c.stat(path).await.map_err(|e| e.to_string())?;
     println!(
         "path: {path}\ntype: {}\nmode: {:o} ({})\nuid: {}\ngid: {}\nsize: {}",
-        if a.is_dir() { "directory" } else { "file" },
+        kind_name(a.kind),
         a.mode,
         mode_string(&a),
         a.uid,
@@ -280,8 +315,13 @@ async fn stat(c: &Client, path: &str) -> Result<(), String> {
         a.size
     );
     println!("mtime: {}.{:09}\nctime: {}.{:09}", a.mtime.0, a.mtime.1, a.ctime.0, a.ctime.1);
-    if !a.is_dir() {
-        println!("file id: {:032x}\nchunk size: {}", a.fid, a.chunk_size);
+    match a.kind {
+        FileKind::File => println!("file id: {:032x}\nchunk size: {}", a.fid, a.chunk_size),
+        FileKind::Symlink => println!("target: {}", a.target.as_deref().unwrap_or_default()),
+        FileKind::CharDev | FileKind::BlockDev => {
+            println!("device: {}, {}", libc::major(a.rdev), libc::minor(a.rdev))
+        }
+        _ => {}
     }
     Ok(())
 }

@@ -5,9 +5,11 @@ use futures::future::join_all;
 
 use super::{Client, DirEntry, File};
 use crate::error::{Error, Result};
-use crate::meta::{Attr, FileId, SetAttr};
+use crate::meta::{Attr, FileId, FileKind, SetAttr};
 use crate::path::{is_within, normalize, split};
-use crate::proto::{AttrReply, Create, Created, Mkdir, Readdir, Removed, Rename, Rmdir, Stat, Unlink, Update};
+use crate::proto::{
+    AttrReply, Create, Created, Mkdir, Mknod, Readdir, Removed, Rename, Rmdir, Stat, Symlink, Unlink, Update,
+};
 
 /// Renames followed at most while publishing an open file's size.
 const MAX_MOVE_HOPS: usize = 16;
@@ -70,7 +72,20 @@ pub fn root_attr() -> Attr {
     Attr::synthetic_dir(0o777)
 }
 
+/// Why `open` refuses a record that is not a regular file or directory: BenchFS never
+/// follows a symbolic link (ELOOP, as open(2) with O_NOFOLLOW), and it carries no data
+/// for FIFOs, sockets or devices (ENOTSUP; on the mount the kernel opens those itself).
+fn not_openable(p: &str, a: &Attr) -> Option<Error> {
+    match a.kind {
+        FileKind::File | FileKind::Dir => None,
+        FileKind::Symlink => Some(Error::Loop(p.to_string())),
+        k => Some(Error::Unsupported(format!("{p}: opening a {k:?} through the BenchFS client"))),
+    }
+}
+
 impl Client {
+    /// The record at `path` itself: a symbolic link's own record (lstat). BenchFS never
+    /// follows links, in the last component or any other (on the mount, the kernel does).
     pub async fn stat(&self, path: &str) -> Result<Attr> {
         let p = normalize(path)?;
         self.stat_norm(&p).await
@@ -126,6 +141,9 @@ impl Client {
             attr
         } else {
             let attr = self.stat_norm(&p).await?;
+            if let Some(e) = not_openable(&p, &attr) {
+                return Err(e);
+            }
             if attr.is_dir() {
                 return Err(Error::IsDir(p));
             }
@@ -136,6 +154,49 @@ impl Client {
             }
         };
         Ok(File::new(self.clone(), p, attr, o.read, o.write))
+    }
+
+    /// Makes a symbolic link at `path` pointing to `target`, stored as given (relative or
+    /// absolute, dangling or not: BenchFS never resolves it).
+    pub async fn symlink(&self, target: &str, path: &str) -> Result<Attr> {
+        let (uid, gid) = process_owner();
+        self.symlink_as(target, path, uid, gid).await
+    }
+
+    pub async fn symlink_as(&self, target: &str, path: &str, uid: u32, gid: u32) -> Result<Attr> {
+        let p = normalize(path)?;
+        if p == "/" {
+            return Err(Error::Exists(p));
+        }
+        crate::proto::validate::target(target).map_err(|(s, m)| Error::from_status(s, m))?;
+        self.check_parent(&p).await?;
+        Ok(self.meta_op(&p, Symlink { path: p.clone(), target: target.to_string(), uid, gid }).await?.0)
+    }
+
+    /// The target of the symbolic link at `path` (EINVAL if it is not one).
+    pub async fn readlink(&self, path: &str) -> Result<String> {
+        let p = normalize(path)?;
+        let a = self.stat_norm(&p).await?;
+        a.target.ok_or_else(|| Error::Invalid(format!("{p} is not a symbolic link")))
+    }
+
+    /// Makes a FIFO, socket, or character or block device record (`kind`); `mode` is
+    /// its permission bits, `rdev` its device number (devices only).
+    pub async fn mknod(&self, path: &str, kind: FileKind, mode: u32, rdev: u64) -> Result<Attr> {
+        let (uid, gid) = process_owner();
+        self.mknod_as(path, kind, mode, rdev, uid, gid).await
+    }
+
+    pub async fn mknod_as(&self, path: &str, kind: FileKind, mode: u32, rdev: u64, uid: u32, gid: u32) -> Result<Attr> {
+        let p = normalize(path)?;
+        if p == "/" {
+            return Err(Error::Exists(p));
+        }
+        if !kind.is_special() {
+            return Err(Error::Invalid(format!("mknod makes FIFOs, sockets and devices, not {kind:?}")));
+        }
+        self.check_parent(&p).await?;
+        Ok(self.meta_op(&p, Mknod { path: p.clone(), kind, mode: mode & 0o7777, rdev, uid, gid }).await?.0)
     }
 
     pub async fn mkdir(&self, path: &str, mode: u32) -> Result<Attr> {
@@ -220,6 +281,9 @@ impl Client {
             let old = self.stat_norm(p).await?;
             if old.is_dir() {
                 return Err(Error::IsDir(p.to_string()));
+            }
+            if !old.is_file() {
+                return Err(Error::Invalid(format!("{p}: only a regular file has a size to change")));
             }
             // Drop data first: a crash in between leaves the old size over zeros, never
             // stale bytes resurfacing past a shorter size when the file grows again.

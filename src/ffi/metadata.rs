@@ -1,16 +1,16 @@
-//! Namespace calls on a context: stat, size, remove, mkdir/rmdir, rename, truncate,
-//! access, chmod, readdir and statfs.
+//! Namespace calls on a context: stat/lstat, size, remove, mkdir/rmdir, rename,
+//! truncate, access, chmod, readdir, statfs, symlink/readlink and mknod.
 
 use std::ffi::{c_char, c_int, c_void, CString};
 
-use libc::{mode_t, off_t};
+use libc::{dev_t, mode_t, off_t, size_t, ssize_t};
 
 use super::error::{guard, FfiError};
 use super::handle::{self, Context};
 use super::runtime::block_on;
 use super::stat::{to_stat, to_statvfs};
 use crate::path::{join, normalize};
-use crate::Client;
+use crate::{Client, FileKind, OpenOptions};
 
 /// `benchfs_readdir_fn`: called per entry; non-zero stops the listing.
 pub type ReaddirFn =
@@ -40,6 +40,88 @@ pub unsafe extern "C" fn benchfs_stat(ctx: *mut Context, path: *const c_char, st
         out.write(to_stat(&attr, &path));
         Ok(0)
     })
+}
+
+/// The same as [`benchfs_stat`]: BenchFS never follows symbolic links, so stat is lstat.
+///
+/// # Safety
+/// As for [`benchfs_stat`].
+#[no_mangle]
+pub unsafe extern "C" fn benchfs_lstat(ctx: *mut Context, path: *const c_char, st: *mut libc::stat) -> c_int {
+    guard("benchfs_lstat", || {
+        // SAFETY: forwarded caller's contract.
+        let ((ctx, path), out) = unsafe { (ctx_path(ctx, path)?, handle::out(st, "stat buffer")?) };
+        let path = normalize(path)?;
+        let attr = block_on(ctx.client.stat(&path))?;
+        out.write(to_stat(&attr, &path));
+        Ok(0)
+    })
+}
+
+/// Makes a symbolic link at `path` pointing to `target` (stored as given).
+///
+/// # Safety
+/// `ctx` is NULL or a live context; `target` and `path` are NULL or NUL-terminated strings.
+#[no_mangle]
+pub unsafe extern "C" fn benchfs_symlink(ctx: *mut Context, target: *const c_char, path: *const c_char) -> c_int {
+    guard("benchfs_symlink", || {
+        // SAFETY: forwarded caller's contract.
+        let ((ctx, path), target) = unsafe { (ctx_path(ctx, path)?, handle::string(target, "target")?) };
+        block_on(ctx.client.symlink(target, path))?;
+        Ok(0)
+    })
+}
+
+/// readlink(2): copies up to `len` bytes of the link's target into `buf`, without a NUL;
+/// returns the bytes copied (the target is cut at `len`).
+///
+/// # Safety
+/// `ctx` is NULL or a live context; `path` is NULL or a NUL-terminated string; `buf` is
+/// NULL or writable for `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn benchfs_readlink(
+    ctx: *mut Context,
+    path: *const c_char,
+    buf: *mut c_char,
+    len: size_t,
+) -> ssize_t {
+    guard("benchfs_readlink", || {
+        // SAFETY: forwarded caller's contract.
+        let (ctx, path) = unsafe { ctx_path(ctx, path)? };
+        if len == 0 {
+            return Err(FfiError::invalid("readlink into a buffer of 0 bytes"));
+        }
+        // SAFETY: NULL or writable for `len` (caller's contract).
+        let out = unsafe { handle::bytes_mut(buf.cast(), len)? };
+        let target = block_on(ctx.client.readlink(path))?;
+        let n = target.len().min(out.len());
+        out[..n].copy_from_slice(&target.as_bytes()[..n]);
+        Ok(ssize_t::try_from(n).unwrap_or(ssize_t::MAX))
+    })
+}
+
+/// mknod(2): `mode` holds the type (S_IFIFO, S_IFSOCK, S_IFCHR, S_IFBLK, or S_IFREG /
+/// 0 for an empty regular file) and the permission bits; `rdev` is the device number.
+///
+/// # Safety
+/// `ctx` is NULL or a live context; `path` is NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn benchfs_mknod(ctx: *mut Context, path: *const c_char, mode: mode_t, rdev: dev_t) -> c_int {
+    // SAFETY: forwarded caller's contract.
+    unsafe {
+        path_op("benchfs_mknod", ctx, path, |c, p| {
+            let perm = mode & 0o7777;
+            match (mode & libc::S_IFMT, FileKind::from_mode(mode)) {
+                (_, Some(k)) if k.is_special() => Ok(block_on(c.mknod(p, k, perm, rdev)).map(drop)?),
+                (0, _) | (_, Some(FileKind::File)) => {
+                    let f = block_on(c.open(p, &OpenOptions::create_new(perm)))?;
+                    Ok(block_on(f.close())?)
+                }
+                // Directories (mkdir), links (symlink) and unknown types.
+                (t, _) => Err(FfiError::invalid(format!("mknod of file type {t:o}"))),
+            }
+        })
+    }
 }
 
 /// The size of `path` as published by its last close/fsync.

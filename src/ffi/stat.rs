@@ -36,6 +36,7 @@ pub fn to_stat(a: &Attr, path: &str) -> libc::stat {
     st.st_uid = s.uid;
     st.st_gid = s.gid;
     st.st_size = sat(s.size);
+    st.st_rdev = sat(s.rdev);
     st.st_blksize = sat(u64::from(s.blksize));
     st.st_blocks = sat(s.blocks);
     st.st_atime = sat_i64(s.atime.0);

@@ -179,6 +179,13 @@ requests! {
     MoveTree { from: String, to: String } => Done,
     /// Drops every chunk of these files (unlinked; their writers may not have published).
     DropFiles { fids: Vec<FileId> } => Done,
+    // ---- metadata, sent to the owner of the path (appended: postcard index) ----
+    /// Makes a symbolic link at `path` pointing to `target` (stored as given, never
+    /// resolved by BenchFS: at most 4095 bytes, not empty, no NUL).
+    Symlink { path: String, target: String, uid: u32, gid: u32 } => AttrReply,
+    /// Makes a FIFO, socket or character/block device record at `path` (`kind` must be
+    /// one of those; `mode` is permission bits; `rdev` the device number, else 0).
+    Mknod { path: String, kind: FileKind, mode: u32, rdev: u64, uid: u32, gid: u32 } => AttrReply,
 }
 
 /// Per-server usage, summed by the client for statfs and shown by `benchfs status`.

@@ -7,7 +7,7 @@
 pub mod frame;
 mod message;
 mod status;
-mod validate;
+pub(crate) mod validate;
 
 pub use message::*;
 pub use status::Status;

@@ -52,6 +52,8 @@ statuses! {
     TooBig = 18,
     /// The file an `Update` names by id was renamed: the message is its new path.
     Moved = 19,
+    /// The path is a symbolic link where the request needs another kind (open).
+    Loop = 20,
 }
 
 impl Serialize for Status {

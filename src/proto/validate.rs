@@ -5,6 +5,7 @@
 //! one store key and `/a/../b` can never file a record under a missing parent.
 
 use super::{Request, Status};
+use crate::meta::{Attr, FileKind, MAX_TARGET};
 use crate::path::{MAX_NAME, MAX_PATH};
 
 /// Most members a ring may have (a bound on what `AdoptRing` may make a server store).
@@ -47,6 +48,28 @@ fn name(n: &str) -> Result<(), Invalid> {
     Ok(())
 }
 
+/// Checks a symbolic link's target: not empty, at most [`MAX_TARGET`] bytes, no NUL.
+pub fn target(t: &str) -> Result<(), Invalid> {
+    if t.len() > MAX_TARGET {
+        return Err(bad(Status::NameTooLong, format!("link target of {} bytes (limit {MAX_TARGET})", t.len())));
+    }
+    if t.is_empty() || t.contains('\0') {
+        return Err(bad(Status::Invalid, "a link target is not empty and has no NUL byte".into()));
+    }
+    Ok(())
+}
+
+/// A record as a peer sends it: a target exactly when it is a symbolic link, valid.
+fn record(a: &Attr) -> Result<(), Invalid> {
+    match (&a.kind, &a.target) {
+        (FileKind::Symlink, Some(t)) => target(t),
+        (FileKind::Symlink, None) | (_, Some(_)) => {
+            Err(bad(Status::Invalid, "a record has a link target exactly when it is a symbolic link".into()))
+        }
+        _ => Ok(()),
+    }
+}
+
 impl Request {
     /// Refuses a request whose paths are not canonical or whose fields are out of bounds.
     pub fn validate(&self) -> Result<(), Invalid> {
@@ -74,7 +97,18 @@ impl Request {
             Request::Rmdir(r) => canonical(&r.path, false),
             Request::Rename(r) => canonical(&r.from, false).and(canonical(&r.to, false)),
             Request::Readdir(r) => canonical(&r.dir, true).and(r.after.as_deref().map_or(Ok(()), name)),
-            Request::Insert(r) => canonical(&r.path, false),
+            Request::Insert(r) => canonical(&r.path, false).and(record(&r.attr)),
+            Request::Symlink(r) => canonical(&r.path, false).and(target(&r.target)),
+            Request::Mknod(r) => {
+                canonical(&r.path, false)?;
+                if !r.kind.is_special() {
+                    return Err(bad(
+                        Status::Invalid,
+                        format!("mknod makes FIFOs, sockets and devices, not {:?}", r.kind),
+                    ));
+                }
+                Ok(())
+            }
             Request::Fence(r) => canonical(&r.dir, false),
             Request::MoveTree(r) => canonical(&r.from, false).and(canonical(&r.to, false)),
         }
@@ -94,5 +128,24 @@ mod tests {
         assert_eq!(canonical(&"/abcd".repeat(1000), false).unwrap_err().0, Status::NameTooLong);
         assert!(canonical("/a/b c/d", false).is_ok());
         assert!(canonical("/", true).is_ok() && canonical("/", false).is_err());
+    }
+
+    #[test]
+    fn link_targets() {
+        assert!(target("../a/./b//c").is_ok() && target("/").is_ok());
+        assert_eq!(target("").unwrap_err().0, Status::Invalid);
+        assert_eq!(target("a\0b").unwrap_err().0, Status::Invalid);
+        assert!(target(&"x".repeat(MAX_TARGET)).is_ok());
+        assert_eq!(target(&"x".repeat(MAX_TARGET + 1)).unwrap_err().0, Status::NameTooLong);
+        let mk =
+            |kind| Request::Mknod(crate::proto::Mknod { path: "/f".into(), kind, mode: 0, rdev: 0, uid: 0, gid: 0 });
+        assert!(mk(FileKind::Fifo).validate().is_ok());
+        assert!(mk(FileKind::File).validate().is_err() && mk(FileKind::Symlink).validate().is_err());
+        let mut a = Attr::new(FileKind::Symlink, 0o777, (0, 0), (0, 0), 1, 0);
+        assert!(record(&a).is_err());
+        a.target = Some("t".into());
+        assert!(record(&a).is_ok());
+        a.kind = FileKind::File;
+        assert!(record(&a).is_err());
     }
 }

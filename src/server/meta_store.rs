@@ -142,6 +142,8 @@ impl MetaStore {
             // O_EXCL wins over the type check: open(2) gives EEXIST for a directory too.
             Some(_) if exclusive => Err(StoreError::Exists(path.to_string())),
             Some(a) if a.is_dir() => Err(StoreError::IsDir(path.to_string())),
+            // Never follows a link nor opens a special file's record as a file.
+            Some(a) if !a.is_file() => Err(StoreError::NotFile(path.to_string(), a.kind)),
             Some(mut a) => {
                 let previous = a.size;
                 if truncate && a.size != 0 {
@@ -169,11 +171,47 @@ impl MetaStore {
         })
     }
 
+    /// Creates a symbolic link record (its size is the target's length).
+    pub fn symlink(&self, path: &str, target: &str, uid: u32, gid: u32) -> Result<Attr, StoreError> {
+        self.update(path, |old| match old {
+            Some(_) => Err(StoreError::Exists(path.to_string())),
+            None => {
+                let mut a = Attr::new(FileKind::Symlink, 0o777, (uid, gid), now(), new_fid(), 0);
+                a.size = target.len() as u64;
+                a.target = Some(target.to_string());
+                Ok((Some(a.clone()), a))
+            }
+        })
+    }
+
+    /// Creates a FIFO, socket or device record (`kind` is one of those: validated).
+    pub fn mknod(
+        &self,
+        path: &str,
+        kind: FileKind,
+        mode: u32,
+        rdev: u64,
+        uid: u32,
+        gid: u32,
+    ) -> Result<Attr, StoreError> {
+        self.update(path, |old| match old {
+            Some(_) => Err(StoreError::Exists(path.to_string())),
+            None => {
+                let mut a = Attr::new(kind, mode, (uid, gid), now(), new_fid(), 0);
+                a.rdev = if matches!(kind, FileKind::CharDev | FileKind::BlockDev) { rdev } else { 0 };
+                Ok((Some(a.clone()), a))
+            }
+        })
+    }
+
     pub fn set_attr(&self, path: &str, set: &SetAttr) -> Result<Attr, StoreError> {
         self.update(path, |old| {
             let mut a = old.ok_or_else(|| not_found(path))?;
-            if (set.size.is_some() || set.grow_to.is_some()) && a.is_dir() {
-                return Err(StoreError::IsDir(path.to_string()));
+            if (set.size.is_some() || set.grow_to.is_some() || set.wrote.is_some()) && !a.is_file() {
+                if a.is_dir() {
+                    return Err(StoreError::IsDir(path.to_string()));
+                }
+                return Err(StoreError::Invalid(format!("{path}: only a regular file has a size to change")));
             }
             let t = now();
             if let Some(m) = set.mode {

@@ -44,6 +44,8 @@ impl From<StoreError> for Fail {
             StoreError::NotDir(_) => Status::NotDir,
             StoreError::IsDir(_) => Status::IsDir,
             StoreError::Invalid(_) => Status::Invalid,
+            StoreError::NotFile(_, crate::meta::FileKind::Symlink) => Status::Loop,
+            StoreError::NotFile(..) => Status::Unsupported,
             StoreError::Corrupt(_) => Status::Corrupt,
             e if e.is_no_space() => Status::NoSpace,
             _ => Status::Io,
@@ -211,7 +213,8 @@ impl Node {
 
     /// Queues the chunks of an unlinked or replaced file for dropping everywhere.
     pub(super) fn forget_file(&self, attr: &Attr) {
-        if !attr.is_dir() {
+        // Only regular files have chunks (a link's or special file's id is identity only).
+        if attr.is_file() {
             self.unlinked.lock().unwrap_or_else(|p| p.into_inner()).push(attr.fid);
         }
     }
@@ -386,6 +389,20 @@ impl Node {
                         self.chunks.truncate(fid, 0, 1)?;
                     }
                     reply(Done(0))
+                }
+                Request::Symlink(l) => {
+                    self.own_path(&l.path)?;
+                    let _claim = self.claims.claim(&l.path).await;
+                    let fences = self.fences.read();
+                    check(&fences, &l.path)?;
+                    reply(AttrReply(self.meta.symlink(&l.path, &l.target, l.uid, l.gid)?))
+                }
+                Request::Mknod(m) => {
+                    self.own_path(&m.path)?;
+                    let _claim = self.claims.claim(&m.path).await;
+                    let fences = self.fences.read();
+                    check(&fences, &m.path)?;
+                    reply(AttrReply(self.meta.mknod(&m.path, m.kind, m.mode, m.rdev, m.uid, m.gid)?))
                 }
             }
         })

@@ -14,6 +14,9 @@ pub enum StoreError {
     IsDir(String),
     #[error("{0}")]
     Invalid(String),
+    /// A symbolic link or special file where a regular file is needed (open/create).
+    #[error("{0} ({1:?})")]
+    NotFile(String, crate::meta::FileKind),
     #[error("{0}")]
     NoSpace(String),
     #[error("{0}")]
