@@ -501,6 +501,49 @@ fn full_disk_loses_no_acknowledged_metadata() {
     assert!(r.lost_acked.is_empty(), "lost {} acknowledged creates", r.lost_acked.len());
 }
 
+/// Something other than BenchFS fills the server's disk; the server then stops cleanly.
+/// Creates it acknowledged (but had not yet committed) must survive the restart: the
+/// final commit frees the metadata ballast when it finds the device full.
+#[test]
+fn disk_filled_by_another_program_loses_no_acknowledged_create() {
+    if !is_root() {
+        require::skip("tmpfs", "disk_filled_by_another_program...: mounting a tmpfs needs root");
+        return;
+    }
+    let mut cluster = Cluster::start(1);
+    cluster.kill(0);
+    let data_dir = cluster.servers[0].data_dir.clone();
+    let _mount = match TmpfsMount::mount(&data_dir, "16m") {
+        Ok(m) => m,
+        Err(e) => return require::skip("tmpfs", format_args!("disk_filled_by_another_program...: {e}")),
+    };
+    cluster.restart(0);
+    let rt = runtime();
+    let names: Vec<String> = (0..300).map(|i| format!("/acked-{i:03}-{}", "n".repeat(100))).collect();
+    rt.block_on(async {
+        let c = cluster.client().await;
+        for n in &names {
+            c.create(n, 0o644).await.unwrap().close().await.unwrap();
+        }
+    });
+    // Another program takes every byte left.
+    let hog = data_dir.join("hog");
+    let mut f = std::fs::File::create(&hog).unwrap();
+    let block = vec![1u8; 1 << 16];
+    while std::io::Write::write_all(&mut f, &block).is_ok() {}
+    drop(f);
+    assert!(cluster.stop(0), "the server did not stop cleanly on a full disk:\n{}", cluster.log(0));
+    std::fs::remove_file(&hog).unwrap();
+    cluster.restart(0);
+    rt.block_on(async {
+        let c = cluster.client().await;
+        let listed: std::collections::HashSet<String> =
+            c.readdir("/").await.unwrap().into_iter().map(|e| format!("/{}", e.name)).collect();
+        let lost: Vec<&String> = names.iter().filter(|n| !listed.contains(*n)).collect();
+        assert!(lost.is_empty(), "{} acknowledged creates lost to a disk another program filled", lost.len());
+    });
+}
+
 // ---------------------------------------------------------------------------
 // A client killed in the middle of a write
 

@@ -159,6 +159,23 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_peer_stalling_inside_a_frame_is_cut_off_but_an_idle_one_is_not() {
+        let limits = Limits { frame_timeout: Some(std::time::Duration::from_millis(50)), ..Limits::FULL };
+        let (mut a, mut b) = tokio::io::duplex(1 << 16);
+        // Idle between frames: still waiting after several deadlines.
+        let idle = tokio::time::timeout(std::time::Duration::from_millis(200), read_frame_within(&mut b, limits));
+        assert!(idle.await.is_err(), "an idle peer was cut off");
+        // Ten bytes of a preamble, then nothing.
+        a.write_all(&[b'B'; 10]).await.unwrap();
+        assert!(matches!(read_frame_within(&mut b, limits).await, Err(ReadError::Stalled(_))));
+        // Before authentication: a payload is refused before it is read.
+        let (mut a, mut b) = tokio::io::duplex(1 << 16);
+        write_frame(&mut a, Kind::Request, 1, b"hdr", b"payload").await.unwrap();
+        let pre_auth = Limits { max_data: 0, ..limits };
+        assert!(matches!(read_frame_within(&mut b, pre_auth).await, Err(ReadError::Frame(FrameError::DataTooLong(7)))));
+    }
+
+    #[tokio::test]
     async fn truncated_and_corrupt_frames_are_errors() {
         let (mut a, mut b) = tokio::io::duplex(1 << 16);
         write_frame(&mut a, Kind::Request, 1, b"hdr", b"payload").await.unwrap();
