@@ -11,11 +11,9 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use benchfs::transport::faulty::{Fault, FaultyTransport, Match};
-use benchfs::transport::tcp::{TcpOptions, TcpTransport};
+use benchfs::transport::faulty::{Fault, Match};
 use benchfs::{Client, OpenOptions};
 use common::{pattern, runtime, Cluster};
 
@@ -36,15 +34,6 @@ fn check_fails_fast<T>(r: benchfs::Result<T>, started: Instant, errnos: &[i32], 
     let Err(e) = r else { panic!("{what}: succeeded") };
     assert!(errnos.contains(&e.errno()), "{what}: errno {} ({e}), expected one of {errnos:?}", e.errno());
     assert!(started.elapsed() < bound, "{what} took {:?}", started.elapsed());
-}
-
-/// A client over TCP to `cluster`'s servers with a fault injector on its side.
-fn faulty_client(cluster: &Cluster, timeout: Duration) -> (Client, Arc<FaultyTransport<TcpTransport>>) {
-    let mut cfg = cluster.config();
-    cfg.timeout = timeout;
-    let opts = TcpOptions { timeout, max_in_flight: cfg.max_in_flight, secret: None };
-    let faults = Arc::new(FaultyTransport::new(TcpTransport::new(cfg.servers.clone(), opts)));
-    (Client::with_transport(cfg, faults.clone()), faults)
 }
 
 /// Files made while every server is up: one whose metadata is on the victim, one
@@ -98,7 +87,7 @@ async fn live_servers_keep_working(c: &Client, files: &Files, victim: usize, tag
 fn dead_server_gives_eio_and_the_rest_keeps_working() {
     let cluster = Cluster::start(4);
     runtime().block_on(async {
-        let (c, faults) = faulty_client(&cluster, TIMEOUT);
+        let (c, faults) = cluster.faulty_client(TIMEOUT);
         let files = make_files(&c, VICTIM).await;
         faults.inject(Match { server: Some(VICTIM), ..Default::default() }, Fault::ResetBeforeSend);
 
@@ -129,7 +118,7 @@ fn dead_server_gives_eio_and_the_rest_keeps_working() {
 fn hung_server_gives_etimedout_within_the_timeout() {
     let cluster = Cluster::start(4);
     runtime().block_on(async {
-        let (c, faults) = faulty_client(&cluster, TIMEOUT);
+        let (c, faults) = cluster.faulty_client(TIMEOUT);
         let files = make_files(&c, VICTIM).await;
         faults.inject(Match { server: Some(VICTIM), ..Default::default() }, Fault::Drop { deadline: TIMEOUT });
 
@@ -152,7 +141,7 @@ fn hung_server_gives_etimedout_within_the_timeout() {
 fn slow_server_answers_late_and_does_not_hold_up_the_others() {
     let cluster = Cluster::start(4);
     runtime().block_on(async {
-        let (c, faults) = faulty_client(&cluster, TIMEOUT);
+        let (c, faults) = cluster.faulty_client(TIMEOUT);
         let files = make_files(&c, VICTIM).await;
         // Late, within the deadline.
         faults.inject(

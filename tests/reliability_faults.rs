@@ -23,12 +23,10 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use benchfs::proto::SetAttr;
-use benchfs::transport::faulty::{Fault, FaultyTransport, Match};
-use benchfs::transport::tcp::{TcpOptions, TcpTransport};
+use benchfs::transport::faulty::{Fault, Match};
 use benchfs::{Client, Config, OpenOptions};
 use common::{pattern, require, runtime, status_kib, Cluster};
 
@@ -175,15 +173,6 @@ async fn check_after_recovery(c: &Client, others: &[(String, Vec<u8>)], big_path
     assert_eq!(acked_v.exact, (acked_end as usize) / MIB, "{acked_v:?}");
 }
 
-/// A client over TCP to `cluster`'s servers with a fault injector on its side.
-fn faulty_client(cluster: &Cluster, timeout: Duration) -> (Client, Arc<FaultyTransport<TcpTransport>>) {
-    let mut cfg = cluster.config();
-    cfg.timeout = timeout;
-    let opts = TcpOptions { timeout, max_in_flight: cfg.max_in_flight, secret: None };
-    let faults = Arc::new(FaultyTransport::new(TcpTransport::new(cfg.servers.clone(), opts)));
-    (Client::with_transport(cfg, faults.clone()), faults)
-}
-
 /// The server's link breaks at an exact point of a large write, no process harmed:
 /// after 32 MiB, the next write that needs the victim has its first chunk there
 /// executed with the reply lost, and every later call to it reset. The writer gets EIO
@@ -194,7 +183,7 @@ fn server_lost_mid_write_gives_eio_and_never_garbage() {
     let cluster = Cluster::start(3);
     let victim = 1; // in the client's (sorted) order
     runtime().block_on(async {
-        let (c, faults) = faulty_client(&cluster, Duration::from_secs(5));
+        let (c, faults) = cluster.faulty_client(Duration::from_secs(5));
         let others = write_others(&c, victim).await;
         let big_path = path_owned_by(&c, victim, false, "big");
         let f = c.create(&big_path, 0o644).await.unwrap();

@@ -32,14 +32,8 @@ unsafe fn ctx_path<'a>(ctx: *const Context, path: *const c_char) -> Result<(&'a 
 /// `st` is NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn benchfs_stat(ctx: *mut Context, path: *const c_char, st: *mut libc::stat) -> c_int {
-    guard("benchfs_stat", || {
-        // SAFETY: forwarded caller's contract.
-        let ((ctx, path), out) = unsafe { (ctx_path(ctx, path)?, handle::out(st, "stat buffer")?) };
-        let path = normalize(path)?;
-        let attr = block_on(ctx.client.stat(&path))?;
-        out.write(to_stat(&attr, &path));
-        Ok(0)
-    })
+    // SAFETY: forwarded caller's contract.
+    unsafe { stat_into("benchfs_stat", ctx, path, st) }
 }
 
 /// The same as [`benchfs_stat`]: BenchFS never follows symbolic links, so stat is lstat.
@@ -48,7 +42,16 @@ pub unsafe extern "C" fn benchfs_stat(ctx: *mut Context, path: *const c_char, st
 /// As for [`benchfs_stat`].
 #[no_mangle]
 pub unsafe extern "C" fn benchfs_lstat(ctx: *mut Context, path: *const c_char, st: *mut libc::stat) -> c_int {
-    guard("benchfs_lstat", || {
+    // SAFETY: forwarded caller's contract.
+    unsafe { stat_into("benchfs_lstat", ctx, path, st) }
+}
+
+/// What both stat calls do.
+///
+/// # Safety
+/// As for [`benchfs_stat`].
+unsafe fn stat_into(name: &'static str, ctx: *mut Context, path: *const c_char, st: *mut libc::stat) -> c_int {
+    guard(name, || {
         // SAFETY: forwarded caller's contract.
         let ((ctx, path), out) = unsafe { (ctx_path(ctx, path)?, handle::out(st, "stat buffer")?) };
         let path = normalize(path)?;

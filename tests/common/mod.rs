@@ -200,3 +200,19 @@ impl Cluster {
         s.child = Some(child);
     }
 }
+
+impl Cluster {
+    /// A client over TCP to the servers with a fault injector on its side.
+    pub fn faulty_client(
+        &self,
+        timeout: std::time::Duration,
+    ) -> (Client, std::sync::Arc<benchfs::transport::faulty::FaultyTransport<benchfs::transport::tcp::TcpTransport>>)
+    {
+        use benchfs::transport::{faulty::FaultyTransport, tcp};
+        let mut cfg = self.config();
+        cfg.timeout = timeout;
+        let opts = tcp::TcpOptions { timeout, max_in_flight: cfg.max_in_flight, secret: None };
+        let faults = std::sync::Arc::new(FaultyTransport::new(tcp::TcpTransport::new(cfg.servers.clone(), opts)));
+        (Client::with_transport(cfg, faults.clone()), faults)
+    }
+}
