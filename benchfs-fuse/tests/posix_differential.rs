@@ -621,3 +621,53 @@ fn times(m: &common::TestMount) {
 }
 
 both_backends!(times_of_parents_and_records, |m| { times(m) });
+
+/// setuid and setgid bits: a write by an unprivileged user clears them, and so does chown
+/// (by anyone, of a file): on the mount as on tmpfs. The kernel does it, sending the mount
+/// a setattr of the mode (BenchFS does not claim `FUSE_HANDLE_KILLPRIV`).
+fn setuid_cleared(m: &common::TestMount) {
+    let reference = common::fast_tempdir();
+    let mnt = m.path().join("suid");
+    fs::create_dir(&mnt).expect("mkdir on the mount");
+    // The unprivileged writer must reach both trees.
+    for dir in [m.path().parent().expect("mountpoint's parent"), m.path(), &mnt, reference.path()] {
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o777)).expect("chmod");
+    }
+    let mode = |p: &Path| fs::symlink_metadata(p).expect("lstat").permissions().mode() & 0o7777;
+    let mut got = Vec::new();
+    for root in [reference.path(), mnt.as_path()] {
+        let (w, c) = (root.join("w"), root.join("c"));
+        for f in [&w, &c] {
+            fs::write(f, b"x").expect("write");
+            fs::set_permissions(f, fs::Permissions::from_mode(0o6777)).expect("chmod");
+            assert_eq!(mode(f), 0o6777, "{}", f.display());
+        }
+        let st = std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "sh", "-c", "printf y >> \"$0\""])
+            .arg(&w)
+            .status()
+            .expect("setpriv");
+        assert!(st.success(), "the unprivileged write to {} failed", w.display());
+        std::os::unix::fs::chown(&c, Some(1), None).expect("chown");
+        got.push((mode(&w), mode(&c), fs::read(&w).expect("read")));
+    }
+    assert_eq!(got[0].2, b"xy");
+    assert_eq!(got[0].0 & 0o6000, 0, "tmpfs kept setuid/setgid after an unprivileged write: {:o}", got[0].0);
+    assert_eq!(got[1], got[0], "mount (left) and tmpfs (right): modes after write and chown");
+}
+
+mod setuid_cleared {
+    use super::*;
+
+    #[test]
+    fn embedded() {
+        require_fuse!();
+        setuid_cleared(&common::TestMount::new(common::Backend::Embedded, &["--allow-other"]));
+    }
+
+    #[test]
+    fn cluster() {
+        require_fuse!();
+        setuid_cleared(&common::TestMount::new(common::Backend::Cluster, &["--allow-other"]));
+    }
+}
