@@ -474,3 +474,200 @@ fn links_and_special_files(m: &common::TestMount) {
 }
 
 both_backends!(links_special_files, |m| { links_and_special_files(m) });
+
+/// What a step changed of one path's times, as (atime, mtime, ctime) changed?
+type Moved = (bool, bool, bool);
+
+fn times_of(p: &Path) -> [(i64, i64); 3] {
+    use std::os::unix::fs::MetadataExt;
+    let m = fs::symlink_metadata(p).unwrap_or_else(|e| panic!("lstat {}: {e}", p.display()));
+    [(m.atime(), m.atime_nsec()), (m.mtime(), m.mtime_nsec()), (m.ctime(), m.ctime_nsec())]
+}
+
+fn moved(before: &[(i64, i64); 3], after: &[(i64, i64); 3]) -> Moved {
+    (before[0] != after[0], before[1] != after[1], before[2] != after[2])
+}
+
+/// utimensat(2) of `p` with raw timespecs (UTIME_NOW / UTIME_OMIT in `tv_nsec`).
+fn utimensat(p: &Path, atime: (i64, i64), mtime: (i64, i64)) {
+    let c = std::ffi::CString::new(p.as_os_str().as_bytes()).expect("path");
+    let ts = |(s, n): (i64, i64)| libc::timespec { tv_sec: s as libc::time_t, tv_nsec: n as _ };
+    let times = [ts(atime), ts(mtime)];
+    // SAFETY: a NUL-terminated path and an array of two timespecs, both alive for the call.
+    let r = unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), times.as_ptr(), libc::AT_SYMLINK_NOFOLLOW) };
+    assert_eq!(r, 0, "utimensat {}: {}", p.display(), std::io::Error::last_os_error());
+}
+
+/// One step of [`times`]: a change, and the paths whose times it may move (each as
+/// (before, after): a renamed file is watched under both names).
+struct Step {
+    what: &'static str,
+    watch: &'static [(&'static str, &'static str)],
+    run: fn(&Path),
+}
+
+/// Which times each step moves, on the mount and on tmpfs: parents of created, removed and
+/// renamed entries (mtime and ctime, both directories of a rename), the renamed record's
+/// ctime, ctime on chmod and truncate, utimensat with UTIME_NOW and UTIME_OMIT. The mount
+/// may lag by ~5 ms (directory times are sent to their owner in batches): each expected
+/// change is waited for up to 2 s.
+fn times(m: &common::TestMount) {
+    let reference = common::fast_tempdir();
+    let mnt = m.path().join("times");
+    fs::create_dir(&mnt).expect("mkdir on the mount");
+    for root in [reference.path(), mnt.as_path()] {
+        for d in ["a", "b", "c"] {
+            fs::create_dir(root.join(d)).expect("mkdir");
+        }
+        fs::write(root.join("c/h"), b"0123456789").expect("write");
+    }
+    let steps = [
+        Step { what: "create", watch: &[("a", "a"), ("b", "b")], run: |r| drop(fs::write(r.join("a/f"), b"x")) },
+        Step { what: "mkdir", watch: &[("a", "a"), ("b", "b")], run: |r| fs::create_dir(r.join("a/s")).unwrap() },
+        Step {
+            what: "symlink",
+            watch: &[("a", "a"), ("a/s", "a/s")],
+            run: |r| std::os::unix::fs::symlink("f", r.join("a/l")).unwrap(),
+        },
+        Step {
+            what: "mknod",
+            watch: &[("a", "a"), ("b", "b")],
+            run: |r| mknod(&r.join("a/p"), libc::S_IFIFO | 0o600, 0).unwrap(),
+        },
+        Step {
+            what: "rename across directories",
+            watch: &[("a", "a"), ("b", "b"), ("a/f", "b/g"), ("c", "c")],
+            run: |r| fs::rename(r.join("a/f"), r.join("b/g")).unwrap(),
+        },
+        Step {
+            what: "rename within a directory",
+            watch: &[("a", "a"), ("b", "b"), ("a/l", "a/l2")],
+            run: |r| fs::rename(r.join("a/l"), r.join("a/l2")).unwrap(),
+        },
+        Step {
+            what: "rename of a directory",
+            watch: &[("a", "a"), ("b", "b"), ("a/s", "b/s")],
+            run: |r| fs::rename(r.join("a/s"), r.join("b/s")).unwrap(),
+        },
+        Step { what: "unlink", watch: &[("a", "a"), ("b", "b")], run: |r| fs::remove_file(r.join("b/g")).unwrap() },
+        Step { what: "rmdir", watch: &[("a", "a"), ("b", "b")], run: |r| fs::remove_dir(r.join("b/s")).unwrap() },
+        Step {
+            what: "chmod",
+            watch: &[("c", "c"), ("c/h", "c/h")],
+            run: |r| fs::set_permissions(r.join("c/h"), fs::Permissions::from_mode(0o600)).unwrap(),
+        },
+        Step {
+            what: "truncate",
+            watch: &[("c", "c"), ("c/h", "c/h")],
+            run: |r| OpenOptions::new().write(true).open(r.join("c/h")).unwrap().set_len(3).unwrap(),
+        },
+        Step {
+            what: "utimensat atime NOW, mtime OMIT",
+            watch: &[("c/h", "c/h")],
+            run: |r| utimensat(&r.join("c/h"), (0, libc::UTIME_NOW), (0, libc::UTIME_OMIT)),
+        },
+        Step {
+            what: "utimensat atime OMIT, mtime NOW",
+            watch: &[("c/h", "c/h")],
+            run: |r| utimensat(&r.join("c/h"), (0, libc::UTIME_OMIT), (0, libc::UTIME_NOW)),
+        },
+        Step {
+            what: "utimensat both OMIT",
+            watch: &[("c/h", "c/h"), ("c", "c")],
+            run: |r| utimensat(&r.join("c/h"), (0, libc::UTIME_OMIT), (0, libc::UTIME_OMIT)),
+        },
+        Step {
+            what: "utimensat of a directory: atime given, mtime NOW",
+            watch: &[("c", "c")],
+            run: |r| utimensat(&r.join("c"), (1_000, 5), (0, libc::UTIME_NOW)),
+        },
+    ];
+    for s in &steps {
+        let before = |root: &Path| s.watch.iter().map(|(b, _)| times_of(&root.join(b))).collect::<Vec<_>>();
+        let after = |root: &Path, was: &[[(i64, i64); 3]]| {
+            s.watch.iter().zip(was).map(|((_, a), b)| moved(b, &times_of(&root.join(a)))).collect::<Vec<_>>()
+        };
+        let (was_ref, was_mnt) = (before(reference.path()), before(&mnt));
+        // tmpfs stamps with a coarse clock (a tick of a few ms): let it tick.
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        (s.run)(reference.path());
+        (s.run)(&mnt);
+        let want = after(reference.path(), &was_ref);
+        // The mount is `noatime`: compare atimes only where a step sets them explicitly.
+        let strip = |v: Vec<Moved>| -> Vec<Moved> {
+            v.into_iter().map(|(a, m, c)| (a && s.what.starts_with("utimensat"), m, c)).collect()
+        };
+        let want = strip(want);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        loop {
+            let got = strip(after(&mnt, &was_mnt));
+            if got == want {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{}: (atime, mtime, ctime) moved of {:?}: mount {got:?}, tmpfs {want:?}",
+                s.what,
+                s.watch
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+    // The explicit times landed as given, and both trees agree on them.
+    for root in [reference.path(), mnt.as_path()] {
+        assert_eq!(times_of(&root.join("c"))[0], (1_000, 5), "{}", root.display());
+    }
+    assert_eq!(tree(&mnt), tree(reference.path()), "final trees differ");
+}
+
+both_backends!(times_of_parents_and_records, |m| { times(m) });
+
+/// setuid and setgid bits: a write by an unprivileged user clears them, and so does chown
+/// (by anyone, of a file): on the mount as on tmpfs. The kernel does it, sending the mount
+/// a setattr of the mode (BenchFS does not claim `FUSE_HANDLE_KILLPRIV`).
+fn setuid_cleared(m: &common::TestMount) {
+    let reference = common::fast_tempdir();
+    let mnt = m.path().join("suid");
+    fs::create_dir(&mnt).expect("mkdir on the mount");
+    // The unprivileged writer must reach both trees.
+    for dir in [m.path().parent().expect("mountpoint's parent"), m.path(), &mnt, reference.path()] {
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o777)).expect("chmod");
+    }
+    let mode = |p: &Path| fs::symlink_metadata(p).expect("lstat").permissions().mode() & 0o7777;
+    let mut got = Vec::new();
+    for root in [reference.path(), mnt.as_path()] {
+        let (w, c) = (root.join("w"), root.join("c"));
+        for f in [&w, &c] {
+            fs::write(f, b"x").expect("write");
+            fs::set_permissions(f, fs::Permissions::from_mode(0o6777)).expect("chmod");
+            assert_eq!(mode(f), 0o6777, "{}", f.display());
+        }
+        let st = std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "sh", "-c", "printf y >> \"$0\""])
+            .arg(&w)
+            .status()
+            .expect("setpriv");
+        assert!(st.success(), "the unprivileged write to {} failed", w.display());
+        std::os::unix::fs::chown(&c, Some(1), None).expect("chown");
+        got.push((mode(&w), mode(&c), fs::read(&w).expect("read")));
+    }
+    assert_eq!(got[0].2, b"xy");
+    assert_eq!(got[0].0 & 0o6000, 0, "tmpfs kept setuid/setgid after an unprivileged write: {:o}", got[0].0);
+    assert_eq!(got[1], got[0], "mount (left) and tmpfs (right): modes after write and chown");
+}
+
+mod setuid_cleared {
+    use super::*;
+
+    #[test]
+    fn embedded() {
+        require_fuse!();
+        setuid_cleared(&common::TestMount::new(common::Backend::Embedded, &["--allow-other"]));
+    }
+
+    #[test]
+    fn cluster() {
+        require_fuse!();
+        setuid_cleared(&common::TestMount::new(common::Backend::Cluster, &["--allow-other"]));
+    }
+}

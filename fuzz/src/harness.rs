@@ -525,7 +525,7 @@ impl Gen {
 
     /// Any request, with fields anywhere in their range.
     pub fn request(&mut self) -> Request {
-        match self.below(23) {
+        match self.below(24) {
             0 => Ping {}.into(),
             1 => Hello { nonce: self.array() }.into(),
             2 => Auth { proof: self.array() }.into(),
@@ -572,6 +572,10 @@ impl Gen {
                 gid: self.edgy_u32(),
             }
             .into(),
+            22 => {
+                let n = self.below(4);
+                Touch { dirs: (0..n).map(|_| (self.path(), (self.u64() as i64, self.edgy_u32()))).collect() }.into()
+            }
             _ => {
                 let n = self.below(4);
                 DropFiles { fids: (0..n).map(|_| self.fid()).collect() }.into()
@@ -804,7 +808,8 @@ fn _generators_cover_every_variant(r: &Request, p: &Reply) {
         | Request::MoveTree(_)
         | Request::DropFiles(_)
         | Request::Symlink(_)
-        | Request::Mknod(_) => {}
+        | Request::Mknod(_)
+        | Request::Touch(_) => {}
     }
     match p {
         Reply::Pong(_)

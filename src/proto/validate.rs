@@ -111,6 +111,7 @@ impl Request {
             }
             Request::Fence(r) => canonical(&r.dir, false),
             Request::MoveTree(r) => canonical(&r.from, false).and(canonical(&r.to, false)),
+            Request::Touch(r) => r.dirs.iter().try_for_each(|(d, _)| canonical(d, false)),
         }
     }
 }

@@ -235,6 +235,30 @@ impl MetaStore {
         })
     }
 
+    /// Sets mtime = ctime = max(current, t) of the directory at `path` (an entry in it
+    /// changed at `t`). Returns whether it changed anything: a missing record or one that
+    /// is not a directory is left alone (never created), and so is a time already later.
+    pub fn touch_dir(&self, path: &str, t: (i64, u32)) -> Result<bool, StoreError> {
+        let k = key(path)?;
+        let queued = {
+            let mut mem = self.mem.write().unwrap_or_else(|p| p.into_inner());
+            let Some(a) = mem.get_mut(&k).filter(|a| a.is_dir()) else { return Ok(false) };
+            if a.mtime >= t && a.ctime >= t {
+                return Ok(false);
+            }
+            a.mtime = a.mtime.max(t);
+            a.ctime = a.ctime.max(t);
+            let a = a.clone();
+            let mut pending = self.lock_pending();
+            pending.insert(k, Some(a));
+            pending.len()
+        };
+        if queued > MAX_PENDING {
+            self.sync()?;
+        }
+        Ok(true)
+    }
+
     /// Deletes the record; `dir` is what the caller expects it to be (rmdir vs unlink).
     pub fn remove(&self, path: &str, dir: bool) -> Result<Attr, StoreError> {
         self.update(path, |old| match old {

@@ -37,6 +37,9 @@ pub const MAX_IN_FLIGHT_PER_CONN: usize = 32;
 pub const DEFAULT_MAX_CONNECTIONS: usize = 8192;
 /// How often unlinked files' chunks are dropped everywhere (batched, off the reply path).
 const DROP_INTERVAL: Duration = Duration::from_millis(100);
+/// How often parent directories' time changes go to their owners (batched, off the reply
+/// path: see `Node::touch_parent`). The longest a directory's stat lags a change in it.
+pub(crate) const TOUCH_INTERVAL: Duration = Duration::from_millis(5);
 /// How long a stopping server waits for in-flight requests before giving up on them.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -53,6 +56,7 @@ pub async fn run(
     let slots = Arc::new(Semaphore::new(max_connections.max(1)));
     let flusher = tokio::spawn(periodic_flush(node.clone(), stop_rx.clone()));
     let dropper = tokio::spawn(periodic_drop(node.clone(), stop_rx.clone()));
+    let toucher = tokio::spawn(periodic_touch(node.clone(), stop_rx.clone()));
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -85,7 +89,7 @@ pub async fn run(
         tracing::warn!("in-flight requests did not finish in time; aborting them");
         conns.abort_all();
     }
-    finish(node, flusher, dropper).await
+    finish(node, [flusher, dropper, toucher]).await
 }
 
 /// Runs an in-process server's background work (metadata commits, dropping unlinked
@@ -93,19 +97,18 @@ pub async fn run(
 pub async fn run_in_process(node: Arc<Node>, shutdown: impl Future<Output = ()>) -> Result<(), StoreError> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let flusher = tokio::spawn(periodic_flush(node.clone(), stop_rx.clone()));
-    let dropper = tokio::spawn(periodic_drop(node.clone(), stop_rx));
+    let dropper = tokio::spawn(periodic_drop(node.clone(), stop_rx.clone()));
+    let toucher = tokio::spawn(periodic_touch(node.clone(), stop_rx));
     shutdown.await;
     let _ = stop_tx.send(true);
-    finish(node, flusher, dropper).await
+    finish(node, [flusher, dropper, toucher]).await
 }
 
-async fn finish(
-    node: Arc<Node>,
-    flusher: tokio::task::JoinHandle<()>,
-    dropper: tokio::task::JoinHandle<()>,
-) -> Result<(), StoreError> {
-    let _ = flusher.await;
-    let _ = dropper.await;
+async fn finish(node: Arc<Node>, tasks: [tokio::task::JoinHandle<()>; 3]) -> Result<(), StoreError> {
+    for t in tasks {
+        let _ = t.await;
+    }
+    node.touch_dirs().await;
     node.drop_unlinked().await;
     tokio::task::spawn_blocking(move || node.flush()).await.map_err(|e| StoreError::Io(std::io::Error::other(e)))?
 }
@@ -115,6 +118,16 @@ async fn periodic_drop(node: Arc<Node>, mut stop: watch::Receiver<bool>) {
     loop {
         tokio::select! {
             _ = tokio::time::sleep(DROP_INTERVAL) => node.drop_unlinked().await,
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// Sends parent directories' time changes to their owners, in batches.
+async fn periodic_touch(node: Arc<Node>, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(TOUCH_INTERVAL) => node.touch_dirs().await,
             _ = stop.changed() => return,
         }
     }

@@ -37,7 +37,9 @@ impl Node {
         }
         let fences = self.fences.read();
         check(&fences, &m.path)?;
-        Ok((AttrReply(self.meta.mkdir(&m.path, m.mode, m.uid, m.gid)?).into_reply(), Vec::new()))
+        let attr = self.meta.mkdir(&m.path, m.mode, m.uid, m.gid)?;
+        self.touch_parent(&m.path, attr.ctime);
+        Ok((AttrReply(attr).into_reply(), Vec::new()))
     }
 
     pub(super) async fn rename(&self, r: Rename) -> Result<Option<Attr>, Fail> {
@@ -46,7 +48,7 @@ impl Node {
             return Err(fail(Status::WrongOwner, format!("server {} does not hold {}", self.addr(), r.from)));
         }
         let _claim = self.claims.claim(&r.from).await;
-        let src = {
+        let mut src = {
             let fences = self.fences.read();
             check(&fences, &r.from)?;
             self.meta.get(&r.from)?
@@ -54,13 +56,23 @@ impl Node {
         if r.from == r.to {
             return Ok(None);
         }
-        if src.is_dir() {
-            return self.rename_dir(&a, &r, src).await;
+        // A rename changes the record itself (its ctime) and both parent directories.
+        let t = crate::meta::now();
+        src.ctime = t;
+        let renamed =
+            if src.is_dir() { self.rename_dir(&a, &r, src).await } else { self.rename_file(&a, &r, src).await };
+        if renamed.is_ok() {
+            self.touch_parent(&r.from, t);
+            self.touch_parent(&r.to, t);
         }
+        renamed
+    }
+
+    async fn rename_file(&self, a: &Adopted, r: &Rename, src: Attr) -> Result<Option<Attr>, Fail> {
         let to_owner = a.ring.meta_owner(&r.to);
         let fid = src.fid;
         let insert = Insert { path: r.to.clone(), attr: src, replace: !r.noreplace, bypass_fence: false };
-        let Removed(replaced) = self.peer(&a, to_owner, insert).await?;
+        let Removed(replaced) = self.peer(a, to_owner, insert).await?;
         // Still ours: the claim kept every other change of it out.
         self.meta.take(&r.from)?;
         self.moves.record(&r.from, fid, &r.to);
@@ -123,7 +135,13 @@ impl Node {
         let probe = Fence { dir: path.to_string(), state: FenceState::Hold, probe: true };
         let removed = match self.broadcast(&a, probe).await {
             Ok(held) if held.iter().any(|d| d.0 > 0) => Err(fail(Status::NotEmpty, path.to_string())),
-            Ok(_) => self.meta.remove(path, true).map(drop).map_err(Fail::from),
+            Ok(_) => {
+                let removed = self.meta.remove(path, true).map(drop).map_err(Fail::from);
+                if removed.is_ok() {
+                    self.touch_parent(path, crate::meta::now());
+                }
+                removed
+            }
             Err(f) => Err(f),
         };
         let state = if removed.is_ok() { FenceState::Gone } else { FenceState::Lift };
