@@ -164,7 +164,7 @@ fn the_server_refuses_every_path_alias() {
             (long_name.as_str(), libc::ENAMETOOLONG),
         ];
         for (path, errno) in cases {
-            match t.call(0, create(path), &[]).await {
+            match t.call(0, &create(path), &[]).await {
                 Err(e) => assert_eq!(e.errno(), errno, "{path:?}: {e}"),
                 Ok(r) => panic!("the server accepted a create of {path:?}: {r:?}"),
             }

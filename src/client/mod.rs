@@ -102,7 +102,7 @@ impl Client {
         let deadline = Instant::now() + self.config().timeout;
         let mut pause = Duration::from_millis(1);
         loop {
-            match self.inner.transport.call(i, req.clone(), data).await {
+            match self.inner.transport.call(i, &req, data).await {
                 Err(Error::Retry(_)) if Instant::now() + pause < deadline => {
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(MAX_RETRY_PAUSE);

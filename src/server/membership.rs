@@ -172,8 +172,8 @@ impl Membership {
             .await
             .into_iter()
             .filter_map(|r| r.ok().flatten())
-            .filter(|r| r.ring.members_hash == hash)
-            .map(|r| r.ring.formed)
+            .filter(|r| r.members_hash == hash)
+            .map(|r| r.formed)
             .min()
     }
 }

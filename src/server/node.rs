@@ -247,10 +247,9 @@ impl Node {
     pub(super) fn peer<'a, O: Op>(&'a self, a: &'a Adopted, i: usize, op: O) -> BoxFuture<'a, Result<O::Reply, Fail>> {
         Box::pin(async move {
             let (reply, _) = if i == a.me {
-                let (r, d) = self.dispatch(op.into(), Vec::new()).await?;
-                (r, d)
+                self.dispatch(op.into(), Vec::new()).await?
             } else {
-                a.peers.call(i, op.into(), &[]).await?
+                a.peers.call(i, &op.into(), &[]).await?
             };
             O::Reply::from_reply(reply)
                 .map_err(|got| fail(Status::Io, format!("peer {} answered {} with {got}", a.members[i], O::NAME)))
@@ -262,192 +261,190 @@ impl Node {
         join_all((0..a.members.len()).map(|i| self.peer(a, i, op.clone()))).await.into_iter().collect()
     }
 
-    /// Validation, then the request's handler.
-    pub(super) fn dispatch(&self, req: Request, data: Vec<u8>) -> BoxFuture<'_, Result<Served, Fail>> {
-        Box::pin(async move {
-            req.validate()?;
-            if !data.is_empty() && !matches!(req, Request::Write(_)) {
-                return Err(fail(Status::Invalid, format!("{} takes no payload", req.name())));
+    /// Validation, then the request's handler. Not boxed: the recursion through
+    /// coordinated operations is broken by [`Node::peer`]'s box, off the common path.
+    pub(super) async fn dispatch(&self, req: Request, data: Vec<u8>) -> Result<Served, Fail> {
+        req.validate()?;
+        if !data.is_empty() && !matches!(req, Request::Write(_)) {
+            return Err(fail(Status::Invalid, format!("{} takes no payload", req.name())));
+        }
+        match req {
+            Request::Ping(_) => reply(Pong { version: PROTOCOL_VERSION }),
+            // The connection answers these itself, before any request reaches here.
+            Request::Hello(_) | Request::Auth(_) => Err(fail(Status::Invalid, "handshake out of place")),
+            Request::AdoptRing(r) => {
+                let a = self.membership.adopt(r.members, r.formed).await.map_err(|e| fail(Status::Membership, e))?;
+                reply(RingInfo { ring: a.id, members: a.members.clone() })
             }
-            match req {
-                Request::Ping(_) => reply(Pong { version: PROTOCOL_VERSION }),
-                // The connection answers these itself, before any request reaches here.
-                Request::Hello(_) | Request::Auth(_) => Err(fail(Status::Invalid, "handshake out of place")),
-                Request::AdoptRing(r) => {
-                    let a =
-                        self.membership.adopt(r.members, r.formed).await.map_err(|e| fail(Status::Membership, e))?;
-                    reply(RingInfo { ring: a.id, members: a.members.clone() })
+            Request::Create(c) => {
+                self.own_path(&c.path)?;
+                if c.chunk_size == 0 || c.chunk_size > MAX_DATA {
+                    return Err(fail(Status::Invalid, format!("chunk size {}", c.chunk_size)));
                 }
-                Request::Create(c) => {
-                    self.own_path(&c.path)?;
-                    if c.chunk_size == 0 || c.chunk_size > MAX_DATA {
-                        return Err(fail(Status::Invalid, format!("chunk size {}", c.chunk_size)));
-                    }
-                    let _claim = self.claims.claim(&c.path).await;
-                    let fences = self.fences.read();
-                    check(&fences, &c.path)?;
-                    let (attr, previous_size) =
-                        self.meta.create(&c.path, c.mode, c.uid, c.gid, c.chunk_size, c.exclusive, c.truncate)?;
-                    if previous_size.is_none() {
-                        self.touch_parent(&c.path, attr.ctime);
-                    }
-                    reply(Created { attr, previous_size })
+                let _claim = self.claims.claim(&c.path).await;
+                let fences = self.fences.read();
+                check(&fences, &c.path)?;
+                let (attr, previous_size) =
+                    self.meta.create(&c.path, c.mode, c.uid, c.gid, c.chunk_size, c.exclusive, c.truncate)?;
+                if previous_size.is_none() {
+                    self.touch_parent(&c.path, attr.ctime);
                 }
-                Request::Mkdir(m) => self.mkdir(m).await,
-                Request::Stat(s) => {
-                    if s.path == "/" {
-                        return reply(AttrReply(Attr::synthetic_dir(0o755)));
-                    }
-                    self.own_path(&s.path)?;
-                    let fences = self.fences.read();
-                    check(&fences, &s.path)?;
-                    reply(AttrReply(self.meta.get(&s.path)?))
-                }
-                Request::Update(u) => {
-                    self.own_path(&u.path)?;
-                    let _claim = self.claims.claim(&u.path).await;
-                    let fences = self.fences.read();
-                    let fenced = check(&fences, &u.path);
-                    if let Some(fid) = u.fid {
-                        let here = fenced.is_ok().then(|| self.meta.get(&u.path).ok()).flatten();
-                        let retry = matches!(&fenced, Err(f) if f.status == Status::Retry);
-                        if !retry && here.is_none_or(|a| a.fid != fid) {
-                            return Err(match self.moves.find(&u.path, fid) {
-                                Some(to) => fail(Status::Moved, to),
-                                None => fail(Status::NotFound, u.path),
-                            });
-                        }
-                    }
-                    fenced?;
-                    reply(AttrReply(self.meta.set_attr(&u.path, &u.set)?))
-                }
-                Request::Unlink(u) => {
-                    self.own_path(&u.path)?;
-                    let _claim = self.claims.claim(&u.path).await;
-                    let attr = {
-                        let fences = self.fences.read();
-                        check(&fences, &u.path)?;
-                        self.meta.remove(&u.path, false)?
-                    };
-                    self.touch_parent(&u.path, crate::meta::now());
-                    self.forget_file(&attr);
-                    reply(Removed(Some(attr)))
-                }
-                Request::Rmdir(r) => self.rmdir(&r.path).await.and_then(|()| reply(Done(0))),
-                Request::Rename(r) => reply(Removed(self.rename(r).await?)),
-                Request::Readdir(r) => {
-                    let fences = self.fences.read();
-                    if r.dir != "/" {
-                        check(&fences, &r.dir)?;
-                    }
-                    let limit = r.limit.clamp(1, MAX_READDIR_PAGE) as usize;
-                    let (list, more) = self.meta.readdir(&r.dir, r.after.as_deref(), limit)?;
-                    let entries = list.into_iter().map(|(name, attr)| DirEntryWire { name, attr }).collect();
-                    reply(Entries { entries, more })
-                }
-                Request::Write(w) => {
-                    self.own_chunk(w.fid, w.index)?;
-                    let n = u32::try_from(data.len()).map_err(|_| fail(Status::Invalid, "payload too large"))?;
-                    self.chunks.write(w.fid, w.index, w.offset, &data)?;
-                    reply(Done(n))
-                }
-                Request::Read(r) => {
-                    let a = self.own_chunk(r.fid, r.index)?;
-                    if r.len > MAX_DATA {
-                        return Err(fail(Status::Invalid, format!("read of {} bytes exceeds the frame limit", r.len)));
-                    }
-                    let v = self.chunks.read(r.fid, r.index, r.offset, r.len)?;
-                    if v.is_empty() && a.replaced && !self.chunks.has_chunk(r.fid, r.index) {
-                        return Err(fail(
-                            Status::Lost,
-                            format!(
-                                "chunk {} of {:032x}: server {} replaced a lost member and does not hold it",
-                                r.index,
-                                r.fid,
-                                self.addr()
-                            ),
-                        ));
-                    }
-                    let n = u32::try_from(v.len()).unwrap_or(u32::MAX);
-                    Ok((Reply::Done(Done(n)), v))
-                }
-                Request::TruncateChunks(t) => {
-                    self.chunks.truncate(t.fid, t.size, t.chunk_size)?;
-                    reply(Done(0))
-                }
-                Request::Fsync(f) => {
-                    blocking(move || {
-                        match f.fid {
-                            Some(fid) => self.chunks.sync_file(fid)?,
-                            None => self.chunks.sync_all()?,
-                        }
-                        self.sync_meta()
-                    })?;
-                    reply(Done(0))
-                }
-                Request::Usage(u) => {
-                    let (total_bytes, free_bytes, avail_bytes) = self.chunks.space().map_err(StoreError::from)?;
-                    let (chunks, chunk_bytes) =
-                        if u.detail { self.chunks.usage().map_err(StoreError::from)? } else { (0, 0) };
-                    let inodes = self.meta.count()?;
-                    reply(UsageReply(StatFs { total_bytes, free_bytes, avail_bytes, chunks, chunk_bytes, inodes }))
-                }
-                Request::Insert(i) => {
-                    self.own_path(&i.path)?;
-                    let old = {
-                        let fences = self.fences.read();
-                        if !i.bypass_fence {
-                            check(&fences, &i.path)?;
-                        }
-                        self.meta.insert(&i.path, &i.attr, i.replace)?
-                    };
-                    if let Some(o) = old.as_ref().filter(|o| o.fid != i.attr.fid) {
-                        self.forget_file(o);
-                    }
-                    reply(Removed(old))
-                }
-                Request::Fence(f) => {
-                    self.fences.set(&f.dir, f.state);
-                    let held = f.probe && !self.meta.readdir(&f.dir, None, 1)?.0.is_empty();
-                    reply(Done(u32::from(held)))
-                }
-                Request::MoveTree(m) => self.move_tree(&m.from, &m.to).await.and_then(|n| reply(Done(n))),
-                Request::DropFiles(d) => {
-                    for fid in d.fids {
-                        self.chunks.truncate(fid, 0, 1)?;
-                    }
-                    reply(Done(0))
-                }
-                Request::Symlink(l) => {
-                    self.own_path(&l.path)?;
-                    let _claim = self.claims.claim(&l.path).await;
-                    let fences = self.fences.read();
-                    check(&fences, &l.path)?;
-                    let attr = self.meta.symlink(&l.path, &l.target, l.uid, l.gid)?;
-                    self.touch_parent(&l.path, attr.ctime);
-                    reply(AttrReply(attr))
-                }
-                Request::Mknod(m) => {
-                    self.own_path(&m.path)?;
-                    let _claim = self.claims.claim(&m.path).await;
-                    let fences = self.fences.read();
-                    check(&fences, &m.path)?;
-                    let attr = self.meta.mknod(&m.path, m.kind, m.mode, m.rdev, m.uid, m.gid)?;
-                    self.touch_parent(&m.path, attr.ctime);
-                    reply(AttrReply(attr))
-                }
-                Request::Touch(t) => {
-                    let a = self.ring()?;
-                    let mut changed = 0u32;
-                    // Not fenced nor claimed: a time can only move forward, and a touch
-                    // that lands on a record being moved is lost with its old copy.
-                    for (dir, t) in t.dirs.iter().filter(|(d, _)| a.owns_path(d)) {
-                        changed += u32::from(self.meta.touch_dir(dir, *t)?);
-                    }
-                    reply(Done(changed))
-                }
+                reply(Created { attr, previous_size })
             }
-        })
+            Request::Mkdir(m) => self.mkdir(m).await,
+            Request::Stat(s) => {
+                if s.path == "/" {
+                    return reply(AttrReply(Attr::synthetic_dir(0o755)));
+                }
+                self.own_path(&s.path)?;
+                let fences = self.fences.read();
+                check(&fences, &s.path)?;
+                reply(AttrReply(self.meta.get(&s.path)?))
+            }
+            Request::Update(u) => {
+                self.own_path(&u.path)?;
+                let _claim = self.claims.claim(&u.path).await;
+                let fences = self.fences.read();
+                let fenced = check(&fences, &u.path);
+                if let Some(fid) = u.fid {
+                    let here = fenced.is_ok().then(|| self.meta.get(&u.path).ok()).flatten();
+                    let retry = matches!(&fenced, Err(f) if f.status == Status::Retry);
+                    if !retry && here.is_none_or(|a| a.fid != fid) {
+                        return Err(match self.moves.find(&u.path, fid) {
+                            Some(to) => fail(Status::Moved, to),
+                            None => fail(Status::NotFound, u.path),
+                        });
+                    }
+                }
+                fenced?;
+                reply(AttrReply(self.meta.set_attr(&u.path, &u.set)?))
+            }
+            Request::Unlink(u) => {
+                self.own_path(&u.path)?;
+                let _claim = self.claims.claim(&u.path).await;
+                let attr = {
+                    let fences = self.fences.read();
+                    check(&fences, &u.path)?;
+                    self.meta.remove(&u.path, false)?
+                };
+                self.touch_parent(&u.path, crate::meta::now());
+                self.forget_file(&attr);
+                reply(Removed(Some(attr)))
+            }
+            Request::Rmdir(r) => self.rmdir(&r.path).await.and_then(|()| reply(Done(0))),
+            Request::Rename(r) => reply(Removed(self.rename(r).await?)),
+            Request::Readdir(r) => {
+                let fences = self.fences.read();
+                if r.dir != "/" {
+                    check(&fences, &r.dir)?;
+                }
+                let limit = r.limit.clamp(1, MAX_READDIR_PAGE) as usize;
+                let (list, more) = self.meta.readdir(&r.dir, r.after.as_deref(), limit)?;
+                let entries = list.into_iter().map(|(name, attr)| DirEntryWire { name, attr }).collect();
+                reply(Entries { entries, more })
+            }
+            Request::Write(w) => {
+                self.own_chunk(w.fid, w.index)?;
+                let n = u32::try_from(data.len()).map_err(|_| fail(Status::Invalid, "payload too large"))?;
+                self.chunks.write(w.fid, w.index, w.offset, &data)?;
+                reply(Done(n))
+            }
+            Request::Read(r) => {
+                let a = self.own_chunk(r.fid, r.index)?;
+                if r.len > MAX_DATA {
+                    return Err(fail(Status::Invalid, format!("read of {} bytes exceeds the frame limit", r.len)));
+                }
+                let v = self.chunks.read(r.fid, r.index, r.offset, r.len)?;
+                if v.is_empty() && a.replaced && !self.chunks.has_chunk(r.fid, r.index) {
+                    return Err(fail(
+                        Status::Lost,
+                        format!(
+                            "chunk {} of {:032x}: server {} replaced a lost member and does not hold it",
+                            r.index,
+                            r.fid,
+                            self.addr()
+                        ),
+                    ));
+                }
+                let n = u32::try_from(v.len()).unwrap_or(u32::MAX);
+                Ok((Reply::Done(Done(n)), v))
+            }
+            Request::TruncateChunks(t) => {
+                self.chunks.truncate(t.fid, t.size, t.chunk_size)?;
+                reply(Done(0))
+            }
+            Request::Fsync(f) => {
+                blocking(move || {
+                    match f.fid {
+                        Some(fid) => self.chunks.sync_file(fid)?,
+                        None => self.chunks.sync_all()?,
+                    }
+                    self.sync_meta()
+                })?;
+                reply(Done(0))
+            }
+            Request::Usage(u) => {
+                let (total_bytes, free_bytes, avail_bytes) = self.chunks.space().map_err(StoreError::from)?;
+                let (chunks, chunk_bytes) =
+                    if u.detail { self.chunks.usage().map_err(StoreError::from)? } else { (0, 0) };
+                let inodes = self.meta.count()?;
+                reply(UsageReply(StatFs { total_bytes, free_bytes, avail_bytes, chunks, chunk_bytes, inodes }))
+            }
+            Request::Insert(i) => {
+                self.own_path(&i.path)?;
+                let old = {
+                    let fences = self.fences.read();
+                    if !i.bypass_fence {
+                        check(&fences, &i.path)?;
+                    }
+                    self.meta.insert(&i.path, &i.attr, i.replace)?
+                };
+                if let Some(o) = old.as_ref().filter(|o| o.fid != i.attr.fid) {
+                    self.forget_file(o);
+                }
+                reply(Removed(old))
+            }
+            Request::Fence(f) => {
+                self.fences.set(&f.dir, f.state);
+                let held = f.probe && !self.meta.readdir(&f.dir, None, 1)?.0.is_empty();
+                reply(Done(u32::from(held)))
+            }
+            Request::MoveTree(m) => self.move_tree(&m.from, &m.to).await.and_then(|n| reply(Done(n))),
+            Request::DropFiles(d) => {
+                for fid in d.fids {
+                    self.chunks.truncate(fid, 0, 1)?;
+                }
+                reply(Done(0))
+            }
+            Request::Symlink(l) => {
+                self.own_path(&l.path)?;
+                let _claim = self.claims.claim(&l.path).await;
+                let fences = self.fences.read();
+                check(&fences, &l.path)?;
+                let attr = self.meta.symlink(&l.path, &l.target, l.uid, l.gid)?;
+                self.touch_parent(&l.path, attr.ctime);
+                reply(AttrReply(attr))
+            }
+            Request::Mknod(m) => {
+                self.own_path(&m.path)?;
+                let _claim = self.claims.claim(&m.path).await;
+                let fences = self.fences.read();
+                check(&fences, &m.path)?;
+                let attr = self.meta.mknod(&m.path, m.kind, m.mode, m.rdev, m.uid, m.gid)?;
+                self.touch_parent(&m.path, attr.ctime);
+                reply(AttrReply(attr))
+            }
+            Request::Touch(t) => {
+                let a = self.ring()?;
+                let mut changed = 0u32;
+                // Not fenced nor claimed: a time can only move forward, and a touch
+                // that lands on a record being moved is lost with its old copy.
+                for (dir, t) in t.dirs.iter().filter(|(d, _)| a.owns_path(d)) {
+                    changed += u32::from(self.meta.touch_dir(dir, *t)?);
+                }
+                reply(Done(changed))
+            }
+        }
     }
 
     /// Sends every queued unlinked file to every member, which drops its chunks.

@@ -106,7 +106,7 @@ impl<T: Transport> Transport for FaultyTransport<T> {
         self.inner.servers()
     }
 
-    fn call<'a>(&'a self, server: usize, req: Request, data: &'a [u8]) -> BoxFuture<'a, Result<(Reply, Vec<u8>)>> {
+    fn call<'a>(&'a self, server: usize, req: &'a Request, data: &'a [u8]) -> BoxFuture<'a, Result<(Reply, Vec<u8>)>> {
         let op = req.name();
         let addr = self.servers().get(server).cloned().unwrap_or_default();
         let fault = self.fault_for(server, op);

@@ -26,9 +26,9 @@ impl Transport for LocalTransport {
         &self.servers
     }
 
-    fn call<'a>(&'a self, _server: usize, req: Request, data: &'a [u8]) -> BoxFuture<'a, Result<(Reply, Vec<u8>)>> {
+    fn call<'a>(&'a self, _server: usize, req: &'a Request, data: &'a [u8]) -> BoxFuture<'a, Result<(Reply, Vec<u8>)>> {
         Box::pin(async move {
-            let (reply, data) = self.node.serve(req, data.to_vec()).await;
+            let (reply, data) = self.node.serve(req.clone(), data.to_vec()).await;
             unwrap_reply(reply, data)
         })
     }

@@ -28,7 +28,8 @@ pub trait Transport: Send + Sync + 'static {
 
     /// Sends `req` with `data` as payload to server `server` and waits for its reply and
     /// payload, within the transport's deadline.
-    fn call<'a>(&'a self, server: usize, req: Request, data: &'a [u8]) -> BoxFuture<'a, Result<(Reply, Vec<u8>)>>;
+    /// Borrowed: the client sends a request again after `Retry` without copying it.
+    fn call<'a>(&'a self, server: usize, req: &'a Request, data: &'a [u8]) -> BoxFuture<'a, Result<(Reply, Vec<u8>)>>;
 }
 
 /// A reply as the caller sees it: `Reply::Error` becomes the matching [`Error`].

@@ -11,7 +11,7 @@ use super::{BoxFuture, Transport};
 use crate::auth::{self, Secret};
 use crate::error::{Error, Result};
 use crate::placement::members_hash;
-use crate::proto::{AdoptRing, Auth, Challenge, Hello, Op, Reply, ReplyBody, Request, RingId, RingInfo};
+use crate::proto::{AdoptRing, Auth, Challenge, Hello, Op, Reply, ReplyBody, Request, RingId};
 use crate::rpc::Connection;
 
 #[derive(Debug, Clone)]
@@ -113,9 +113,8 @@ impl TcpTransport {
     }
 
     /// Asks server `i` for its ring without adopting anything (a joining server's probe).
-    pub async fn ring_of(&self, i: usize) -> Result<Option<RingInfo>> {
-        let (_conn, ring) = open(&self.servers[i], &self.opts).await?;
-        Ok(ring.map(|ring| RingInfo { ring, members: Vec::new() }))
+    pub async fn ring_of(&self, i: usize) -> Result<Option<RingId>> {
+        Ok(open(&self.servers[i], &self.opts).await?.1)
     }
 }
 
@@ -124,10 +123,10 @@ impl Transport for TcpTransport {
         &self.servers
     }
 
-    fn call<'a>(&'a self, server: usize, req: Request, data: &'a [u8]) -> BoxFuture<'a, Result<(Reply, Vec<u8>)>> {
+    fn call<'a>(&'a self, server: usize, req: &'a Request, data: &'a [u8]) -> BoxFuture<'a, Result<(Reply, Vec<u8>)>> {
         Box::pin(async move {
             let conn = self.get(server).await?;
-            conn.call(&req, data).await
+            conn.call(req, data).await
         })
     }
 }
