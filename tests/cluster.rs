@@ -50,15 +50,7 @@ fn cli_put_and_get_are_bit_identical() {
     let back = cluster.dir.path().join("out.bin");
     let data = pattern(2, 256 * MIB + 12345);
     std::fs::write(&local, &data).unwrap();
-    let cli = |args: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_benchfs"))
-            .args(["--servers", &cluster.spec()])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "benchfs {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap()
-    };
+    let cli = |args: &[&str]| cluster.cli(args);
     cli(&["mkdir", "-p", "/in/put"]);
     cli(&["put", local.to_str().unwrap(), "/in/put/file"]);
     cli(&["get", "/in/put/file", back.to_str().unwrap()]);

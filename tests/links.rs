@@ -100,15 +100,7 @@ fn links_and_special_files_are_records_never_followed() {
 #[test]
 fn cli_ln_and_ls_show_links_and_types() {
     let cluster = Cluster::start(2);
-    let cli = |args: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_benchfs"))
-            .args(["--servers", &cluster.spec()])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "benchfs {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap()
-    };
+    let cli = |args: &[&str]| cluster.cli(args);
     cli(&["mkdir", "/d"]);
     cli(&["ln", "-s", "../some/where", "/d/link"]);
     runtime().block_on(async {

@@ -40,20 +40,6 @@ async fn write_file(c: &Client, path: &str, data: &[u8]) -> benchfs::Result<()> 
     f.close().await
 }
 
-async fn read_file(c: &Client, path: &str) -> benchfs::Result<Vec<u8>> {
-    let f = c.open(path, &OpenOptions::default()).await?;
-    let mut buf = vec![0u8; f.size() as usize];
-    let mut n = 0;
-    while n < buf.len() {
-        match f.read_at(&mut buf[n..], n as u64).await? {
-            0 => break,
-            k => n += k,
-        }
-    }
-    buf.truncate(n);
-    Ok(buf)
-}
-
 /// What a successful read returned, compared with what it should have.
 fn describe(got: &[u8], want: &[u8]) -> String {
     let zeros = got.iter().filter(|&&b| b == 0).count();
@@ -106,7 +92,7 @@ fn stopped_server_stays_a_member() {
     );
     let created = rt.block_on(async {
         let c = Client::new_lazy(cfg);
-        match read_file(&c, "/big").await {
+        match common::read::whole(&c, "/big").await {
             Ok(got) => ck.expect(
                 false,
                 format!(
@@ -167,14 +153,14 @@ fn stopped_server_stays_a_member() {
                     ck.expect(false, format!("after restart, {p} (created OK during the outage) can be stat'ed: {e}"))
                 }
             }
-            match read_file(&c, p).await {
+            match common::read::whole(&c, p).await {
                 Ok(got) => ck.expect(got == *d, format!("after restart {p} reads back: {}", describe(&got, d))),
                 Err(e) => ck.expect(false, format!("after restart {p} can be read: {e}")),
             }
             let r = c.unlink(p).await;
             ck.expect(r.is_ok(), format!("after restart {p} can be removed: {r:?}"));
         }
-        match read_file(&c, "/big").await {
+        match common::read::whole(&c, "/big").await {
             Ok(got) => {
                 ck.expect(got == data, format!("after restart /big is bit-identical: {}", describe(&got, &data)))
             }
@@ -226,7 +212,7 @@ fn wrong_server_list_gets_errors_not_wrong_answers() {
                     ck.expect(e.errno() != libc::ENOENT, format!("2-server client: stat {p} of an existing file: {e}"));
                 }
             }
-            match read_file(&wrong, p).await {
+            match common::read::whole(&wrong, p).await {
                 Ok(got) => ck.expect(got == *d, format!("2-server client: read {p} is Ok: {}", describe(&got, d))),
                 Err(_) => errors += 1,
             }
@@ -236,7 +222,7 @@ fn wrong_server_list_gets_errors_not_wrong_answers() {
             let d = pattern(300 + i, MIB + 12345 * (i as usize + 1));
             match write_file(&wrong, &p, &d).await {
                 Err(_) => errors += 1,
-                Ok(()) => match read_file(&right, &p).await {
+                Ok(()) => match common::read::whole(&right, &p).await {
                     Ok(got) => ck.expect(
                         got == d,
                         format!(
@@ -280,7 +266,7 @@ fn replaced_server_with_empty_data_is_an_error_not_zeros() {
     rt.block_on(async {
         let c = cluster.client_with(|c| c.timeout = TIMEOUT).await;
         let v = c.servers().iter().position(|a| *a == victim_addr).unwrap();
-        match read_file(&c, "/big").await {
+        match common::read::whole(&c, "/big").await {
             Ok(got) => ck.expect(
                 false,
                 format!("reading /big fails after its chunk server lost them: Ok, {}", describe(&got, &data)),

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
-use benchfs::{Client, Config, OpenOptions};
+use benchfs::{Client, Config};
 
 const DEFAULT_SEED: u64 = 0x5eed_c0ff_ee00_0001;
 const DEFAULT_OPS: usize = 600;
@@ -410,6 +410,36 @@ fn dir_pair(rng: &mut Rng) -> (String, String) {
     }
 }
 
+/// Worker `w`'s random stream for the phase whose ops are numbered from `op_base`
+/// (`salt` tells phase C's stream from the others').
+fn worker_rng(seed: u64, w: usize, op_base: u32, salt: u64) -> Rng {
+    Rng((seed
+        ^ (w as u64 + 1).wrapping_mul(0x2545_f491_4f6c_dd1d)
+        ^ u64::from(op_base).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        ^ salt)
+        | 1)
+}
+
+/// Runs `op` through `front` and records it; a create holds its file open `linger`
+/// before closing it.
+fn apply(front: &mut dyn Front, w: usize, seed: u64, t0: Instant, op: Op, linger: Duration) -> Rec {
+    let start = t0.elapsed();
+    let mut opened = false;
+    let r = match &op {
+        Op::Create { path, id, len, .. } => front.create(path, &content(seed, *id, *len), linger).map_err(|(o, e)| {
+            opened = o;
+            e
+        }),
+        Op::Rename { from, to, noreplace } => front.rename(from, to, *noreplace),
+        Op::Mkdir(p) => front.mkdir(p),
+        Op::Unlink(p) => front.unlink(p),
+        Op::Rmdir(p) => front.rmdir(p),
+        Op::Verify(_) => unreachable!("verify is not a front's op"),
+    };
+    let end = t0.elapsed();
+    Rec { worker: w, front: front.name(), op, start, end, ok: r.is_ok(), opened, err: r.err().unwrap_or_default() }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn worker(
     w: usize,
@@ -421,10 +451,7 @@ fn worker(
     t0: Instant,
     barrier: &Barrier,
 ) -> Vec<Rec> {
-    let mut rng = Rng((seed
-        ^ (w as u64 + 1).wrapping_mul(0x2545_f491_4f6c_dd1d)
-        ^ u64::from(op_base).wrapping_mul(0x9e37_79b9_7f4a_7c15))
-        | 1);
+    let mut rng = worker_rng(seed, w, op_base, 0);
     let mut out = Vec::with_capacity(ops);
     let mut known = Vec::new();
     barrier.wait();
@@ -466,39 +493,15 @@ fn worker(
             let sum = checksum(&content(seed, id, len));
             Op::Create { path: file_name(&mut rng), id, len, sum }
         });
-        let start = t0.elapsed();
-        let mut opened = false;
-        let r = match &op {
-            Op::Create { path, id, len, .. } => {
-                front.create(path, &content(seed, *id, *len), Duration::ZERO).map_err(|(o, e)| {
-                    opened = o;
-                    e
-                })
-            }
-            Op::Rename { from, to, noreplace } => front.rename(from, to, *noreplace),
-            Op::Mkdir(p) => front.mkdir(p),
-            Op::Unlink(p) => front.unlink(p),
-            Op::Rmdir(p) => front.rmdir(p),
-            Op::Verify(_) => unreachable!("verify is not a front's op"),
-        };
-        let end = t0.elapsed();
-        if r.is_ok() {
-            match &op {
+        let rec = apply(front, w, seed, t0, op, Duration::ZERO);
+        if rec.ok {
+            match &rec.op {
                 Op::Create { path, .. } => known.push(path.clone()),
                 Op::Rename { to, .. } if to.contains("/f") => known.push(to.clone()),
                 _ => {}
             }
         }
-        out.push(Rec {
-            worker: w,
-            front: front.name(),
-            op,
-            start,
-            end,
-            ok: r.is_ok(),
-            opened,
-            err: r.err().unwrap_or_default(),
-        });
+        out.push(rec);
     }
     out
 }
@@ -554,35 +557,13 @@ fn worker_c(
     t0: Instant,
     barrier: &Barrier,
 ) -> Vec<Rec> {
-    let mut rng = Rng((seed
-        ^ (w as u64 + 1).wrapping_mul(0x2545_f491_4f6c_dd1d)
-        ^ u64::from(op_base).wrapping_mul(0x9e37_79b9_7f4a_7c15)
-        ^ 0xc0c0)
-        | 1);
+    let mut rng = worker_rng(seed, w, op_base, 0xc0c0);
     let mut out = Vec::with_capacity(ops + ops / 4);
     // (file name, slot, id, length) of this worker's acknowledged, not yet unlinked creates.
     let mut live: Vec<(String, u64, Id, usize)> = Vec::new();
     // Which name this worker last saw each slot under.
     let mut at_u = [false; CDIRS as usize];
-    let run = |front: &mut dyn Front, op: Op, linger: Duration| -> Rec {
-        let start = t0.elapsed();
-        let mut opened = false;
-        let r = match &op {
-            Op::Create { path, id, len, .. } => {
-                front.create(path, &content(seed, *id, *len), linger).map_err(|(o, e)| {
-                    opened = o;
-                    e
-                })
-            }
-            Op::Rename { from, to, noreplace } => front.rename(from, to, *noreplace),
-            Op::Mkdir(p) => front.mkdir(p),
-            Op::Unlink(p) => front.unlink(p),
-            Op::Rmdir(p) => front.rmdir(p),
-            Op::Verify(_) => unreachable!("verify is not a front's op"),
-        };
-        let end = t0.elapsed();
-        Rec { worker: w, front: front.name(), op, start, end, ok: r.is_ok(), opened, err: r.err().unwrap_or_default() }
-    };
+    let run = |front: &mut dyn Front, op: Op, linger: Duration| apply(front, w, seed, t0, op, linger);
     barrier.wait();
     for n in 0..ops {
         let k = rng.below(CDIRS);
@@ -614,7 +595,7 @@ fn worker_c(
                 let (mut err, mut path) = (String::from("missing under both names"), cdir(k, at_u[ki]));
                 for u in [at_u[ki], !at_u[ki]] {
                     let p = format!("{}/{name}", cdir(k, u));
-                    match reader.1.block_on(read_all(&reader.0, &p)) {
+                    match reader.1.block_on(common::read::whole(&reader.0, &p)) {
                         Ok(b) if b == want => (err, path) = (String::new(), p),
                         Ok(b) => {
                             let why = identify(seed, &b).err().unwrap_or_else(|| "another file's bytes".into());
@@ -672,21 +653,6 @@ fn worker_c(
 
 // ---------------------------------------------------------------- tree walks
 
-/// A file's bytes, read through the Client (open, then read up to the size open saw).
-async fn read_all(c: &Client, p: &str) -> benchfs::Result<Vec<u8>> {
-    let f = c.open(p, &OpenOptions::default()).await?;
-    let mut buf = vec![0u8; f.size() as usize];
-    let mut n = 0;
-    while n < buf.len() {
-        match f.read_at(&mut buf[n..], n as u64).await? {
-            0 => break,
-            k => n += k,
-        }
-    }
-    buf.truncate(n);
-    Ok(buf)
-}
-
 /// Regular files (path -> bytes), directories, and other oddities found by walking via the
 /// Client.
 type Walk = (BTreeMap<String, Vec<u8>>, BTreeSet<String>, Vec<String>);
@@ -715,7 +681,7 @@ fn walk_client(rt: &tokio::runtime::Runtime, c: &Client) -> Walk {
                     stack.push(p);
                     continue;
                 }
-                match read_all(c, &p).await {
+                match common::read::whole(c, &p).await {
                     Ok(b) => {
                         files.insert(p, b);
                     }

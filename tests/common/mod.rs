@@ -6,6 +6,8 @@ use std::process::Child;
 
 use benchfs::{Client, Config};
 
+#[path = "../support/read.rs"]
+pub mod read;
 #[path = "../support/require.rs"]
 pub mod require;
 #[path = "../support/server.rs"]
@@ -214,5 +216,18 @@ impl Cluster {
         let opts = tcp::TcpOptions { timeout, max_in_flight: cfg.max_in_flight, secret: None };
         let faults = std::sync::Arc::new(FaultyTransport::new(tcp::TcpTransport::new(cfg.servers.clone(), opts)));
         (Client::with_transport(cfg, faults.clone()), faults)
+    }
+}
+
+impl Cluster {
+    /// Runs the `benchfs` CLI against the servers; panics with its stderr unless it succeeds.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_benchfs"))
+            .args(["--servers", &self.spec()])
+            .args(args)
+            .output()
+            .expect("run benchfs");
+        assert!(out.status.success(), "benchfs {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).expect("UTF-8 output")
     }
 }

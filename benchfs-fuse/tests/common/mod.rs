@@ -7,6 +7,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+#[path = "../../../tests/support/read.rs"]
+pub mod read;
 #[path = "../../../tests/support/require.rs"]
 pub mod require;
 #[path = "../../../tests/support/server.rs"]
