@@ -14,29 +14,29 @@ pub struct Claims {
     released: Notify,
 }
 
-/// Releases its path when dropped.
+/// Releases its path when dropped (borrowing it: one allocation per claim, the set's).
 pub struct Claim<'a> {
     claims: &'a Claims,
-    path: String,
+    path: &'a str,
 }
 
 impl Drop for Claim<'_> {
     fn drop(&mut self) {
-        self.claims.held.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.path);
+        self.claims.held.lock().unwrap_or_else(|p| p.into_inner()).remove(self.path);
         self.claims.released.notify_waiters();
     }
 }
 
 impl Claims {
     /// Waits until no one else holds `path`, then holds it.
-    pub async fn claim(&self, path: &str) -> Claim<'_> {
+    pub async fn claim<'a>(&'a self, path: &'a str) -> Claim<'a> {
         loop {
             // Registered before the check, so a release in between still wakes us.
             let released = self.released.notified();
             tokio::pin!(released);
             released.as_mut().enable();
             if self.held.lock().unwrap_or_else(|p| p.into_inner()).insert(path.to_string()) {
-                return Claim { claims: self, path: path.to_string() };
+                return Claim { claims: self, path };
             }
             released.await;
         }

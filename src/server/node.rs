@@ -312,7 +312,7 @@ impl Node {
                     if !retry && here.is_none_or(|a| a.fid != fid) {
                         return Err(match self.moves.find(&u.path, fid) {
                             Some(to) => fail(Status::Moved, to),
-                            None => fail(Status::NotFound, u.path),
+                            None => fail(Status::NotFound, u.path.clone()),
                         });
                     }
                 }
