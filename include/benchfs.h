@@ -144,6 +144,13 @@ int benchfs_readdir(benchfs_context_t *ctx, const char *path, benchfs_readdir_fn
  * kernel does on the FUSE mount. */
 int benchfs_symlink(benchfs_context_t *ctx, const char *target, const char *path);
 
+/* link(2): makes `path` a further name of the file at `existing` (a regular file,
+ * symbolic link or special file; a directory is BENCHFS_EPERM, an existing `path`
+ * BENCHFS_EEXIST). Every name then shows the same st_ino, st_nlink, data and
+ * attributes; the data is freed when the last name is removed. A final symbolic
+ * link in `existing` is not followed (as linkat(2) without AT_SYMLINK_FOLLOW). */
+int benchfs_link(benchfs_context_t *ctx, const char *existing, const char *path);
+
 /* readlink(2): copies the target of link `path` into buf, at most len bytes and
  * WITHOUT a terminating NUL; returns the bytes copied (a longer target is cut).
  * BENCHFS_EINVAL if `path` is not a symbolic link or len is 0. */

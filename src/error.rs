@@ -34,6 +34,8 @@ pub enum Error {
     Unsupported(String),
     #[error("{0}: permission denied")]
     Access(String),
+    #[error("{0}: operation not permitted")]
+    Perm(String),
     #[error("I/O error: {0}")]
     Io(String),
     #[error("data corruption detected: {0}")]
@@ -85,6 +87,7 @@ impl Error {
             Error::NoSpace(_) => libc::ENOSPC,
             Error::Unsupported(_) => libc::ENOTSUP,
             Error::Access(_) | Error::Auth(_) => libc::EACCES,
+            Error::Perm(_) => libc::EPERM,
             // A dead server is EIO (a slow one ETIMEDOUT), as DESIGN.md asks: callers
             // such as IOR treat both as I/O failures, while ENOTCONN confuses tools.
             Error::Io(_) | Error::Corrupt(_) | Error::ConnectionLost { .. } | Error::Unreachable { .. } => libc::EIO,
@@ -117,6 +120,7 @@ impl Error {
             Status::TooBig => Error::FileTooBig(message),
             Status::Moved => Error::Moved(message),
             Status::Loop => Error::Loop(message),
+            Status::Perm => Error::Perm(message),
             Status::Io | Status::Busy | Status::Ok => Error::Io(message),
         }
     }
@@ -134,6 +138,7 @@ impl Error {
             Error::NoSpace(_) => Status::NoSpace,
             Error::Unsupported(_) => Status::Unsupported,
             Error::Access(_) | Error::Auth(_) => Status::Access,
+            Error::Perm(_) => Status::Perm,
             Error::Corrupt(_) => Status::Corrupt,
             Error::Membership(_) => Status::Membership,
             Error::Lost(_) => Status::Lost,

@@ -85,6 +85,13 @@ pub struct Attr {
     /// What a symbolic link points to (at most [`MAX_TARGET`] bytes, never empty, no NUL);
     /// None for everything else. Its length is the link's `size`.
     pub target: Option<String>,
+    /// Names this file has. 1 until the file is first hard-linked; directories say 2.
+    pub nlink: u32,
+    /// The file has (or had) more than one name: a name's record is then only a pointer
+    /// (kind and `fid`), and the attributes live in one inode record keyed by `fid` at
+    /// [`crate::placement::Ring::inode_owner`]. Never-linked files have no inode record,
+    /// so they pay nothing for hard links.
+    pub linked: bool,
 }
 
 impl Attr {
@@ -104,6 +111,8 @@ impl Attr {
             written: 0,
             rdev: 0,
             target: None,
+            nlink: if kind == FileKind::Dir { 2 } else { 1 },
+            linked: false,
         }
     }
 

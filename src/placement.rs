@@ -73,6 +73,12 @@ impl Ring {
         self.owner_of_hash(xxh3_64(path.as_bytes()))
     }
 
+    /// Server holding the inode record of a hard-linked file (see [`crate::meta::Attr::linked`]):
+    /// placed like a chunk that no file has (index `u64::MAX` is past any file size).
+    pub fn inode_owner(&self, fid: FileId) -> usize {
+        self.chunk_owner(fid, u64::MAX)
+    }
+
     /// Server holding chunk `index` of file `fid`.
     pub fn chunk_owner(&self, fid: FileId, index: u64) -> usize {
         self.owner_of_hash(chunk_hash(fid, index))

@@ -25,8 +25,9 @@ pub struct Stat {
     /// Type bits (`S_IFREG`, `S_IFDIR`, `S_IFLNK`, `S_IFIFO`, `S_IFSOCK`, `S_IFCHR`,
     /// `S_IFBLK`) and permission bits.
     pub mode: u32,
-    /// 1 for everything but directories (no hard links), 2 for directories
-    /// (subdirectories are not counted).
+    /// A file's names (hard links); 2 for directories (subdirectories are not counted,
+    /// as on btrfs' predecessors: tools that rely on the count, like `find`'s leaf
+    /// optimisation, treat any value below 2 or a constant 2 safely).
     pub nlink: u32,
     pub uid: u32,
     pub gid: u32,
@@ -51,8 +52,8 @@ impl Stat {
     pub fn from_attr(a: &Attr, ino: u64) -> Stat {
         let (nlink, blksize) = match a.kind {
             FileKind::Dir => (2, FS_BLOCK),
-            FileKind::File if a.chunk_size > 0 => (1, a.chunk_size),
-            _ => (1, FS_BLOCK),
+            FileKind::File if a.chunk_size > 0 => (a.nlink.max(1), a.chunk_size),
+            _ => (a.nlink.max(1), FS_BLOCK),
         };
         Stat {
             ino,

@@ -115,10 +115,16 @@ fn cli_ln_and_ls_show_links_and_types() {
     assert!(lines[2].starts_with("prw-r--r--") && lines[2].ends_with(" pipe"), "{ls}");
     let st = cli(&["stat", "/d/link"]);
     assert!(st.contains("type: symbolic link") && st.contains("target: ../some/where"), "{st}");
-    // ln without -s is refused: there are no hard links.
+    // ln without -s makes a hard link: both names show two links.
+    cli(&["put", "/dev/null", "/d/f"]);
+    cli(&["ln", "/d/f", "/d/hard"]);
+    for name in ["/d/f", "/d/hard"] {
+        assert!(cli(&["stat", name]).contains("links: 2"), "{name}");
+    }
+    assert!(cli(&["ls", "-l", "/d"]).lines().any(|l| l.starts_with("-rw-r--r--   2 ") && l.ends_with(" hard")));
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_benchfs"))
-        .args(["--servers", &cluster.spec(), "ln", "/d/link", "/d/hard"])
+        .args(["--servers", &cluster.spec(), "ln", "/d", "/d2"])
         .output()
         .unwrap();
-    assert!(!out.status.success());
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("not permitted"));
 }

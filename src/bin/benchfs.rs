@@ -1,4 +1,4 @@
-//! `benchfs`: the command-line client (status, put, get, ls, stat, mkdir, mv, ln -s, rm).
+//! `benchfs`: the command-line client (status, put, get, ls, stat, mkdir, mv, ln, rm).
 
 use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
@@ -53,10 +53,10 @@ enum Cmd {
     },
     /// Rename a file or directory.
     Mv { old: String, new: String },
-    /// Make a symbolic link PATH pointing to TARGET (only -s: there are no hard links).
+    /// Make PATH a hard link to the file TARGET, or with -s a symbolic link pointing to TARGET.
     Ln {
-        /// Symbolic (required).
-        #[arg(short = 's', required = true)]
+        /// Symbolic: store TARGET as given (not resolved, may dangle).
+        #[arg(short = 's')]
         symbolic: bool,
         target: String,
         path: String,
@@ -126,7 +126,8 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         Cmd::Ls { long, path } => ls(&c, path, *long).await,
         Cmd::Stat { path } => stat(&c, path).await,
         Cmd::Mkdir { parents, path } => mkdir(&c, path, *parents).await,
-        Cmd::Ln { symbolic: _, target, path } => c.symlink(target, path).await.map(drop).map_err(|e| e.to_string()),
+        Cmd::Ln { symbolic: true, target, path } => c.symlink(target, path).await.map(drop).map_err(|e| e.to_string()),
+        Cmd::Ln { symbolic: false, target, path } => c.link(target, path).await.map(drop).map_err(|e| e.to_string()),
         Cmd::Mv { old, new } => c.rename(old, new).await.map_err(|e| e.to_string()),
         Cmd::Rm { recursive, path } => rm(&c, path, *recursive).await.map_err(|e| e.to_string()),
     };
@@ -286,8 +287,9 @@ async fn ls(c: &Client, path: &str, long: bool) -> Result<(), String> {
         let r = if long {
             writeln!(
                 out,
-                "{} {:>5} {:>5} {:>12} {:>10} {}{}",
+                "{} {:>3} {:>5} {:>5} {:>12} {:>10} {}{}",
                 mode_string(&e.attr),
+                e.attr.nlink,
                 e.attr.uid,
                 e.attr.gid,
                 size_column(&e.attr),
@@ -306,10 +308,11 @@ async fn ls(c: &Client, path: &str, long: bool) -> Result<(), String> {
 async fn stat(c: &Client, path: &str) -> Result<(), String> {
     let a = c.stat(path).await.map_err(|e| e.to_string())?;
     println!(
-        "path: {path}\ntype: {}\nmode: {:o} ({})\nuid: {}\ngid: {}\nsize: {}",
+        "path: {path}\ntype: {}\nmode: {:o} ({})\nlinks: {}\nuid: {}\ngid: {}\nsize: {}",
         kind_name(a.kind),
         a.mode,
         mode_string(&a),
+        a.nlink,
         a.uid,
         a.gid,
         a.size

@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::meta::{Attr, FileId, FileKind, SetAttr};
 use crate::path::{is_within, normalize, split};
 use crate::proto::{
-    AttrReply, Create, Created, Mkdir, Mknod, Readdir, Removed, Rename, Rmdir, Stat, Symlink, Unlink, Update,
+    AttrReply, Create, Created, Link, Mkdir, Mknod, Readdir, Removed, Rename, Rmdir, Stat, Symlink, Unlink, Update,
 };
 
 /// Renames followed at most while publishing an open file's size.
@@ -171,6 +171,21 @@ impl Client {
         crate::proto::validate::target(target).map_err(|(s, m)| Error::from_status(s, m))?;
         self.check_parent(&p).await?;
         Ok(self.meta_op(&p, Symlink { path: p.clone(), target: target.to_string(), uid, gid }).await?.0)
+    }
+
+    /// link(2): makes `path` a further name of the file at `existing` (not a directory:
+    /// EPERM). Both names then share data and attributes; the file's data is freed when
+    /// its last name is removed. Returns the file's attributes with the new count.
+    pub async fn link(&self, existing: &str, path: &str) -> Result<Attr> {
+        let (from, to) = (normalize(existing)?, normalize(path)?);
+        if to == "/" {
+            return Err(Error::Exists(to));
+        }
+        if from == "/" {
+            return Err(Error::Perm(from));
+        }
+        self.check_parent(&to).await?;
+        Ok(self.meta_op(&from, Link { from: from.clone(), to }).await?.0)
     }
 
     /// The target of the symbolic link at `path` (EINVAL if it is not one).

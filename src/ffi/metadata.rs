@@ -1,5 +1,5 @@
 //! Namespace calls on a context: stat/lstat, size, remove, mkdir/rmdir, rename,
-//! truncate, access, chmod, readdir, statfs, symlink/readlink and mknod.
+//! truncate, access, chmod, readdir, statfs, symlink/readlink, link and mknod.
 
 use std::ffi::{c_char, c_int, c_void, CString};
 
@@ -71,6 +71,20 @@ pub unsafe extern "C" fn benchfs_symlink(ctx: *mut Context, target: *const c_cha
         // SAFETY: forwarded caller's contract.
         let ((ctx, path), target) = unsafe { (ctx_path(ctx, path)?, handle::string(target, "target")?) };
         block_on(ctx.client.symlink(target, path))?;
+        Ok(0)
+    })
+}
+
+/// link(2): makes `path` a further name of the file at `existing` (not a directory).
+///
+/// # Safety
+/// `ctx` is NULL or a live context; `existing` and `path` are NULL or NUL-terminated strings.
+#[no_mangle]
+pub unsafe extern "C" fn benchfs_link(ctx: *mut Context, existing: *const c_char, path: *const c_char) -> c_int {
+    guard("benchfs_link", || {
+        // SAFETY: forwarded caller's contract.
+        let ((ctx, path), existing) = unsafe { (ctx_path(ctx, path)?, handle::string(existing, "existing")?) };
+        block_on(ctx.client.link(existing, path))?;
         Ok(0)
     })
 }

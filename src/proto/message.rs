@@ -191,6 +191,21 @@ requests! {
     /// directories whose entries changed on the sender, sent to their owner). A directory
     /// with no record here is skipped: nothing is ever created.
     Touch { dirs: Vec<(String, (i64, u32))> } => Done,
+    // ---- hard links (appended: postcard index) ----
+    /// Gives the file at `from` the further name `to` (sent to `from`'s owner, which
+    /// claims it). Not for directories (`Perm`). The reply is the file's attributes,
+    /// with its new link count.
+    Link { from: String, to: String } => AttrReply,
+    /// To the inode owner of `attr.fid`: one more name for the file, whose inode record
+    /// is made from `attr` (with one name) if there is none yet. Answers the record.
+    InodeLink { attr: Attr } => AttrReply,
+    /// To the inode owner of `fid`: the attributes of a hard-linked file.
+    InodeStat { fid: FileId } => AttrReply,
+    /// To the inode owner of `fid`: changes the attributes of a hard-linked file.
+    InodeUpdate { fid: FileId, set: SetAttr } => AttrReply,
+    /// To the inode owner of `fid`: one name fewer. Answers what remains, or None after
+    /// the last name (the owner then has every server drop the file's chunks).
+    InodeUnlink { fid: FileId } => Removed,
 }
 
 /// Per-server usage, summed by the client for statfs and shown by `benchfs status`.

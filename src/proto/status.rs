@@ -54,6 +54,8 @@ statuses! {
     Moved = 19,
     /// The path is a symbolic link where the request needs another kind (open).
     Loop = 20,
+    /// Not permitted for this kind of file (a hard link to a directory).
+    Perm = 21,
 }
 
 impl Serialize for Status {

@@ -82,7 +82,10 @@ impl Request {
             | Request::TruncateChunks(_)
             | Request::Fsync(_)
             | Request::Usage(_)
-            | Request::DropFiles(_) => Ok(()),
+            | Request::DropFiles(_)
+            | Request::InodeStat(_)
+            | Request::InodeUpdate(_)
+            | Request::InodeUnlink(_) => Ok(()),
             Request::AdoptRing(r) => {
                 if r.members.is_empty() || r.members.len() > MAX_MEMBERS || r.members.iter().any(|m| m.len() > 256) {
                     return Err(bad(Status::Invalid, "ring member list out of bounds".into()));
@@ -112,6 +115,11 @@ impl Request {
             Request::Fence(r) => canonical(&r.dir, false),
             Request::MoveTree(r) => canonical(&r.from, false).and(canonical(&r.to, false)),
             Request::Touch(r) => r.dirs.iter().try_for_each(|(d, _)| canonical(d, false)),
+            Request::Link(r) => canonical(&r.from, false).and(canonical(&r.to, false)),
+            Request::InodeLink(r) if r.attr.is_dir() => {
+                Err(bad(Status::Perm, "a directory has no inode record: it cannot be linked".into()))
+            }
+            Request::InodeLink(r) => record(&r.attr),
         }
     }
 }

@@ -11,6 +11,8 @@
 //! so batching is what lets one server take tens of thousands of creates a second.
 //! After `kill -9`, the store comes back as of the last `sync` (whatever was fsynced is
 //! there) — the same guarantee non-durable per-request commits would give.
+//!
+//! Hard-linked files also have an inode record, keyed `0x01 fid` (see [`Attr::linked`]).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -19,7 +21,7 @@ use std::sync::{Mutex, RwLock};
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 
 use super::StoreError;
-use crate::meta::{now, Attr, FileKind, SetAttr};
+use crate::meta::{now, Attr, FileId, FileKind, SetAttr};
 
 const META: TableDefinition<&[u8], &[u8]> = TableDefinition::new("meta");
 
@@ -61,6 +63,21 @@ fn path_of(key: &[u8]) -> Option<String> {
 
 fn not_found(path: &str) -> StoreError {
     StoreError::NotFound(path.to_string())
+}
+
+/// First byte of an inode record's key: paths begin with '/', so inode records sort
+/// apart from every directory's key range.
+const INODE_TAG: u8 = 1;
+
+fn inode_key(fid: FileId) -> Vec<u8> {
+    let mut k = Vec::with_capacity(17);
+    k.push(INODE_TAG);
+    k.extend_from_slice(&fid.to_be_bytes());
+    k
+}
+
+fn inode_not_found(fid: FileId) -> StoreError {
+    StoreError::NotFound(format!("inode record of file {fid:032x}"))
 }
 
 impl MetaStore {
@@ -107,7 +124,14 @@ impl MetaStore {
         path: &str,
         f: impl FnOnce(Option<Attr>) -> Result<(Option<Attr>, R), StoreError>,
     ) -> Result<R, StoreError> {
-        let k = key(path)?;
+        self.update_key(key(path)?, f)
+    }
+
+    fn update_key<R>(
+        &self,
+        k: Vec<u8>,
+        f: impl FnOnce(Option<Attr>) -> Result<(Option<Attr>, R), StoreError>,
+    ) -> Result<R, StoreError> {
         let (queued, r) = {
             let mut mem = self.mem.write().unwrap_or_else(|p| p.into_inner());
             let (new, r) = f(mem.get(&k).cloned())?;
@@ -206,33 +230,50 @@ impl MetaStore {
 
     pub fn set_attr(&self, path: &str, set: &SetAttr) -> Result<Attr, StoreError> {
         self.update(path, |old| {
-            let mut a = old.ok_or_else(|| not_found(path))?;
-            if (set.size.is_some() || set.grow_to.is_some() || set.wrote.is_some()) && !a.is_file() {
-                if a.is_dir() {
-                    return Err(StoreError::IsDir(path.to_string()));
-                }
-                return Err(StoreError::Invalid(format!("{path}: only a regular file has a size to change")));
-            }
-            let t = now();
-            if let Some(m) = set.mode {
-                a.mode = m & 0o7777;
-            }
-            a.uid = set.uid.unwrap_or(a.uid);
-            a.gid = set.gid.unwrap_or(a.gid);
-            if let Some(s) = set.size {
-                a.size = s;
-                a.mtime = t;
-            }
-            if let Some(g) = set.grow_to {
-                a.size = a.size.max(g);
-                a.mtime = t;
-            }
-            a.written = a.written.saturating_add(set.wrote.unwrap_or(0)).min(a.size);
-            a.atime = set.atime.unwrap_or(a.atime);
-            a.mtime = set.mtime.unwrap_or(a.mtime);
-            a.ctime = t;
+            let a = apply(old.ok_or_else(|| not_found(path))?, set, path)?;
             Ok((Some(a.clone()), a))
         })
+    }
+
+    /// The inode record of hard-linked file `fid` (see [`Attr::linked`]).
+    pub fn inode(&self, fid: FileId) -> Result<Attr, StoreError> {
+        self.read_mem().get(&inode_key(fid)).cloned().ok_or_else(|| inode_not_found(fid))
+    }
+
+    /// One more name for `attr.fid`; its inode record is made from `attr` (one name) if
+    /// there is none yet.
+    pub fn inode_link(&self, attr: &Attr) -> Result<Attr, StoreError> {
+        self.update_key(inode_key(attr.fid), |old| {
+            let mut a = old.unwrap_or_else(|| Attr { nlink: 1, ..attr.clone() });
+            a.linked = true;
+            a.nlink = a.nlink.saturating_add(1);
+            a.ctime = now();
+            Ok((Some(a.clone()), a))
+        })
+    }
+
+    pub fn inode_set(&self, fid: FileId, set: &SetAttr) -> Result<Attr, StoreError> {
+        self.update_key(inode_key(fid), |old| {
+            let a = apply(old.ok_or_else(|| inode_not_found(fid))?, set, &format!("inode {fid:032x}"))?;
+            Ok((Some(a.clone()), a))
+        })
+    }
+
+    /// One name fewer for `fid`. Answers the record with its new count; at zero the
+    /// record is deleted (the caller drops the file's chunks).
+    pub fn inode_unlink(&self, fid: FileId) -> Result<Attr, StoreError> {
+        self.update_key(inode_key(fid), |old| {
+            let mut a = old.ok_or_else(|| inode_not_found(fid))?;
+            a.nlink = a.nlink.saturating_sub(1);
+            a.ctime = now();
+            Ok(((a.nlink > 0).then(|| a.clone()), a))
+        })
+    }
+
+    /// Whether the record at `path` is a hard-linked file's, and its id if so.
+    pub fn linked_fid(&self, path: &str) -> Option<FileId> {
+        let k = key(path).ok()?;
+        self.read_mem().get(&k).filter(|a| a.linked).map(|a| a.fid)
     }
 
     /// Sets mtime = ctime = max(current, t) of the directory at `path` (an entry in it
@@ -377,6 +418,35 @@ impl MetaStore {
         }
         result
     }
+}
+
+/// Applies `set` to `a` (the record of `what`): a size change only for regular files.
+fn apply(mut a: Attr, set: &SetAttr, what: &str) -> Result<Attr, StoreError> {
+    if (set.size.is_some() || set.grow_to.is_some() || set.wrote.is_some()) && !a.is_file() {
+        if a.is_dir() {
+            return Err(StoreError::IsDir(what.to_string()));
+        }
+        return Err(StoreError::Invalid(format!("{what}: only a regular file has a size to change")));
+    }
+    let t = now();
+    if let Some(m) = set.mode {
+        a.mode = m & 0o7777;
+    }
+    a.uid = set.uid.unwrap_or(a.uid);
+    a.gid = set.gid.unwrap_or(a.gid);
+    if let Some(s) = set.size {
+        a.size = s;
+        a.mtime = t;
+    }
+    if let Some(g) = set.grow_to {
+        a.size = a.size.max(g);
+        a.mtime = t;
+    }
+    a.written = a.written.saturating_add(set.wrote.unwrap_or(0)).min(a.size);
+    a.atime = set.atime.unwrap_or(a.atime);
+    a.mtime = set.mtime.unwrap_or(a.mtime);
+    a.ctime = t;
+    Ok(a)
 }
 
 fn new_fid() -> u128 {

@@ -73,6 +73,11 @@ impl Node {
         let fid = src.fid;
         let insert = Insert { path: r.to.clone(), attr: src, replace: !r.noreplace, bypass_fence: false };
         let Removed(replaced) = self.peer(a, to_owner, insert).await?;
+        if replaced.as_ref().is_some_and(|o| o.linked && o.fid == fid) {
+            // Two names of one file: rename(2) does nothing (the insert put back an
+            // equivalent pointer).
+            return Ok(None);
+        }
         // Still ours: the claim kept every other change of it out.
         self.meta.take(&r.from)?;
         self.moves.record(&r.from, fid, &r.to);
@@ -117,6 +122,42 @@ impl Node {
             tracing::warn!(error = %f.message, "a fence could not be lifted on every server");
         }
         moved
+    }
+
+    /// link(2): `l.to` becomes a further name of the file at `l.from`. The first link
+    /// makes the file's inode record (at its inode owner) and turns this name's record
+    /// into a pointer to it. Counted before the name is added, so a crash in between
+    /// leaves a count too high (data kept), never a name without its data.
+    pub(super) async fn link(&self, l: Link) -> Result<Attr, Fail> {
+        let a = self.ring()?;
+        if !a.owns_path(&l.from) {
+            return Err(fail(Status::WrongOwner, format!("server {} does not hold {}", self.addr(), l.from)));
+        }
+        let _claim = self.claims.claim(&l.from).await;
+        let src = {
+            let fences = self.fences.read();
+            check(&fences, &l.from)?;
+            self.meta.get(&l.from)?
+        };
+        if src.is_dir() {
+            return Err(fail(Status::Perm, format!("{}: a directory cannot have a second name", l.from)));
+        }
+        let fid = src.fid;
+        let pointer = Attr { linked: true, ..src.clone() };
+        let AttrReply(attr) = self.inode_op(fid, InodeLink { attr: src.clone() }).await?;
+        if !src.linked {
+            // Still ours: the claim kept every other change of it out.
+            self.meta.insert(&l.from, &pointer, true)?;
+        }
+        let insert = Insert { path: l.to.clone(), attr: pointer, replace: false, bypass_fence: false };
+        if let Err(f) = self.peer(&a, a.ring.meta_owner(&l.to), insert).await {
+            if let Err(u) = self.inode_op(fid, InodeUnlink { fid }).await {
+                tracing::warn!(error = %u.message, "could not take back the count of a failed link");
+            }
+            return Err(f);
+        }
+        self.touch_parent(&l.to, attr.ctime);
+        Ok(attr)
     }
 
     pub(super) async fn rmdir(&self, path: &str) -> Result<(), Fail> {

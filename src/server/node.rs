@@ -204,6 +204,22 @@ impl Node {
         Ok(a)
     }
 
+    fn own_inode(&self, fid: FileId) -> Result<Arc<Adopted>, Fail> {
+        let a = self.ring()?;
+        let owner = a.ring.inode_owner(fid);
+        if owner != a.me {
+            return Err(fail(
+                Status::WrongOwner,
+                format!(
+                    "server {} does not hold the inode of {fid:032x} (its owner is {})",
+                    self.addr(),
+                    a.members[owner]
+                ),
+            ));
+        }
+        Ok(a)
+    }
+
     fn own_chunk(&self, fid: FileId, index: u64) -> Result<Arc<Adopted>, Fail> {
         let a = self.ring()?;
         if !a.owns_chunk(fid, index) {
@@ -222,6 +238,46 @@ impl Node {
         if attr.is_file() {
             self.unlinked.lock().unwrap_or_else(|p| p.into_inner()).push(attr.fid);
         }
+    }
+
+    /// Gives up one name of `attr`'s file: a hard-linked file loses one count at its inode
+    /// owner (which frees the data after the last), any other file is freed here.
+    pub(super) async fn release(&self, attr: &Attr) {
+        if !attr.linked {
+            return self.forget_file(attr);
+        }
+        if let Err(f) = self.inode_op(attr.fid, InodeUnlink { fid: attr.fid }).await {
+            // The name is gone either way; a count left too high only keeps the data.
+            tracing::warn!(error = %f.message, "could not drop a name from a hard-linked file's count");
+        }
+    }
+
+    /// A request about hard-linked file `fid`, to its inode owner.
+    pub(super) async fn inode_op<O: Op>(&self, fid: FileId, op: O) -> Result<O::Reply, Fail> {
+        let a = self.ring()?;
+        self.peer(&a, a.ring.inode_owner(fid), op).await
+    }
+
+    /// The attributes of the file a name's record stands for: the record itself, or for
+    /// a hard-linked file its inode record.
+    pub(super) async fn resolve(&self, attr: Attr) -> Result<Attr, Fail> {
+        if !attr.linked {
+            return Ok(attr);
+        }
+        Ok(self.inode_op(attr.fid, InodeStat { fid: attr.fid }).await?.0)
+    }
+
+    /// Create's answer for an existing hard-linked file: its inode record, emptied with
+    /// `truncate`, and the size it had.
+    async fn open_linked(&self, fid: FileId, truncate: bool) -> Result<Created, Fail> {
+        let AttrReply(attr) = self.inode_op(fid, InodeStat { fid }).await?;
+        let previous_size = Some(attr.size);
+        if !truncate || attr.size == 0 {
+            return Ok(Created { attr, previous_size });
+        }
+        let set = SetAttr { size: Some(0), ..SetAttr::default() };
+        let AttrReply(attr) = self.inode_op(fid, InodeUpdate { fid, set }).await?;
+        Ok(Created { attr, previous_size })
     }
 
     /// Queues a change of the entries of `path`'s parent directory at `t`: its mtime and
@@ -282,12 +338,16 @@ impl Node {
                     return Err(fail(Status::Invalid, format!("chunk size {}", c.chunk_size)));
                 }
                 let _claim = self.claims.claim(&c.path).await;
-                let fences = self.fences.read();
-                check(&fences, &c.path)?;
-                let (attr, previous_size) =
-                    self.meta.create(&c.path, c.mode, c.uid, c.gid, c.chunk_size, c.exclusive, c.truncate)?;
+                let (attr, previous_size) = {
+                    let fences = self.fences.read();
+                    check(&fences, &c.path)?;
+                    self.meta.create(&c.path, c.mode, c.uid, c.gid, c.chunk_size, c.exclusive, c.truncate)?
+                };
                 if previous_size.is_none() {
                     self.touch_parent(&c.path, attr.ctime);
+                }
+                if attr.linked {
+                    return reply(self.open_linked(attr.fid, c.truncate).await?);
                 }
                 reply(Created { attr, previous_size })
             }
@@ -297,27 +357,37 @@ impl Node {
                     return reply(AttrReply(Attr::synthetic_dir(0o755)));
                 }
                 self.own_path(&s.path)?;
-                let fences = self.fences.read();
-                check(&fences, &s.path)?;
-                reply(AttrReply(self.meta.get(&s.path)?))
+                let attr = {
+                    let fences = self.fences.read();
+                    check(&fences, &s.path)?;
+                    self.meta.get(&s.path)?
+                };
+                reply(AttrReply(self.resolve(attr).await?))
             }
             Request::Update(u) => {
                 self.own_path(&u.path)?;
                 let _claim = self.claims.claim(&u.path).await;
-                let fences = self.fences.read();
-                let fenced = check(&fences, &u.path);
-                if let Some(fid) = u.fid {
-                    let here = fenced.is_ok().then(|| self.meta.get(&u.path).ok()).flatten();
-                    let retry = matches!(&fenced, Err(f) if f.status == Status::Retry);
-                    if !retry && here.is_none_or(|a| a.fid != fid) {
-                        return Err(match self.moves.find(&u.path, fid) {
-                            Some(to) => fail(Status::Moved, to),
-                            None => fail(Status::NotFound, u.path.clone()),
-                        });
+                let linked = {
+                    let fences = self.fences.read();
+                    let fenced = check(&fences, &u.path);
+                    if let Some(fid) = u.fid {
+                        let here = fenced.is_ok().then(|| self.meta.get(&u.path).ok()).flatten();
+                        let retry = matches!(&fenced, Err(f) if f.status == Status::Retry);
+                        if !retry && here.is_none_or(|a| a.fid != fid) {
+                            return Err(match self.moves.find(&u.path, fid) {
+                                Some(to) => fail(Status::Moved, to),
+                                None => fail(Status::NotFound, u.path.clone()),
+                            });
+                        }
                     }
-                }
-                fenced?;
-                reply(AttrReply(self.meta.set_attr(&u.path, &u.set)?))
+                    fenced?;
+                    match self.meta.linked_fid(&u.path) {
+                        Some(fid) => fid,
+                        None => return reply(AttrReply(self.meta.set_attr(&u.path, &u.set)?)),
+                    }
+                };
+                // Still under the claim: the name cannot go away meanwhile.
+                reply(self.inode_op(linked, InodeUpdate { fid: linked, set: u.set }).await?)
             }
             Request::Unlink(u) => {
                 self.own_path(&u.path)?;
@@ -328,19 +398,26 @@ impl Node {
                     self.meta.remove(&u.path, false)?
                 };
                 self.touch_parent(&u.path, crate::meta::now());
-                self.forget_file(&attr);
+                self.release(&attr).await;
                 reply(Removed(Some(attr)))
             }
             Request::Rmdir(r) => self.rmdir(&r.path).await.and_then(|()| reply(Done(0))),
             Request::Rename(r) => reply(Removed(self.rename(r).await?)),
             Request::Readdir(r) => {
-                let fences = self.fences.read();
-                if r.dir != "/" {
-                    check(&fences, &r.dir)?;
-                }
-                let limit = r.limit.clamp(1, MAX_READDIR_PAGE) as usize;
-                let (list, more) = self.meta.readdir(&r.dir, r.after.as_deref(), limit)?;
-                let entries = list.into_iter().map(|(name, attr)| DirEntryWire { name, attr }).collect();
+                let (list, more) = {
+                    let fences = self.fences.read();
+                    if r.dir != "/" {
+                        check(&fences, &r.dir)?;
+                    }
+                    let limit = r.limit.clamp(1, MAX_READDIR_PAGE) as usize;
+                    self.meta.readdir(&r.dir, r.after.as_deref(), limit)?
+                };
+                // Hard-linked files' attributes are in their inode records (one call each:
+                // only linked files pay it).
+                let entries = futures::future::try_join_all(list.into_iter().map(|(name, attr)| async move {
+                    Ok::<_, Fail>(DirEntryWire { name, attr: self.resolve(attr).await? })
+                }))
+                .await?;
                 reply(Entries { entries, more })
             }
             Request::Write(w) => {
@@ -400,7 +477,7 @@ impl Node {
                     self.meta.insert(&i.path, &i.attr, i.replace)?
                 };
                 if let Some(o) = old.as_ref().filter(|o| o.fid != i.attr.fid) {
-                    self.forget_file(o);
+                    self.release(o).await;
                 }
                 reply(Removed(old))
             }
@@ -443,6 +520,28 @@ impl Node {
                     changed += u32::from(self.meta.touch_dir(dir, *t)?);
                 }
                 reply(Done(changed))
+            }
+            Request::Link(l) => reply(AttrReply(self.link(l).await?)),
+            Request::InodeLink(l) => {
+                self.own_inode(l.attr.fid)?;
+                reply(AttrReply(self.meta.inode_link(&l.attr)?))
+            }
+            Request::InodeStat(s) => {
+                self.own_inode(s.fid)?;
+                reply(AttrReply(self.meta.inode(s.fid)?))
+            }
+            Request::InodeUpdate(u) => {
+                self.own_inode(u.fid)?;
+                reply(AttrReply(self.meta.inode_set(u.fid, &u.set)?))
+            }
+            Request::InodeUnlink(u) => {
+                self.own_inode(u.fid)?;
+                let left = self.meta.inode_unlink(u.fid)?;
+                if left.nlink > 0 {
+                    return reply(Removed(Some(left)));
+                }
+                self.forget_file(&left);
+                reply(Removed(None))
             }
         }
     }
