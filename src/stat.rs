@@ -144,6 +144,8 @@ pub(crate) mod tests {
             written: size,
             rdev: 0,
             target: None,
+            nlink: 3,
+            linked: true,
         }
     }
 
@@ -152,7 +154,7 @@ pub(crate) mod tests {
         let s = Stat::from_attr(&attr(FileKind::File, 1025, 1 << 20), 9);
         assert_eq!(s.mode, libc::S_IFREG | 0o1640);
         // 1025 bytes written take one 4 KiB block, 8 units of 512 bytes, as on ext4/tmpfs.
-        assert_eq!((s.ino, s.nlink, s.size, s.blocks, s.blksize), (9, 1, 1025, 8, 1 << 20));
+        assert_eq!((s.ino, s.nlink, s.size, s.blocks, s.blksize), (9, 3, 1025, 8, 1 << 20));
         // A sparse file counts what was written, not its holes.
         let sparse = Attr { written: 4096, ..attr(FileKind::File, 1 << 30, 1 << 20) };
         assert_eq!(Stat::from_attr(&sparse, 9).blocks, 8);
@@ -181,7 +183,7 @@ pub(crate) mod tests {
         let mut l = attr(FileKind::Symlink, 5, 0);
         l.target = Some("../ab".into());
         let s = Stat::from_attr(&l, 4);
-        assert_eq!((s.mode & libc::S_IFMT, s.nlink, s.size, s.blksize), (libc::S_IFLNK, 1, 5, FS_BLOCK));
+        assert_eq!((s.mode & libc::S_IFMT, s.nlink, s.size, s.blksize), (libc::S_IFLNK, 3, 5, FS_BLOCK));
         for (k, bits) in [
             (FileKind::Fifo, libc::S_IFIFO),
             (FileKind::Socket, libc::S_IFSOCK),

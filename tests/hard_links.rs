@@ -4,13 +4,10 @@
 
 mod common;
 
-#[path = "support/read.rs"]
-mod read;
-
 use std::time::{Duration, Instant};
 
 use benchfs::{Client, OpenOptions};
-use common::{runtime, Cluster};
+use common::{read, runtime, Cluster};
 
 async fn write_file(c: &Client, path: &str, data: &[u8]) {
     let f =

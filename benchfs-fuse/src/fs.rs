@@ -152,7 +152,7 @@ impl BenchFs {
 
     /// Counts one more kernel reference to `path` and builds its entry.
     fn entry(&self, path: &str, attr: Attr) -> Entry {
-        let ino = self.inodes.remember(path, attr.kind == FileKind::Dir);
+        let ino = self.inodes.remember(path, &attr);
         Entry { ino, attr: self.with_pending_size(ino, attr) }
     }
 
@@ -250,12 +250,31 @@ impl BenchFs {
 
     pub async fn unlink(&self, parent: u64, name: &OsStr) -> Result<()> {
         let path = self.inodes.child_path(parent, name_str(name)?)?;
-        if let Some(ino) = self.open_inode(&path) {
+        let open = self.open_inode(&path);
+        if let Some(ino) = open.filter(|&ino| !self.inodes.has_other_names(ino, &path)) {
             return self.hide(ino, &path).await;
         }
         self.client.unlink(&path).await?;
         self.inodes.removed(&path);
+        // An open file with another name publishes its size through that one.
+        if let Some((ino, other)) = open.and_then(|ino| Some((ino, self.inodes.path(ino).ok()?))) {
+            self.handles.files_of(ino).iter().for_each(|h| h.file.set_path(&other));
+        }
         Ok(())
+    }
+
+    /// link(2): `newname` in `new_parent` becomes a further name of `ino` (same inode
+    /// number, data and attributes; see the inode table's invariant 5).
+    pub async fn link(&self, ino: u64, new_parent: u64, new_name: &OsStr) -> Result<Entry> {
+        let from = self.inodes.path(ino)?;
+        let to = self.inodes.child_path(new_parent, name_str(new_name)?)?;
+        // What the file's open handles wrote goes with it (the inode record is made from
+        // the record as it is now).
+        for h in self.handles.files_of(ino) {
+            ignore_not_found(h.file.flush().await)?;
+        }
+        let attr = self.client.link(&from, &to).await?;
+        Ok(self.entry(&to, attr))
     }
 
     /// The inode at `path` if it has open handles.

@@ -344,8 +344,10 @@ impl Filesystem for FuseAdapter {
         self.spawn("rename", reply, call, |r, ()| r.ok());
     }
 
-    fn link(&self, _req: &Request, _ino: INodeNo, _newparent: INodeNo, _newname: &OsStr, reply: ReplyEntry) {
-        fail("link", reply, &FsError::Unsupported("hard links"));
+    fn link(&self, _req: &Request, ino: INodeNo, newparent: INodeNo, newname: &OsStr, reply: ReplyEntry) {
+        let (fs, newname) = (self.fs.clone(), newname.to_owned());
+        let call = async move { fs.link(ino.0, newparent.0, &newname).await };
+        self.spawn("link", reply, call, self.reply_entry());
     }
 
     fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
@@ -500,6 +502,8 @@ mod tests {
             written: 1025,
             rdev: 0,
             target: None,
+            nlink: 1,
+            linked: false,
         };
         let f = file_attr(7, &a);
         assert_eq!(

@@ -16,11 +16,18 @@
 //!    by a rename) has `path == None` and stays until the kernel forgets it.
 //! 4. A `hidden` node is a file unlinked while open: its path is the hidden name it was
 //!    moved to, removed for good when its last handle is released (see `fs.rs`).
+//! 5. A hard-linked file is one node whatever name it is reached by (so one `st_ino`, one
+//!    page cache and one set of cached attributes in the kernel): its further names are
+//!    `aliases`, and `by_path` maps each of them to it too. `by_fid` finds the node of a
+//!    file id, for every file the kernel holds, so a name another client linked joins the
+//!    node of the name this mount already knows.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
 use benchfs::path::{is_within, join};
+use benchfs::meta::FileId;
+use benchfs::{Attr, FileKind};
 
 use crate::error::{FsError, Result};
 
@@ -37,17 +44,46 @@ pub struct InodeTable {
 struct Inner {
     nodes: HashMap<u64, Node>,
     by_path: HashMap<String, u64>,
+    /// Files (not directories) by id (invariant 5).
+    by_fid: HashMap<FileId, u64>,
     next_ino: u64,
 }
 
 struct Node {
     /// `None` once the name is gone (see invariant 3).
     path: Option<String>,
+    /// Further names of a hard-linked file (invariant 5).
+    aliases: Vec<String>,
+    /// The file's id; 0 for directories.
+    fid: FileId,
     is_dir: bool,
     /// Unlinked while open, and parked under a hidden name (invariant 4).
     hidden: bool,
     /// Entries replied to the kernel minus those it forgot.
     lookups: u64,
+}
+
+impl Node {
+    fn new(path: &str, fid: FileId, is_dir: bool) -> Node {
+        Node { path: Some(path.to_string()), aliases: Vec::new(), fid, is_dir, hidden: false, lookups: 1 }
+    }
+
+    /// Forgets the name `p` of this node; a further name, if any, becomes its path.
+    fn drop_name(&mut self, p: &str) {
+        if self.path.as_deref() == Some(p) {
+            self.path = self.aliases.pop();
+        } else {
+            self.aliases.retain(|a| a != p);
+        }
+    }
+
+    /// The name `old` is now `new`.
+    fn rename(&mut self, old: &str, new: String) {
+        match self.aliases.iter_mut().find(|a| *a == old) {
+            Some(a) if self.path.as_deref() != Some(old) => *a = new,
+            _ => self.path = Some(new),
+        }
+    }
 }
 
 impl Default for InodeTable {
@@ -58,10 +94,11 @@ impl Default for InodeTable {
 
 impl InodeTable {
     pub fn new() -> InodeTable {
-        let root = Node { path: Some("/".to_string()), is_dir: true, hidden: false, lookups: 1 };
+        let root = Node::new("/", 0, true);
         let inner = Inner {
             nodes: HashMap::from([(ROOT_INO, root)]),
             by_path: HashMap::from([("/".to_string(), ROOT_INO)]),
+            by_fid: HashMap::new(),
             next_ino: ROOT_INO + 1,
         };
         InodeTable { inner: Mutex::new(inner) }
@@ -89,22 +126,51 @@ impl InodeTable {
         Ok(join(&self.path(parent)?, name))
     }
 
-    /// The inode number for `path`, issuing one if needed, with its lookup count raised by
-    /// one: call it right before replying an entry to the kernel (invariant 1).
-    pub fn remember(&self, path: &str, is_dir: bool) -> u64 {
+    /// The inode number for `path` (whose record is `attr`), issuing one if needed, with
+    /// its lookup count raised by one: call it right before replying an entry to the
+    /// kernel (invariant 1). Another name of a hard-linked file the kernel holds gets that
+    /// file's number (invariant 5).
+    pub fn remember(&self, path: &str, attr: &Attr) -> u64 {
+        let is_dir = attr.kind == FileKind::Dir;
+        let fid = if is_dir { 0 } else { attr.fid };
         let mut inner = self.lock();
+        let inner = &mut *inner;
         if let Some(&ino) = inner.by_path.get(path) {
             if let Some(node) = inner.nodes.get_mut(&ino) {
                 node.lookups += 1;
                 // A name can change kind between lookups (removed and recreated elsewhere).
                 node.is_dir = is_dir;
+                if node.fid != fid {
+                    if inner.by_fid.get(&node.fid) == Some(&ino) {
+                        inner.by_fid.remove(&node.fid);
+                    }
+                    node.fid = fid;
+                }
+                if fid != 0 {
+                    inner.by_fid.insert(fid, ino);
+                }
+                return ino;
+            }
+        }
+        if attr.linked {
+            if let Some(node) = inner.by_fid.get(&fid).and_then(|i| inner.nodes.get_mut(i).map(|n| (*i, n))) {
+                let (ino, node) = node;
+                node.lookups += 1;
+                match node.path {
+                    Some(_) => node.aliases.push(path.to_string()),
+                    None => node.path = Some(path.to_string()),
+                }
+                inner.by_path.insert(path.to_string(), ino);
                 return ino;
             }
         }
         let ino = inner.next_ino;
         inner.next_ino += 1;
-        inner.nodes.insert(ino, Node { path: Some(path.to_string()), is_dir, hidden: false, lookups: 1 });
+        inner.nodes.insert(ino, Node::new(path, fid, is_dir));
         inner.by_path.insert(path.to_string(), ino);
+        if fid != 0 {
+            inner.by_fid.insert(fid, ino);
+        }
         ino
     }
 
@@ -124,21 +190,30 @@ impl InodeTable {
         node.lookups = node.lookups.saturating_sub(n);
         if node.lookups == 0 {
             if let Some(node) = inner.nodes.remove(&ino) {
-                if let Some(p) = node.path {
-                    inner.by_path.remove(&p);
+                for p in node.path.iter().chain(&node.aliases) {
+                    inner.by_path.remove(p);
+                }
+                if inner.by_fid.get(&node.fid) == Some(&ino) {
+                    inner.by_fid.remove(&node.fid);
                 }
             }
         }
     }
 
-    /// The name `path` was removed (unlink, rmdir): its inode, if any, loses its path.
+    /// The name `path` was removed (unlink, rmdir): its inode, if any, loses that name
+    /// (a hard-linked file keeps its others).
     pub fn removed(&self, path: &str) {
         let mut inner = self.lock();
         if let Some(ino) = inner.by_path.remove(path) {
             if let Some(node) = inner.nodes.get_mut(&ino) {
-                node.path = None;
+                node.drop_name(path);
             }
         }
+    }
+
+    /// Whether `ino` has a name other than `path` that the kernel knows of.
+    pub fn has_other_names(&self, ino: u64, path: &str) -> bool {
+        self.lock().nodes.get(&ino).is_some_and(|n| n.path.iter().chain(&n.aliases).any(|p| p != path))
     }
 
     /// `from` was renamed to `to`: the inode at `to`, if any, loses its path, and `from` and
@@ -149,7 +224,7 @@ impl InodeTable {
         let inner = &mut *inner;
         if let Some(old) = inner.by_path.remove(to) {
             if let Some(node) = inner.nodes.get_mut(&old) {
-                node.path = None;
+                node.drop_name(to);
             }
         }
         let is_dir = inner.by_path.get(from).and_then(|i| inner.nodes.get(i)).is_some_and(|n| n.is_dir);
@@ -163,7 +238,7 @@ impl InodeTable {
             inner.by_path.remove(&old_path);
             let new_path = format!("{to}{}", &old_path[from.len()..]);
             if let Some(node) = inner.nodes.get_mut(&ino) {
-                node.path = Some(new_path.clone());
+                node.rename(&old_path, new_path.clone());
             }
             moved.push((ino, new_path));
         }
@@ -196,17 +271,56 @@ impl InodeTable {
 mod tests {
     use super::*;
 
+    fn file(fid: FileId) -> Attr {
+        Attr::new(FileKind::File, 0o644, (0, 0), (0, 0), fid, 4096)
+    }
+
+    fn linked(fid: FileId) -> Attr {
+        Attr { linked: true, nlink: 2, ..file(fid) }
+    }
+
+    fn dir() -> Attr {
+        Attr::synthetic_dir(0o755)
+    }
+
+    #[test]
+    fn every_name_of_a_linked_file_is_one_inode() {
+        let t = InodeTable::new();
+        let d = t.remember("/d", &dir());
+        let a = t.remember("/d/a", &file(7));
+        // Another client linked it: the new name joins the node this mount holds.
+        assert_eq!(t.remember("/b", &linked(7)), a);
+        assert_eq!(t.remember("/d/c", &linked(7)), a);
+        assert!(t.has_other_names(a, "/d/a"));
+        assert_eq!(t.path(a).unwrap(), "/d/a");
+        // Renaming the directory moves the name inside it, not the others.
+        t.renamed("/d", "/e");
+        t.removed("/e/a");
+        let left = t.path(a).unwrap();
+        assert!(left == "/e/c" || left == "/b", "{left}");
+        t.removed("/b");
+        t.removed("/e/c");
+        assert!(matches!(t.path(a), Err(FsError::Removed(_))));
+        // A file that was never linked, with the same id as a stale one, gets its own node.
+        assert_ne!(t.remember("/x", &file(8)), a);
+        // Forgetting drops every name and the id.
+        t.forget(a, 3);
+        assert!(matches!(t.path(a), Err(FsError::StaleInode(_))));
+        assert_ne!(t.remember("/y", &linked(7)), a);
+        assert_eq!(t.path(d).unwrap(), "/e");
+    }
+
     #[test]
     fn lookups_and_forget() {
         let t = InodeTable::new();
-        let a = t.remember("/a", false);
-        assert_eq!(t.remember("/a", false), a);
+        let a = t.remember("/a", &file(1));
+        assert_eq!(t.remember("/a", &file(1)), a);
         assert_eq!(t.path(a).unwrap(), "/a");
         t.forget(a, 1);
         assert_eq!(t.path(a).unwrap(), "/a");
         t.forget(a, 1);
         assert!(matches!(t.path(a), Err(FsError::StaleInode(_))));
-        let a2 = t.remember("/a", false);
+        let a2 = t.remember("/a", &file(1));
         assert_ne!(a2, a, "numbers are never reused");
         t.forget(ROOT_INO, 100);
         assert_eq!(t.path(ROOT_INO).unwrap(), "/");
@@ -215,7 +329,7 @@ mod tests {
     #[test]
     fn child_paths() {
         let t = InodeTable::new();
-        let d = t.remember("/d", true);
+        let d = t.remember("/d", &dir());
         assert_eq!(t.child_path(ROOT_INO, "x").unwrap(), "/x");
         assert_eq!(t.child_path(d, "x").unwrap(), "/d/x");
         assert!(t.child_path(d, "a/b").is_err());
@@ -225,11 +339,11 @@ mod tests {
     #[test]
     fn rename_moves_the_subtree_and_detaches_the_target() {
         let t = InodeTable::new();
-        let d = t.remember("/d", true);
-        let f = t.remember("/d/f", false);
-        let g = t.remember("/d/sub/g", false);
-        let other = t.remember("/dx", false); // shares a prefix, not a parent
-        let target = t.remember("/e", true);
+        let d = t.remember("/d", &dir());
+        let f = t.remember("/d/f", &file(2));
+        let g = t.remember("/d/sub/g", &file(3));
+        let other = t.remember("/dx", &file(4)); // shares a prefix, not a parent
+        let target = t.remember("/e", &dir());
         let mut moved = t.renamed("/d", "/e");
         moved.sort();
         assert_eq!(moved, vec![(d, "/e".into()), (f, "/e/f".into()), (g, "/e/sub/g".into())]);
@@ -246,12 +360,12 @@ mod tests {
     #[test]
     fn rename_of_a_file_and_removal() {
         let t = InodeTable::new();
-        let f = t.remember("/f", false);
+        let f = t.remember("/f", &file(5));
         assert_eq!(t.renamed("/f", "/g"), vec![(f, "/g".to_string())]);
         t.removed("/g");
         assert!(matches!(t.path(f), Err(FsError::Removed(_))));
         assert_eq!(t.peek("/g"), None);
-        let g = t.remember("/g", false);
+        let g = t.remember("/g", &file(6));
         assert_ne!(g, f);
         t.forget(f, 1);
         assert_eq!(t.path(g).unwrap(), "/g");

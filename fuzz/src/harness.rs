@@ -479,6 +479,8 @@ impl Gen {
             written: self.edgy_u64(),
             rdev: self.edgy_u64(),
             target: if kind == FileKind::Symlink { Some(self.path()) } else { None },
+            nlink: self.edgy_u32(),
+            linked: self.bool(),
         }
     }
     fn file_kind(&mut self) -> FileKind {
@@ -494,7 +496,7 @@ impl Gen {
     }
     fn status(&mut self) -> Status {
         loop {
-            if let Some(s) = Status::from_code(self.below(21) as u16) {
+            if let Some(s) = Status::from_code(self.below(22) as u16) {
                 return s;
             }
         }
@@ -525,7 +527,7 @@ impl Gen {
 
     /// Any request, with fields anywhere in their range.
     pub fn request(&mut self) -> Request {
-        match self.below(24) {
+        match self.below(29) {
             0 => Ping {}.into(),
             1 => Hello { nonce: self.array() }.into(),
             2 => Auth { proof: self.array() }.into(),
@@ -576,6 +578,11 @@ impl Gen {
                 let n = self.below(4);
                 Touch { dirs: (0..n).map(|_| (self.path(), (self.u64() as i64, self.edgy_u32()))).collect() }.into()
             }
+            23 => Link { from: self.path(), to: self.path() }.into(),
+            24 => InodeLink { attr: self.attr() }.into(),
+            25 => InodeStat { fid: self.fid() }.into(),
+            26 => InodeUpdate { fid: self.fid(), set: self.set_attr() }.into(),
+            27 => InodeUnlink { fid: self.fid() }.into(),
             _ => {
                 let n = self.below(4);
                 DropFiles { fids: (0..n).map(|_| self.fid()).collect() }.into()
@@ -809,7 +816,12 @@ fn _generators_cover_every_variant(r: &Request, p: &Reply) {
         | Request::DropFiles(_)
         | Request::Symlink(_)
         | Request::Mknod(_)
-        | Request::Touch(_) => {}
+        | Request::Touch(_)
+        | Request::Link(_)
+        | Request::InodeLink(_)
+        | Request::InodeStat(_)
+        | Request::InodeUpdate(_)
+        | Request::InodeUnlink(_) => {}
     }
     match p {
         Reply::Pong(_)

@@ -76,7 +76,7 @@ mod tests {
     fn file_and_dir_stat() {
         let f = to_stat(&attr(FileKind::File, 1000, 1 << 20), "/f");
         assert_eq!(f.st_mode, libc::S_IFREG | 0o1640);
-        assert_eq!((f.st_nlink, f.st_size, f.st_blocks, f.st_blksize), (1, 1000, 8, 1 << 20));
+        assert_eq!((f.st_nlink, f.st_size, f.st_blocks, f.st_blksize), (3, 1000, 8, 1 << 20));
         assert_eq!((f.st_uid, f.st_gid, f.st_mtime, f.st_mtime_nsec), (7, 8, 3, 4));
         // A file's inode follows its id, not its path (rename keeps it).
         assert_eq!(f.st_ino, to_stat(&attr(FileKind::File, 1000, 1 << 20), "/g").st_ino);

@@ -70,7 +70,7 @@ impl Node {
 
     async fn rename_file(&self, a: &Adopted, r: &Rename, src: Attr) -> Result<Option<Attr>, Fail> {
         let to_owner = a.ring.meta_owner(&r.to);
-        let fid = src.fid;
+        let (fid, linked) = (src.fid, src.linked);
         let insert = Insert { path: r.to.clone(), attr: src, replace: !r.noreplace, bypass_fence: false };
         let Removed(replaced) = self.peer(a, to_owner, insert).await?;
         if replaced.as_ref().is_some_and(|o| o.linked && o.fid == fid) {
@@ -81,6 +81,13 @@ impl Node {
         // Still ours: the claim kept every other change of it out.
         self.meta.take(&r.from)?;
         self.moves.record(&r.from, fid, &r.to);
+        if linked {
+            // A rename changes the file's ctime, which is in its inode record.
+            let touch = InodeUpdate { fid, set: crate::meta::SetAttr::default() };
+            if let Err(f) = self.inode_op(fid, touch).await {
+                tracing::warn!(error = %f.message, "could not update the ctime of a renamed hard-linked file");
+            }
+        }
         Ok(replaced)
     }
 
