@@ -12,8 +12,9 @@ want_test=0
 pkgs=(build-essential pkg-config fuse3)
 if ((want_test)); then
   # build-essential already brings cc, c++, readelf and nm (the C API tests); fuse3
-  # brings fusermount3; util-linux unshare, setpriv, mountpoint; openmpi-bin mpirun.
-  pkgs+=(fio valgrind bindfs shellcheck iproute2 procps psmisc util-linux hostname openmpi-bin python3-matplotlib)
+  # brings fusermount3; util-linux unshare, setpriv, mountpoint; openmpi-bin mpirun;
+  # git and rsync run on the mount (benchfs-fuse/tests/links_tools.rs).
+  pkgs+=(fio valgrind bindfs shellcheck iproute2 procps psmisc util-linux hostname openmpi-bin python3-matplotlib git rsync)
 fi
 
 missing=()

@@ -25,8 +25,8 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use benchfs::path::{is_within, join};
 use benchfs::meta::FileId;
+use benchfs::path::{is_within, join};
 use benchfs::{Attr, FileKind};
 
 use crate::error::{FsError, Result};

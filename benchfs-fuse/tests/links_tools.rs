@@ -1,6 +1,7 @@
-//! Tools that lean on symbolic links and special files, on the mount: a Python virtual
-//! environment (its `bin/python` is a link out of the mount), and tar extracting a tree
-//! of links and a FIFO, compared with the same extraction on tmpfs.
+//! Tools that lean on links and special files, on the mount: a Python virtual environment
+//! (its `bin/python` is a link out of the mount); tar, `cp -a` and `rsync -aH` of a tree of
+//! symbolic links, hard links and a FIFO, compared with the same copies on tmpfs; and git
+//! (whose object store links and renames) making commits.
 
 #[macro_use]
 mod common;
@@ -36,32 +37,50 @@ fn python_venv_runs_from_the_mount() {
     assert_eq!(lines.next().map(Path::new), Some(venv.as_path()), "the venv's python did not run as the venv");
 }
 
-/// `stat -c '%n %F %a %s'` of every entry of a tree (links not followed); a directory's
-/// size is the file system's own (tmpfs counts entries), so it is left out.
+/// `stat -c '%n %F %a %s %h'` of every entry of a tree (links not followed), then each set
+/// of names sharing one inode number. A directory's size and link count are the file
+/// system's own (tmpfs counts entries and subdirectories), so they are left out.
 fn listing(root: &Path) -> String {
     let out = run(Command::new("find")
         .arg(".")
         .arg("-exec")
         .arg("stat")
         .arg("-c")
-        .arg("%n %F %a %s")
+        .arg("%i %n %F %a %s %h")
         .arg("{}")
         .arg("+")
         .current_dir(root));
-    let mut lines: Vec<_> = out
-        .lines()
-        .map(|l| if l.contains(" directory ") { l.rsplit_once(' ').map_or(l, |(a, _)| a) } else { l }.to_string())
-        .collect();
+    let mut lines = Vec::new();
+    let mut by_ino = std::collections::BTreeMap::<&str, Vec<&str>>::new();
+    for l in out.lines() {
+        let (ino, rest) = l.split_once(' ').expect("stat line");
+        if rest.contains(" directory ") {
+            lines.push(rest.rsplitn(3, ' ').last().unwrap_or(rest).to_string());
+            continue;
+        }
+        lines.push(rest.to_string());
+        by_ino.entry(ino).or_default().push(rest.split(' ').next().unwrap_or(rest));
+    }
     lines.sort();
+    let mut groups: Vec<String> = by_ino
+        .into_values()
+        .filter(|n| n.len() > 1)
+        .map(|mut n| {
+            n.sort();
+            format!("same inode: {}", n.join(" "))
+        })
+        .collect();
+    groups.sort();
+    lines.extend(groups);
     lines.join("\n")
 }
 
-#[test]
-fn tar_of_links_and_a_fifo_extracts_as_on_tmpfs() {
-    require_fuse!();
-    let src = common::fast_tempdir();
-    let s = src.path();
+/// A tree `t` under `s` with what archivers must keep: nested directories, an empty one,
+/// symbolic links (relative, absolute, dangling, to a directory), hard links (within a
+/// directory and across), and a FIFO.
+fn sample_tree(s: &Path) {
     std::fs::create_dir_all(s.join("t/sub/deep")).unwrap();
+    std::fs::create_dir_all(s.join("t/empty")).unwrap();
     std::fs::write(s.join("t/file"), b"data").unwrap();
     std::fs::write(s.join("t/sub/deep/f"), vec![7u8; 100_000]).unwrap();
     std::os::unix::fs::symlink("file", s.join("t/rel")).unwrap();
@@ -69,7 +88,36 @@ fn tar_of_links_and_a_fifo_extracts_as_on_tmpfs() {
     std::os::unix::fs::symlink("/etc/hostname", s.join("t/abs")).unwrap();
     std::os::unix::fs::symlink("missing", s.join("t/dangling")).unwrap();
     std::os::unix::fs::symlink("sub/deep", s.join("t/dirlink")).unwrap();
+    std::fs::hard_link(s.join("t/file"), s.join("t/hard")).unwrap();
+    std::fs::hard_link(s.join("t/sub/deep/f"), s.join("t/sub/h2")).unwrap();
+    std::fs::hard_link(s.join("t/sub/deep/f"), s.join("t/h3")).unwrap();
     run(Command::new("mkfifo").arg(s.join("t/sub/fifo")));
+}
+
+/// `a` and `b` hold the same tree: `diff -r` finds nothing, and the listings (kinds,
+/// modes, sizes, link counts, hard-link groups) match.
+fn assert_same_tree(a: &Path, b: &Path) {
+    // GNU diff never compares FIFOs: it reports each pair ("is a fifo while file ... is
+    // a fifo") and exits 1. Anything else it says is a difference.
+    let out = Command::new("diff").arg("-r").arg("--no-dereference").arg(a).arg(b).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.code() == Some(0) || out.status.code() == Some(1),
+        "diff failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let other: Vec<_> =
+        text.lines().filter(|l| !(l.contains("is a fifo while file") && l.ends_with("is a fifo"))).collect();
+    assert!(other.is_empty(), "the trees differ:\n{}", other.join("\n"));
+    assert_eq!(listing(b), listing(a), "{} (left) and {} (right)", b.display(), a.display());
+}
+
+#[test]
+fn tar_of_links_and_a_fifo_extracts_as_on_tmpfs() {
+    require_fuse!();
+    let src = common::fast_tempdir();
+    let s = src.path();
+    sample_tree(s);
     let archive = s.join("t.tar");
     run(Command::new("tar").arg("-cf").arg(&archive).arg("-C").arg(s).arg("t"));
 
@@ -80,19 +128,75 @@ fn tar_of_links_and_a_fifo_extracts_as_on_tmpfs() {
     for dest in [reference.path(), on_mount.as_path()] {
         run(Command::new("tar").arg("-xpf").arg(&archive).arg("-C").arg(dest));
     }
-    // GNU diff never compares FIFOs: it reports each pair ("is a fifo while file ... is
-    // a fifo") and exits 1. Anything else it says is a difference.
-    let out =
-        Command::new("diff").arg("-r").arg("--no-dereference").arg(reference.path()).arg(&on_mount).output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.code() == Some(0) || out.status.code() == Some(1),
-        "diff failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let other: Vec<_> =
-        text.lines().filter(|l| !(l.contains("is a fifo while file") && l.ends_with("is a fifo"))).collect();
-    assert!(other.is_empty(), "the trees differ:\n{}", other.join("\n"));
-    assert_eq!(text.lines().count(), 1, "{text}");
-    assert_eq!(listing(&on_mount), listing(reference.path()));
+    assert_same_tree(reference.path(), &on_mount);
+    assert!(listing(&on_mount).contains("same inode: ./t/h3 ./t/sub/deep/f ./t/sub/h2"));
+}
+
+/// `cp -a` and `rsync -aH` onto a 3-server mount and back: the round trip keeps every
+/// kind, mode, time and hard link.
+#[test]
+fn cp_a_and_rsync_ah_round_trips() {
+    require_fuse!();
+    if !common::require::on_path("rsync") {
+        common::require::skip("rsync", "rsync is not installed");
+        return;
+    }
+    let src = common::fast_tempdir();
+    sample_tree(src.path());
+    let t = src.path().join("t");
+    let m = common::TestMount::new(common::Backend::Cluster, &[]);
+    let back = common::fast_tempdir();
+    run(Command::new("cp").arg("-a").arg(&t).arg(m.path().join("cp")));
+    assert_same_tree(&t, &m.path().join("cp"));
+    run(Command::new("cp").arg("-a").arg(m.path().join("cp")).arg(back.path().join("cp")));
+    assert_same_tree(&t, &back.path().join("cp"));
+    // rsync's own check: a second run finds nothing to send (times and modes were kept).
+    let to_mount = |extra: &[&str]| {
+        run(Command::new("rsync").arg("-aH").args(extra).arg(format!("{}/", t.display())).arg(m.path().join("rs")))
+    };
+    to_mount(&[]);
+    assert_same_tree(&t, &m.path().join("rs"));
+    let again = to_mount(&["--itemize-changes"]);
+    assert!(again.trim().is_empty(), "rsync found changes after a full copy:\n{again}");
+    run(Command::new("rsync")
+        .arg("-aH")
+        .arg(format!("{}/", m.path().join("rs").display()))
+        .arg(back.path().join("rs")));
+    assert_same_tree(&t, &back.path().join("rs"));
+}
+
+/// git on the mount: init, add, commit twice, then `git fsck` and a clean status.
+#[test]
+fn git_commits_on_the_mount() {
+    require_fuse!();
+    if !common::require::on_path("git") {
+        common::require::skip("git", "git is not installed");
+        return;
+    }
+    let m = common::TestMount::new(common::Backend::Cluster, &[]);
+    let repo = m.path().join("repo");
+    std::fs::create_dir(&repo).unwrap();
+    let git = |args: &[&str]| {
+        run(Command::new("git")
+            .args(["-c", "user.name=BenchFS", "-c", "user.email=ci@benchfs.invalid", "-c", "init.defaultBranch=main"])
+            .args(args)
+            .current_dir(&repo)
+            .env("HOME", m.path())
+            .env("GIT_CONFIG_NOSYSTEM", "1"))
+    };
+    git(&["init", "-q"]);
+    std::fs::create_dir(repo.join("src")).unwrap();
+    std::fs::write(repo.join("src/a.txt"), "one\n").unwrap();
+    std::os::unix::fs::symlink("src/a.txt", repo.join("link")).unwrap();
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", "first"]);
+    std::fs::write(repo.join("src/a.txt"), "two\n").unwrap();
+    std::fs::write(repo.join("b.txt"), "new\n").unwrap();
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", "second"]);
+    git(&["fsck", "--strict", "--no-progress"]);
+    assert_eq!(git(&["status", "--porcelain"]), "");
+    assert_eq!(git(&["log", "--format=%s"]), "second\nfirst\n");
+    assert_eq!(git(&["show", "HEAD~1:src/a.txt"]), "one\n");
+    assert_eq!(git(&["cat-file", "-p", "HEAD:link"]), "src/a.txt");
 }

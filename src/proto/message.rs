@@ -187,7 +187,7 @@ requests! {
     /// one of those; `mode` is permission bits; `rdev` the device number, else 0).
     Mknod { path: String, kind: FileKind, mode: u32, rdev: u64, uid: u32, gid: u32 } => AttrReply,
     // ---- between servers (appended: postcard index) ----
-    /// Sets mtime = ctime = max(current, t) of each directory (a batch of parent
+    /// Sets mtime = ctime = t of each directory whose ctime is earlier (a batch of parent
     /// directories whose entries changed on the sender, sent to their owner). A directory
     /// with no record here is skipped: nothing is ever created.
     Touch { dirs: Vec<(String, (i64, u32))> } => Done,

@@ -276,19 +276,22 @@ impl MetaStore {
         self.read_mem().get(&k).filter(|a| a.linked).map(|a| a.fid)
     }
 
-    /// Sets mtime = ctime = max(current, t) of the directory at `path` (an entry in it
-    /// changed at `t`). Returns whether it changed anything: a missing record or one that
-    /// is not a directory is left alone (never created), and so is a time already later.
+    /// Sets mtime = ctime = `t` of the directory at `path` (an entry in it changed at `t`)
+    /// unless its ctime is already `t` or later: then the record changed since (a later
+    /// entry, or a utimens that must not be undone by a touch that arrives after it, as
+    /// `rsync` and `tar` set a directory's times after filling it). Returns whether it
+    /// changed anything: a missing record or one that is not a directory is left alone
+    /// (never created).
     pub fn touch_dir(&self, path: &str, t: (i64, u32)) -> Result<bool, StoreError> {
         let k = key(path)?;
         let queued = {
             let mut mem = self.mem.write().unwrap_or_else(|p| p.into_inner());
             let Some(a) = mem.get_mut(&k).filter(|a| a.is_dir()) else { return Ok(false) };
-            if a.mtime >= t && a.ctime >= t {
+            if a.ctime >= t {
                 return Ok(false);
             }
-            a.mtime = a.mtime.max(t);
-            a.ctime = a.ctime.max(t);
+            a.mtime = t;
+            a.ctime = t;
             let a = a.clone();
             let mut pending = self.lock_pending();
             pending.insert(k, Some(a));
@@ -504,6 +507,45 @@ mod tests {
         assert!(m.get("/d/f").is_ok());
         assert!(matches!(m.get("/gone"), Err(StoreError::NotFound(_))));
         assert_eq!(m.count().unwrap(), 2);
+    }
+
+    #[test]
+    fn inode_records_count_names_and_stay_out_of_listings() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.redb");
+        let m = MetaStore::open(&path).unwrap();
+        let (f, _) = m.create("/f", 0o644, 0, 0, 4096, true, false).unwrap();
+        assert_eq!(m.inode_link(&f).unwrap().nlink, 2);
+        let third = m.inode_link(&Attr { mode: 0, ..f.clone() }).unwrap();
+        assert_eq!((third.nlink, third.mode, third.linked), (3, 0o644, true), "an existing record is kept");
+        let set = SetAttr { grow_to: Some(10), wrote: Some(10), ..Default::default() };
+        assert_eq!(m.inode_set(f.fid, &set).unwrap().size, 10);
+        assert_eq!(m.readdir("/", None, 10).unwrap().0.len(), 1, "the inode record is listed");
+        assert_eq!(m.descendants("/"), ["/f"]);
+        m.sync().unwrap();
+        drop(m);
+        let m = MetaStore::open(&path).unwrap();
+        assert_eq!(m.inode(f.fid).unwrap().size, 10);
+        assert_eq!(m.inode_unlink(f.fid).unwrap().nlink, 2);
+        assert_eq!(m.inode_unlink(f.fid).unwrap().nlink, 1);
+        assert_eq!(m.inode_unlink(f.fid).unwrap().nlink, 0);
+        assert!(matches!(m.inode(f.fid), Err(StoreError::NotFound(_))));
+        assert!(matches!(m.inode_unlink(f.fid), Err(StoreError::NotFound(_))));
+    }
+
+    #[test]
+    fn a_late_touch_does_not_undo_a_later_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = MetaStore::open(&dir.path().join("m.redb")).unwrap();
+        m.mkdir("/d", 0o755, 0, 0).unwrap();
+        let entry_changed = now();
+        let set = SetAttr { mtime: Some((1_000, 0)), ..Default::default() };
+        m.set_attr("/d", &set).unwrap();
+        assert!(!m.touch_dir("/d", entry_changed).unwrap());
+        assert_eq!(m.get("/d").unwrap().mtime, (1_000, 0));
+        let later = (i64::MAX / 2, 0);
+        assert!(m.touch_dir("/d", later).unwrap());
+        assert_eq!((m.get("/d").unwrap().mtime, m.get("/d").unwrap().ctime), (later, later));
     }
 
     #[test]

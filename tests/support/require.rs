@@ -17,8 +17,22 @@
 /// - `netns`: network namespaces (root with CAP_NET_ADMIN, `ip` from iproute2)
 /// - `tmpfs`: mounting a tmpfs (root)
 /// - `unshare`, `setpriv`: util-linux commands
-pub const ALL: &[&str] =
-    &["fuse", "valgrind", "fio", "fsx", "shellcheck", "c++", "mpirun", "netns", "tmpfs", "unshare", "setpriv"];
+/// - `git`, `rsync`: those commands, run on the mount
+pub const ALL: &[&str] = &[
+    "fuse",
+    "valgrind",
+    "fio",
+    "fsx",
+    "shellcheck",
+    "c++",
+    "mpirun",
+    "netns",
+    "tmpfs",
+    "unshare",
+    "setpriv",
+    "git",
+    "rsync",
+];
 
 /// Names that only an explicit `BENCHFS_REQUIRE` entry requires: software we cannot ship.
 /// - `ior`, `mdtest`, `md-workbench`: IOR builds with the BENCHFS backend (BENCHFS_IOR_BIN, ...)
