@@ -1,11 +1,12 @@
 //! Property test: random sequences of namespace and data operations on a 3-server
-//! cluster give the same results (data and errno) as an in-memory model.
+//! cluster give the same results (data and errno) as an in-memory model, hard links
+//! and symbolic links included.
 
 mod common;
 
 use std::collections::BTreeMap;
 
-use benchfs::{Client, OpenOptions};
+use benchfs::{Client, FileKind, OpenOptions};
 use common::{pattern, runtime, Cluster};
 use proptest::prelude::*;
 use proptest::test_runner::{Config as PtConfig, TestCaseError, TestRunner};
@@ -25,6 +26,10 @@ enum Op {
     Rmdir(usize),
     Readdir(usize),
     Stat(usize),
+    /// link(2) of the first name at the second.
+    Link(usize, usize),
+    /// A symbolic link at the second name pointing to the first (never followed).
+    Symlink(usize, usize),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -39,20 +44,30 @@ fn op() -> impl Strategy<Value = Op> {
         p.clone().prop_map(Op::Mkdir),
         p.clone().prop_map(Op::Rmdir),
         p.clone().prop_map(Op::Readdir),
-        p.prop_map(Op::Stat),
+        p.clone().prop_map(Op::Stat),
+        (p.clone(), p.clone()).prop_map(|(a, b)| Op::Link(a, b)),
+        (p.clone(), p).prop_map(|(a, b)| Op::Symlink(a, b)),
     ]
 }
 
-#[derive(Debug, Clone, PartialEq)]
+/// A name: a directory, or a file or symbolic link by its index in [`Model::files`]
+/// (hard links are names with one index).
+#[derive(Debug, Clone, Copy, PartialEq)]
 enum Node {
-    File(Vec<u8>),
+    File(usize),
+    Symlink(usize),
     Dir,
 }
 
 /// What an operation returned: an errno or a comparable value.
 type Outcome = Result<String, i32>;
 
-struct Model(BTreeMap<String, Node>);
+#[derive(Default)]
+struct Model {
+    names: BTreeMap<String, Node>,
+    /// Contents of every file ever made (symbolic links have none).
+    files: Vec<Vec<u8>>,
+}
 
 fn parent(p: &str) -> &str {
     match p.rfind('/') {
@@ -66,11 +81,11 @@ fn within(p: &str, ancestor: &str) -> bool {
 }
 
 impl Model {
-    fn get(&self, p: &str) -> Option<&Node> {
+    fn get(&self, p: &str) -> Option<Node> {
         if p == "/" {
-            Some(&Node::Dir)
+            Some(Node::Dir)
         } else {
-            self.0.get(p)
+            self.names.get(p).copied()
         }
     }
 
@@ -78,33 +93,44 @@ impl Model {
     fn check_parent(&self, p: &str) -> Result<(), i32> {
         match self.get(parent(p)) {
             None => Err(libc::ENOENT),
-            Some(Node::File(_)) => Err(libc::ENOTDIR),
             Some(Node::Dir) => Ok(()),
+            Some(_) => Err(libc::ENOTDIR),
         }
     }
 
+    /// The contents of the file at `p`, as opening it finds them (ELOOP: never follows).
     fn file(&mut self, p: &str) -> Result<&mut Vec<u8>, i32> {
-        match self.0.get_mut(p) {
+        match self.names.get(p) {
             None => Err(libc::ENOENT),
             Some(Node::Dir) => Err(libc::EISDIR),
-            Some(Node::File(d)) => Ok(d),
+            Some(Node::Symlink(_)) => Err(libc::ELOOP),
+            Some(Node::File(i)) => Ok(&mut self.files[*i]),
         }
+    }
+
+    fn links(&self, n: Node) -> usize {
+        self.names.values().filter(|v| **v == n).count()
     }
 
     fn children(&self, d: &str) -> Vec<String> {
-        self.0.keys().filter(|k| parent(k) == d).map(|k| k[k.rfind('/').unwrap_or(0) + 1..].to_string()).collect()
+        self.names.keys().filter(|k| parent(k) == d).map(|k| k[k.rfind('/').unwrap_or(0) + 1..].to_string()).collect()
+    }
+
+    /// A new name `p` for `n` (EEXIST if taken), after checking its parent.
+    fn add(&mut self, p: &str, n: Node) -> Outcome {
+        self.check_parent(p)?;
+        if self.names.contains_key(p) {
+            return Err(libc::EEXIST);
+        }
+        self.names.insert(p.into(), n);
+        Ok(String::new())
     }
 
     fn apply(&mut self, op: &Op) -> Outcome {
         match *op {
             Op::Create(p) => {
-                let p = NAMES[p];
-                self.check_parent(p)?;
-                if self.0.contains_key(p) {
-                    return Err(libc::EEXIST);
-                }
-                self.0.insert(p.into(), Node::File(Vec::new()));
-                Ok(String::new())
+                self.files.push(Vec::new());
+                self.add(NAMES[p], Node::File(self.files.len() - 1))
             }
             Op::Write(p, off, len, seed) => {
                 let d = self.file(NAMES[p])?;
@@ -121,13 +147,17 @@ impl Model {
                 let e = (off as usize + len).min(d.len());
                 Ok(format!("{:x}", crc32c::crc32c(&d[s..e])))
             }
-            Op::Truncate(p, size) => {
-                self.file(NAMES[p])?.resize(size as usize, 0);
-                Ok(String::new())
-            }
+            Op::Truncate(p, size) => match self.file(NAMES[p]) {
+                // Only a regular file has a size to change.
+                Err(libc::ELOOP) => Err(libc::EINVAL),
+                d => {
+                    d?.resize(size as usize, 0);
+                    Ok(String::new())
+                }
+            },
             Op::Rename(a, b) => {
                 let (a, b) = (NAMES[a], NAMES[b]);
-                let src = self.get(a).cloned().ok_or(libc::ENOENT)?;
+                let src = self.get(a).ok_or(libc::ENOENT)?;
                 if a == b {
                     return Ok(String::new());
                 }
@@ -135,62 +165,74 @@ impl Model {
                     return Err(libc::EINVAL);
                 }
                 self.check_parent(b)?;
-                match (self.get(b), &src) {
-                    (Some(Node::File(_)), Node::Dir) => return Err(libc::ENOTDIR),
-                    (Some(Node::Dir), Node::File(_)) => return Err(libc::EISDIR),
+                match (self.get(b), src) {
+                    // Two names of one file: nothing happens.
+                    (Some(dst), _) if dst == src && src != Node::Dir => return Ok(String::new()),
                     (Some(Node::Dir), Node::Dir) if !self.children(b).is_empty() => return Err(libc::ENOTEMPTY),
-                    _ => {}
+                    (Some(Node::Dir), Node::Dir) | (None, _) => {}
+                    (Some(_), Node::Dir) => return Err(libc::ENOTDIR),
+                    (Some(Node::Dir), _) => return Err(libc::EISDIR),
+                    (Some(_), _) => {}
                 }
                 let moved: Vec<(String, Node)> = self
-                    .0
+                    .names
                     .iter()
                     .filter(|(k, _)| k.as_str() == a || within(k, a))
-                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .map(|(k, v)| (k.clone(), *v))
                     .collect();
                 for (k, _) in &moved {
-                    self.0.remove(k);
+                    self.names.remove(k);
                 }
                 for (k, v) in moved {
-                    self.0.insert(format!("{b}{}", &k[a.len()..]), v);
+                    self.names.insert(format!("{b}{}", &k[a.len()..]), v);
                 }
                 Ok(String::new())
             }
-            Op::Unlink(p) => {
-                self.file(NAMES[p])?;
-                self.0.remove(NAMES[p]);
-                Ok(String::new())
-            }
-            Op::Mkdir(p) => {
-                let p = NAMES[p];
-                self.check_parent(p)?;
-                if self.0.contains_key(p) {
-                    return Err(libc::EEXIST);
+            Op::Unlink(p) => match self.get(NAMES[p]) {
+                None => Err(libc::ENOENT),
+                Some(Node::Dir) => Err(libc::EISDIR),
+                Some(_) => {
+                    self.names.remove(NAMES[p]);
+                    Ok(String::new())
                 }
-                self.0.insert(p.into(), Node::Dir);
-                Ok(String::new())
-            }
+            },
+            Op::Mkdir(p) => self.add(NAMES[p], Node::Dir),
             Op::Rmdir(p) => {
                 let p = NAMES[p];
                 match self.get(p) {
                     None => Err(libc::ENOENT),
-                    Some(Node::File(_)) => Err(libc::ENOTDIR),
                     Some(Node::Dir) if !self.children(p).is_empty() => Err(libc::ENOTEMPTY),
                     Some(Node::Dir) => {
-                        self.0.remove(p);
+                        self.names.remove(p);
                         Ok(String::new())
                     }
+                    Some(_) => Err(libc::ENOTDIR),
                 }
             }
             Op::Readdir(p) => match self.get(NAMES[p]) {
                 None => Err(libc::ENOENT),
-                Some(Node::File(_)) => Err(libc::ENOTDIR),
                 Some(Node::Dir) => Ok(self.children(NAMES[p]).join(",")),
+                Some(_) => Err(libc::ENOTDIR),
             },
             Op::Stat(p) => match self.get(NAMES[p]) {
                 None => Err(libc::ENOENT),
                 Some(Node::Dir) => Ok("dir".into()),
-                Some(Node::File(d)) => Ok(format!("file {}", d.len())),
+                Some(n @ Node::File(i)) => Ok(format!("file {} links {}", self.files[i].len(), self.links(n))),
+                Some(n @ Node::Symlink(_)) => Ok(format!("symlink links {}", self.links(n))),
             },
+            Op::Link(a, b) => {
+                self.check_parent(NAMES[b])?;
+                match self.get(NAMES[a]) {
+                    None => Err(libc::ENOENT),
+                    Some(Node::Dir) => Err(libc::EPERM),
+                    Some(n) => self.add(NAMES[b], n),
+                }
+            }
+            Op::Symlink(a, b) => {
+                self.files.push(Vec::new());
+                let n = Node::Symlink(self.files.len() - 1);
+                self.add(NAMES[b], n).map(|_| NAMES[a].to_string())
+            }
         }
     }
 }
@@ -222,9 +264,13 @@ async fn run(c: &Client, root: &str, op: &Op) -> Outcome {
         Op::Readdir(p) => {
             c.readdir(&at(p)).await.map(|v| v.into_iter().map(|d| d.name).collect::<Vec<_>>().join(",")).map_err(e)
         }
-        Op::Stat(p) => {
-            c.stat(&at(p)).await.map_err(e).map(|a| if a.is_dir() { "dir".into() } else { format!("file {}", a.size) })
-        }
+        Op::Stat(p) => c.stat(&at(p)).await.map_err(e).map(|a| match a.kind {
+            FileKind::Dir => "dir".into(),
+            FileKind::Symlink => format!("symlink links {}", a.nlink),
+            _ => format!("file {} links {}", a.size, a.nlink),
+        }),
+        Op::Link(a, b) => c.link(&at(a), &at(b)).await.map(|_| String::new()).map_err(e),
+        Op::Symlink(a, b) => c.symlink(NAMES[a], &at(b)).await.map(|_| NAMES[a].to_string()).map_err(e),
     }
 }
 
@@ -242,7 +288,7 @@ fn random_operation_sequences_match_the_model() {
         let root = format!("/case{}", case.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
         rt.block_on(async {
             client.mkdir(&root, 0o755).await.map_err(|e| TestCaseError::fail(e.to_string()))?;
-            let mut model = Model(BTreeMap::new());
+            let mut model = Model::default();
             for (i, op) in ops.iter().enumerate() {
                 let want = model.apply(op);
                 let got = run(&client, &root, op).await;
