@@ -8,6 +8,12 @@ pub const MAX_PATH: usize = 4095;
 /// Longest single component, in bytes (NAME_MAX).
 pub const MAX_NAME: usize = 255;
 
+/// Name prefix under which a FUSE mount keeps a file unlinked (or replaced) while open
+/// until its last close (as NFS clients do). Servers do not count the final removal of
+/// such a name as a change of its directory: the change the application made was the
+/// unlink, when the name was hidden (so a directory's times set after it stay).
+pub const HIDDEN_PREFIX: &str = ".benchfs-unlinked-";
+
 /// Returns the canonical form of `p`; ".." is resolved lexically (BenchFS has no symlinks).
 pub fn normalize(p: &str) -> Result<String> {
     if !p.starts_with('/') {

@@ -5,13 +5,12 @@ use std::time::Duration;
 
 use clap::Parser;
 
-/// Session threads reading /dev/fuse by default: one per 8 cores, 1 to 4. A session thread
-/// only copies a request and spawns it, so one keeps up with many requests in flight; on 2
-/// cores 1 thread was as fast as 2 or 4 or faster (README, Benchmark), and more threads only
-/// pay off where cores are plentiful.
+/// Session threads reading /dev/fuse by default: two per core, 4 to 16. Each thread carries
+/// out the requests it reads itself (see `fuse.rs`), so the threads are also how many
+/// requests are in flight at once: enough for a few processes and the kernel's read-ahead.
 pub fn default_threads() -> u64 {
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-    u64::try_from(cores / 8).unwrap_or(4).clamp(1, 4)
+    u64::try_from(cores * 2).unwrap_or(16).clamp(4, 16)
 }
 
 #[derive(Parser, Debug, Clone)]
@@ -25,7 +24,8 @@ pub fn default_threads() -> u64 {
         gives a working file system.\n\n\
         Without --foreground it returns once the mount is live and keeps serving in the background. \
         Unmount with `fusermount3 -u MOUNTPOINT`, `umount MOUNTPOINT`, or SIGINT/SIGTERM to the daemon.\n\n\
-        Symbolic links, hard links and device nodes are not supported (ENOTSUP); RENAME_EXCHANGE is EINVAL."
+        Symbolic links, hard links, FIFOs, sockets and device nodes work (device nodes are not \
+        opened: the mount is nodev); RENAME_EXCHANGE is EINVAL."
 )]
 pub struct Args {
     /// Directory to mount on.
@@ -60,10 +60,15 @@ pub struct Args {
     #[arg(long, default_value = "1M", value_parser = parse_bytes)]
     pub max_write: u32,
     /// Session threads reading requests from /dev/fuse (each with its own cloned descriptor)
-    /// [default: one per 8 cores, 1 to 4].
+    /// [default: two per core, 4 to 16].
     #[arg(long, default_value_t = default_threads(), hide_default_value = true,
           value_parser = clap::value_parser!(u64).range(1..=64))]
     pub threads: u64,
+    /// 0: each session thread carries out the requests it reads, driving the client's I/O
+    /// itself (no hand-off between threads: the fastest on few cores). N > 0: N runtime
+    /// worker threads do, each request a task, and session threads only hand requests over.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=64))]
+    pub runtime_threads: u64,
     /// Permission bits of the mount's root, in octal (e.g. 1777 for a shared scratch
     /// directory). The root belongs to the user who mounts; chmod/chown on the mountpoint
     /// change it for this mount only.
@@ -127,7 +132,8 @@ mod tests {
         assert!(parse_seconds("-1").is_err() && parse_seconds("nan").is_err());
         let a = Args::try_parse_from(["benchfs-fuse", "/mnt", "--attr-timeout", "0.5"]).unwrap();
         assert_eq!((a.attr_ttl(), a.max_write, a.threads), (Duration::from_millis(500), 1 << 20, default_threads()));
-        assert!((1..=4).contains(&default_threads()));
+        assert!((4..=16).contains(&default_threads()));
+        assert_eq!(a.runtime_threads, 0);
         assert_eq!(a.root_mode, 0o755);
         assert_eq!(parse_mode("1777"), Ok(0o1777));
         assert!(parse_mode("8").is_err() && parse_mode("17777").is_err() && parse_mode("").is_err());

@@ -23,8 +23,7 @@ use crate::error::{FsError, Result};
 use crate::handles::{DirSnapshot, Handles};
 use crate::inode::{InodeTable, ROOT_INO};
 
-/// Names of files unlinked while open start with this (see the module documentation).
-pub const HIDDEN_PREFIX: &str = ".benchfs-unlinked-";
+pub use benchfs::path::HIDDEN_PREFIX;
 
 /// How long rmdir waits for hidden files' releases (see [`BenchFs::rmdir`]).
 const RELEASE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
@@ -334,7 +333,8 @@ impl BenchFs {
         let to = self.inodes.child_path(new_parent, name_str(new_name)?)?;
         let noreplace = flags & libc::RENAME_NOREPLACE != 0;
         // An open file about to be replaced keeps its data under a hidden name.
-        if let Some(ino) = self.open_inode(&to).filter(|_| !noreplace && from != to) {
+        let replaced = self.open_inode(&to).filter(|&ino| !self.inodes.has_other_names(ino, &to));
+        if let Some(ino) = replaced.filter(|_| !noreplace && from != to) {
             if self.client.stat(&from).await?.kind == FileKind::File {
                 self.hide(ino, &to).await?;
             }

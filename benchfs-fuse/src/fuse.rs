@@ -1,10 +1,14 @@
-//! The fuser adapter: each kernel request becomes a task on the tokio runtime.
+//! The fuser adapter: each kernel request becomes a call of [`BenchFs`], carried out where
+//! the [`Driver`] says.
 //!
 //! fuser calls these methods synchronously on its session threads. Each one copies what it
-//! borrows (names, data, the caller's ids), spawns the matching [`BenchFs`] call on the
-//! runtime and returns at once; the task sends the reply. So the session threads never wait
-//! on the network and many requests are in flight. Only calls that touch no server
-//! (forget, readdir pages from the opendir snapshot, releasedir) run inline.
+//! borrows (names, data, the caller's ids) into the call, and the call sends the reply.
+//! By default ([`Driver::Caller`]) the session thread that read the request carries the
+//! call out itself: it writes the RPC, waits in `epoll` for the reply and answers the
+//! kernel, with no hand-off to another thread on the way (as the C API does). Requests in
+//! flight are then as many as session threads. With [`Driver::Tasks`] the call is a task
+//! on a multi-thread runtime and the session thread returns at once. Calls that touch no
+//! server (forget, readdir pages from the opendir snapshot, releasedir) run inline either way.
 //!
 //! Nothing here decides semantics: see `fs.rs`.
 
@@ -22,7 +26,7 @@ use fuser::{
     KernelConfig, LockOwner, OpenFlags, RenameFlags, ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory,
     ReplyDirectoryPlus, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyWrite, Request, TimeOrNow, WriteFlags,
 };
-use tokio::runtime::Handle;
+use tokio::runtime::{Handle, Runtime};
 use tokio::sync::oneshot;
 use tracing::Instrument;
 
@@ -42,20 +46,30 @@ pub struct FuseOptions {
     pub max_background: u16,
 }
 
+/// Where the calls of kernel requests run.
+pub enum Driver {
+    /// On the session thread that read the request, which drives this current-thread
+    /// runtime (where the client's connections live) while it waits. Never idle-driven:
+    /// nothing may be spawned on it that must run without a request in flight.
+    Caller(Arc<Runtime>),
+    /// As tasks on a multi-thread runtime.
+    Tasks(Handle),
+}
+
 pub struct FuseAdapter {
     fs: Arc<BenchFs>,
-    rt: Handle,
+    driver: Driver,
     opts: FuseOptions,
     /// Fired when the session ends (unmounted by us, by `umount`, or the kernel aborted).
     on_destroy: Option<oneshot::Sender<()>>,
 }
 
 impl FuseAdapter {
-    pub fn new(fs: Arc<BenchFs>, rt: Handle, opts: FuseOptions, on_destroy: oneshot::Sender<()>) -> FuseAdapter {
-        FuseAdapter { fs, rt, opts, on_destroy: Some(on_destroy) }
+    pub fn new(fs: Arc<BenchFs>, driver: Driver, opts: FuseOptions, on_destroy: oneshot::Sender<()>) -> FuseAdapter {
+        FuseAdapter { fs, driver, opts, on_destroy: Some(on_destroy) }
     }
 
-    /// Runs `call` on the runtime and replies from there with `ok` or the error's errno.
+    /// Runs `call` as the [`Driver`] says and replies with `ok` or the error's errno.
     fn spawn<R, T, F>(&self, op: &'static str, reply: R, call: F, ok: impl FnOnce(R, T) + Send + 'static)
     where
         R: ErrorReply + Send + 'static,
@@ -68,7 +82,11 @@ impl FuseAdapter {
                 Err(e) => fail(op, reply, &e),
             }
         };
-        self.rt.spawn(task.instrument(tracing::debug_span!("fuse", op)));
+        let task = task.instrument(tracing::debug_span!("fuse", op));
+        match &self.driver {
+            Driver::Caller(rt) => rt.block_on(task),
+            Driver::Tasks(rt) => drop(rt.spawn(task)),
+        }
     }
 
     fn reply_entry(&self) -> impl FnOnce(ReplyEntry, Entry) + Send + 'static {

@@ -16,7 +16,7 @@ use crate::daemon::Ready;
 use crate::embedded::{default_data_dir, Embedded};
 use crate::error::SessionError;
 use crate::fs::BenchFs;
-use crate::fuse::{FuseAdapter, FuseOptions};
+use crate::fuse::{Driver, FuseAdapter, FuseOptions};
 use crate::mount::{self, MountOptions, Unmounted};
 
 /// Background requests the kernel keeps in flight (its default of 16 throttles read-ahead
@@ -82,27 +82,31 @@ impl Signals {
     }
 }
 
-/// Connects to the cluster, or starts the embedded server and connects to it.
-async fn connect(backend: Backend) -> Result<(Client, Option<Embedded>), SessionError> {
+/// Connects to the cluster, or starts the embedded server (on `rt`) and connects to it.
+/// The client's connections live on `io` when the session threads drive it.
+fn connect(backend: Backend, rt: &Runtime, io: Option<&Runtime>) -> Result<(Client, Option<Embedded>), SessionError> {
     match backend {
         Backend::Cluster(cfg) => {
-            let client = Client::connect(cfg).await.map_err(SessionError::Unreachable)?;
+            let client = io.unwrap_or(rt).block_on(Client::connect(cfg)).map_err(SessionError::Unreachable)?;
             Ok((client, None))
         }
-        Backend::Embedded(dir) => {
-            let emb = Embedded::start(&dir).await?;
-            // The embedded server's address is the `--servers` flag; the environment's tuning applies.
-            let args = ClusterArgs { servers: Some(emb.addr().to_string()), ..ClusterArgs::default() };
-            match Config::resolve(&args) {
-                Ok(mut cfg) => {
-                    cfg.check_parent = false;
-                    Ok((emb.client(cfg), Some(emb)))
-                }
-                Err(e) => {
-                    let _ = emb.stop().await;
-                    Err(e.into())
-                }
-            }
+        Backend::Embedded(dir) => rt.block_on(embedded(&dir)),
+    }
+}
+
+/// Starts the embedded server and a client calling it in-process.
+async fn embedded(dir: &std::path::Path) -> Result<(Client, Option<Embedded>), SessionError> {
+    let emb = Embedded::start(dir).await?;
+    // The embedded server's address is the `--servers` flag; the environment's tuning applies.
+    let args = ClusterArgs { servers: Some(emb.addr().to_string()), ..ClusterArgs::default() };
+    match Config::resolve(&args) {
+        Ok(mut cfg) => {
+            cfg.check_parent = false;
+            Ok((emb.client(cfg), Some(emb)))
+        }
+        Err(e) => {
+            let _ = emb.stop().await;
+            Err(e.into())
         }
     }
 }
@@ -138,20 +142,40 @@ impl Reporter {
 pub fn run(args: &Args, prep: Prepared, ready: Option<Ready>) -> Result<(), SessionError> {
     let keep_stderr = args.debug || std::env::var_os("RUST_LOG").is_some();
     let mut reporter = Reporter { ready, keep_stderr };
+    // The service runtime: signals, the embedded server's background work, and with
+    // --runtime-threads the requests themselves. Otherwise one worker is plenty.
+    let workers = usize::try_from(args.runtime_threads).unwrap_or(1).max(1);
     let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
         .enable_all()
         .thread_name("benchfs-rt")
         .build()
         .map_err(|e| reporter.fail(SessionError::Runtime(e)))?;
-    let result = serve(args, prep, &rt, &mut reporter);
+    // The runtime the session threads drive themselves (fuse.rs, `Driver::Caller`).
+    let io = match args.runtime_threads {
+        0 => Some(Arc::new(
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| reporter.fail(SessionError::Runtime(e)))?,
+        )),
+        _ => None,
+    };
+    let result = serve(args, prep, &rt, io.clone(), &mut reporter);
     rt.shutdown_timeout(Duration::from_secs(2));
     result
 }
 
-fn serve(args: &Args, prep: Prepared, rt: &Runtime, reporter: &mut Reporter) -> Result<(), SessionError> {
+fn serve(
+    args: &Args,
+    prep: Prepared,
+    rt: &Runtime,
+    io: Option<Arc<Runtime>>,
+    reporter: &mut Reporter,
+) -> Result<(), SessionError> {
     // Installed before mounting: from here on a signal unmounts instead of killing us.
     let mut signals = rt.block_on(async { Signals::new() }).map_err(|e| reporter.fail(SessionError::Signals(e)))?;
-    let (client, embedded) = rt.block_on(connect(prep.backend)).map_err(|e| reporter.fail(e))?;
+    let (client, embedded) = connect(prep.backend, rt, io.as_deref()).map_err(|e| reporter.fail(e))?;
     let (destroyed_tx, mut destroyed) = oneshot::channel();
     let fuse_opts = FuseOptions {
         attr_ttl: args.attr_ttl(),
@@ -160,7 +184,11 @@ fn serve(args: &Args, prep: Prepared, rt: &Runtime, reporter: &mut Reporter) -> 
         max_background: MAX_BACKGROUND,
     };
     let fs = Arc::new(BenchFs::with_root_mode(client, args.root_mode));
-    let adapter = FuseAdapter::new(fs, rt.handle().clone(), fuse_opts, destroyed_tx);
+    let driver = match io {
+        Some(io) => Driver::Caller(io),
+        None => Driver::Tasks(rt.handle().clone()),
+    };
+    let adapter = FuseAdapter::new(fs, driver, fuse_opts, destroyed_tx);
     let mount_opts = MountOptions {
         allow_other: args.allow_other,
         threads: usize::try_from(args.threads).unwrap_or(1),

@@ -397,7 +397,11 @@ impl Node {
                     check(&fences, &u.path)?;
                     self.meta.remove(&u.path, false)?
                 };
-                self.touch_parent(&u.path, crate::meta::now());
+                let hidden =
+                    crate::path::split(&u.path).is_some_and(|(_, n)| n.starts_with(crate::path::HIDDEN_PREFIX));
+                if !hidden {
+                    self.touch_parent(&u.path, crate::meta::now());
+                }
                 self.release(&attr).await;
                 reply(Removed(Some(attr)))
             }
@@ -412,12 +416,16 @@ impl Node {
                     let limit = r.limit.clamp(1, MAX_READDIR_PAGE) as usize;
                     self.meta.readdir(&r.dir, r.after.as_deref(), limit)?
                 };
-                // Hard-linked files' attributes are in their inode records (one call each:
-                // only linked files pay it).
-                let entries = futures::future::try_join_all(list.into_iter().map(|(name, attr)| async move {
-                    Ok::<_, Fail>(DirEntryWire { name, attr: self.resolve(attr).await? })
-                }))
-                .await?;
+                let entries = if list.iter().any(|(_, a)| a.linked) {
+                    // Hard-linked files' attributes are in their inode records (one call
+                    // each: only pages holding linked files pay it).
+                    futures::future::try_join_all(list.into_iter().map(|(name, attr)| async move {
+                        Ok::<_, Fail>(DirEntryWire { name, attr: self.resolve(attr).await? })
+                    }))
+                    .await?
+                } else {
+                    list.into_iter().map(|(name, attr)| DirEntryWire { name, attr }).collect()
+                };
                 reply(Entries { entries, more })
             }
             Request::Write(w) => {
