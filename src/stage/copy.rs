@@ -33,8 +33,9 @@ pub struct Copier<S: Tree, D: Tree> {
     pub src: S,
     pub dst: D,
     pub entries: Vec<Entry>,
-    /// Entries of files whose ranges several ranks copy.
-    pub shared: HashSet<usize>,
+    /// Entries of files whose ranges several ranks copy, and whether this rank counts it
+    /// (it copies the first range): each entry is counted by one rank.
+    pub shared: HashMap<usize, bool>,
     pub jobs: usize,
     pub verify: bool,
     pub progress: Progress,
@@ -77,7 +78,7 @@ impl<S: Tree, D: Tree> Copier<S, D> {
         src: S,
         dst: D,
         entries: Vec<Entry>,
-        shared: HashSet<usize>,
+        shared: HashMap<usize, bool>,
         jobs: usize,
         verify: bool,
         progress: Progress,
@@ -260,7 +261,7 @@ impl<S: Tree, D: Tree> Copier<S, D> {
                 Some(m) if m.kind == Kind::File && m.size == e.meta.size && m.mtime == e.meta.mtime => return Ok(None),
                 Some(m) if m.kind == Kind::Dir => return Err(self.in_the_way(e)),
                 // A file others write ranges of is rewritten in place, every byte.
-                Some(m) if m.kind == Kind::File && self.shared.contains(&i) => false,
+                Some(m) if m.kind == Kind::File && self.shared.contains_key(&i) => false,
                 Some(_) => {
                     self.dst.remove(&e.dst).await?;
                     true
@@ -284,7 +285,11 @@ impl<S: Tree, D: Tree> Copier<S, D> {
         let mut off = u.off;
         while off < end {
             let n = usize::try_from(end - off).map_or(BUF, |left| left.min(BUF));
-            let mut buf = self.src.read(&o.src, self.take(), n, off).await?;
+            let (mut buf, got) = self.src.read(&o.src, self.take(), n, off).await?;
+            if got < n {
+                let what = "the source shrank while it was copied".into();
+                return Err(StageError::Copy { path: self.src.name(&self.entries[u.entry].src), what });
+            }
             if let Some(h) = hash.as_mut() {
                 h.update(&buf[..n]);
             }
@@ -312,7 +317,9 @@ impl<S: Tree, D: Tree> Copier<S, D> {
         let mut off = u.off;
         while off < u.off + u.len {
             let n = usize::try_from(u.off + u.len - off).map_or(BUF, |left| left.min(BUF));
-            let buf = self.dst.read(h, self.take(), n, off).await?;
+            let (mut buf, got) = self.dst.read(h, self.take(), n, off).await?;
+            // Past the end the copy has so far: a trailing hole, sized when the file is finished.
+            buf[got..n].fill(0);
             sum.update(&buf[..n]);
             self.give(buf);
             off += n as u64;
@@ -322,7 +329,8 @@ impl<S: Tree, D: Tree> Copier<S, D> {
 
     async fn finish_file(&self, i: usize, job: &FileJob<S::Handle, D::Handle>) {
         let e = &self.entries[i];
-        let shared = self.shared.contains(&i);
+        let shared = self.shared.contains_key(&i);
+        let counted = self.shared.get(&i).copied().unwrap_or(true);
         let error = job.error.lock().unwrap_or_else(|p| p.into_inner()).take();
         let r = match (error, job.open.get()) {
             (Some(err), _) => Err(err),
@@ -334,6 +342,7 @@ impl<S: Tree, D: Tree> Copier<S, D> {
             (None, _) => Ok(false),
         };
         match r {
+            Ok(_) if !counted => {}
             Ok(true) => self.progress.copied(),
             Ok(false) => self.progress.skipped(),
             Err(err) => {
@@ -357,7 +366,7 @@ impl<S: Tree, D: Tree> Copier<S, D> {
     /// (`skip`: those that failed somewhere) and of every directory. Returns how many
     /// could not be set (each reported).
     pub async fn finish_run(&self, skip: &HashSet<usize>) -> u64 {
-        let files: Vec<usize> = self.shared.iter().copied().filter(|i| !skip.contains(i)).collect();
+        let files: Vec<usize> = self.shared.keys().copied().filter(|i| !skip.contains(i)).collect();
         let set: Vec<Res<()>> = stream::iter(files)
             .map(|i| async move { self.dst.set_attrs(&self.entries[i].dst, &Attrs::of(&self.entries[i].meta)).await })
             .buffer_unordered(self.jobs)

@@ -172,14 +172,19 @@ impl Tree for Local {
         self.blocking(rel, |p| Ok(Arc::new(Handle { file: fs::File::open(p)?, name }))).await
     }
 
-    async fn read(&self, r: &Arc<Handle>, mut buf: Vec<u8>, len: usize, off: u64) -> Res<Vec<u8>> {
+    async fn read(&self, r: &Arc<Handle>, mut buf: Vec<u8>, len: usize, off: u64) -> Res<(Vec<u8>, usize)> {
         let r = r.clone();
-        on_pool(r.name.clone(), move || match r.file.read_exact_at(&mut buf[..len], off) {
-            Ok(()) => Ok(buf),
-            Err(e) if e.kind() == ErrorKind::UnexpectedEof => {
-                Err(std::io::Error::new(ErrorKind::UnexpectedEof, "the source shrank while it was copied"))
+        on_pool(r.name.clone(), move || {
+            let mut done = 0;
+            while done < len {
+                match r.file.read_at(&mut buf[done..len], off + done as u64) {
+                    Ok(0) => break,
+                    Ok(n) => done += n,
+                    Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
             }
-            Err(e) => Err(e),
+            Ok((buf, done))
         })
         .await
     }

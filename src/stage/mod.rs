@@ -152,11 +152,13 @@ impl Run<'_> {
         }
         let units = plan::units(&entries, src.chunk_size().max(dst.chunk_size()));
         let owners = plan::owners(&units, self.rank.size);
+        // Files split among ranks, and whether this rank counts them (it has the first range).
         let mut first_owner: HashMap<usize, usize> = HashMap::new();
-        let mut shared = HashSet::new();
+        let mut shared = HashMap::new();
         for (u, &o) in units.iter().zip(&owners) {
-            if *first_owner.entry(u.entry).or_insert(o) != o {
-                shared.insert(u.entry);
+            let first = *first_owner.entry(u.entry).or_insert(o);
+            if first != o {
+                shared.insert(u.entry, first == self.rank.rank);
             }
         }
         let mine: Vec<plan::Unit> =

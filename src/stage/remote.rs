@@ -112,21 +112,16 @@ impl Tree for Remote {
         Ok(Arc::new(Handle { file, name }))
     }
 
-    async fn read(&self, r: &Arc<Handle>, mut buf: Vec<u8>, len: usize, off: u64) -> Res<Vec<u8>> {
+    async fn read(&self, r: &Arc<Handle>, mut buf: Vec<u8>, len: usize, off: u64) -> Res<(Vec<u8>, usize)> {
         let mut done = 0;
         while done < len {
             let n = r.file.read_at(&mut buf[done..len], off + done as u64).await;
             match n.map_err(|source| StageError::Remote { path: r.name.clone(), source })? {
-                0 => {
-                    return Err(StageError::Copy {
-                        path: r.name.clone(),
-                        what: "the source shrank while it was copied".into(),
-                    })
-                }
+                0 => break,
                 n => done += n,
             }
         }
-        Ok(buf)
+        Ok((buf, done))
     }
 
     async fn open_write(&self, rel: &str) -> Res<Arc<Handle>> {

@@ -83,8 +83,15 @@ pub trait Tree: Sized + Send + Sync + 'static {
     fn remove(&self, rel: &str) -> impl Future<Output = Res<()>> + Send;
     fn symlink(&self, target: &str, rel: &str) -> impl Future<Output = Res<()>> + Send;
     fn open_read(&self, rel: &str) -> impl Future<Output = Res<Self::Handle>> + Send;
-    /// Fills `buf[..len]` from `off`; a source that ends early is an error.
-    fn read(&self, r: &Self::Handle, buf: Vec<u8>, len: usize, off: u64) -> impl Future<Output = Res<Vec<u8>>> + Send;
+    /// Reads `buf[..len]` from `off`; returns the buffer and how much of it was read
+    /// (less only at the end of the file).
+    fn read(
+        &self,
+        r: &Self::Handle,
+        buf: Vec<u8>,
+        len: usize,
+        off: u64,
+    ) -> impl Future<Output = Res<(Vec<u8>, usize)>> + Send;
     /// Opens (creating if needed, never truncating) a file to write ranges of (and read
     /// them back with `--verify`).
     fn open_write(&self, rel: &str) -> impl Future<Output = Res<Self::Handle>> + Send;
