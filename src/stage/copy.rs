@@ -56,6 +56,9 @@ struct FileJob<A, B> {
     error: Mutex<Option<StageError>>,
 }
 
+/// The [`FileJob`] of a copy from `S` to `D`.
+type Job<S, D> = FileJob<<S as Tree>::Handle, <D as Tree>::Handle>;
+
 struct Open<A, B> {
     src: A,
     dst: B,
@@ -110,7 +113,7 @@ impl<S: Tree, D: Tree> Copier<S, D> {
     /// Copies `units` (this rank's share).
     pub async fn run(self: &Arc<Self>, units: Vec<Unit>) {
         self.make_dirs(&units).await;
-        let mut jobs: HashMap<usize, Arc<FileJob<S::Handle, D::Handle>>> = HashMap::new();
+        let mut jobs: HashMap<usize, Arc<Job<S, D>>> = HashMap::new();
         for u in units.iter().filter(|u| self.entries[u.entry].meta.kind == Kind::File) {
             let j = jobs.entry(u.entry).or_insert_with(|| {
                 Arc::new(FileJob { left: AtomicUsize::new(0), open: OnceCell::new(), error: Mutex::new(None) })

@@ -8,7 +8,7 @@ use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::tree::{join, to_system_time, Attrs, Kind, Meta, Res, Tree};
+use super::tree::{join, to_system_time, Attrs, Kind, Listing, Meta, Res, Tree};
 use super::StageError;
 
 #[derive(Clone)]
@@ -117,7 +117,7 @@ impl Tree for Local {
         .await
     }
 
-    async fn list(&self, rel: &str) -> Res<(Vec<(String, Meta)>, Option<StageError>)> {
+    async fn list(&self, rel: &str) -> Res<Listing> {
         let name = self.name(rel);
         self.blocking(rel, move |dir| {
             let mut out = Vec::new();
@@ -159,7 +159,7 @@ impl Tree for Local {
     }
 
     async fn remove(&self, rel: &str) -> Res<()> {
-        self.blocking(rel, |p| fs::remove_file(p)).await
+        self.blocking(rel, fs::remove_file).await
     }
 
     async fn symlink(&self, target: &str, rel: &str) -> Res<()> {
@@ -193,7 +193,8 @@ impl Tree for Local {
         let name = self.name(rel);
         // Owner-writable until finished: another rank may open the same file for its ranges.
         self.blocking(rel, |p| {
-            let file = fs::OpenOptions::new().read(true).write(true).create(true).mode(0o600).open(p)?;
+            let file =
+                fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).mode(0o600).open(p)?;
             Ok(Arc::new(Handle { file, name }))
         })
         .await

@@ -66,7 +66,7 @@ fn sanitize(id: &str) -> String {
 mod tests {
     use super::*;
 
-    fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + '_ {
+    fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
         move |n| vars.iter().find(|(k, _)| *k == n).map(|(_, v)| v.to_string())
     }
 

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use super::tree::{join, Attrs, Kind, Meta, Res, Tree};
+use super::tree::{join, Attrs, Kind, Listing, Meta, Res, Tree};
 use super::StageError;
 use crate::meta::SetAttr;
 use crate::{Attr, Client, Error, File, FileKind, OpenOptions};
@@ -73,7 +73,7 @@ impl Tree for Remote {
         }
     }
 
-    async fn list(&self, rel: &str) -> Res<(Vec<(String, Meta)>, Option<StageError>)> {
+    async fn list(&self, rel: &str) -> Res<Listing> {
         let (entries, e) = self.client.readdir_partial(&self.name(rel)).await.map_err(self.err(rel))?;
         let listed = entries.into_iter().map(|e| (e.name, meta_of(&e.attr))).collect();
         Ok((listed, e.map(self.err(rel))))

@@ -56,6 +56,9 @@ impl Attrs {
 
 pub type Res<T> = Result<T, StageError>;
 
+/// A directory's entries by name, and why some could not be listed.
+pub type Listing = (Vec<(String, Meta)>, Option<StageError>);
+
 /// One side of a copy. Handles are cheap to clone: the ranges of one file are copied by
 /// several tasks at once.
 ///
@@ -75,7 +78,7 @@ pub trait Tree: Sized + Send + Sync + 'static {
     fn stat(&self, rel: &str) -> impl Future<Output = Res<Option<Meta>>> + Send;
     /// The entries of a directory, with the error of what could not be listed (a
     /// BenchFS server that is down): the rest is still copied.
-    fn list(&self, rel: &str) -> impl Future<Output = Res<(Vec<(String, Meta)>, Option<StageError>)>> + Send;
+    fn list(&self, rel: &str) -> impl Future<Output = Res<Listing>> + Send;
     /// Creates a directory ("": the root, with its parents). Returns whether it is new
     /// (then nothing from an earlier run is in it); an existing directory is not an error.
     fn mkdir(&self, rel: &str) -> impl Future<Output = Res<bool>> + Send;
