@@ -101,7 +101,7 @@ def main():
             except Skip as e:
                 log(f"no FUSE comparison: {e}")
                 mount = None
-            with mount or _Null():
+            with mount or _Null(), _logs_on_error(c):
                 for rep in range(a.reps):
                     log(f"repetition {rep + 1}/{a.reps}")
                     out = base / "out"
@@ -128,6 +128,22 @@ def main():
     finally:
         shutil.rmtree(base, ignore_errors=True)
     report(times, a)
+
+
+class _logs_on_error:
+    """Shows the servers' logs when a case fails (they are deleted with the cluster)."""
+
+    def __init__(self, c):
+        self.c = c
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, *exc):
+        if kind is not None:
+            for f in sorted(self.c.dir.glob("s*.log")):
+                log(f"{f.name}: {f.read_text()[-2000:]}")
+        return False
 
 
 class _Null:
