@@ -12,6 +12,7 @@
 //! - [`stat`]: what `stat`/`statfs` report for a record, the same for every front end.
 //! - [`client`]: the async API used by the CLI, the C API and the FUSE mount.
 //! - [`ffi`]: the C API (`include/benchfs.h`).
+//! - [`stage`]: `benchfs stage-in`/`stage-out`: parallel copies of trees between a local file system and BenchFS.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod auth;
@@ -26,6 +27,7 @@ pub mod proto;
 pub mod registry;
 pub mod rpc;
 pub mod server;
+pub mod stage;
 pub mod stat;
 pub mod transport;
 

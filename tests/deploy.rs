@@ -123,6 +123,10 @@ fn mpirun_reason() -> Option<&'static str> {
 }
 
 fn launcher(dir: &Path, slots: usize, extra: &[&str], cmd: &[&str]) -> Output {
+    launcher_env(dir, slots, extra, cmd, &[])
+}
+
+fn launcher_env(dir: &Path, slots: usize, extra: &[&str], cmd: &[&str], env: &[(&str, String)]) -> Output {
     let hostfile = dir.join("hostfile");
     std::fs::write(&hostfile, format!("# this machine only\nlocalhost slots={slots}\n")).expect("hostfile");
     std::fs::create_dir_all(dir.join("work")).expect("work dir");
@@ -140,6 +144,7 @@ fn launcher(dir: &Path, slots: usize, extra: &[&str], cmd: &[&str]) -> Output {
         .args(cmd)
         .env("WORK", dir.join("work"))
         .env("RUST_LOG", "warn")
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .output()
         .expect("run benchfs-launch.sh")
 }
@@ -179,8 +184,17 @@ fn mpirun_launcher_passes_on_failure_and_still_cleans_up() {
         return;
     }
     let dir = tempfile::Builder::new().prefix("benchfs-launch-test-").tempdir().expect("tempdir");
-    let o = launcher(dir.path(), 2, &["--np", "2"], &["bash", "-c", "exit 7"]);
+    // Inputs are staged in before the command, results out after it, even though it fails.
+    let (input, output) = (dir.path().join("input"), dir.path().join("output"));
+    std::fs::create_dir_all(input.join("sub")).unwrap();
+    std::fs::write(input.join("sub/data"), vec![7u8; 300_000]).unwrap();
+    let env = [
+        ("BENCHFS_STAGE_IN", format!("{}:/in", input.display())),
+        ("BENCHFS_STAGE_OUT", format!("/in:{}", output.display())),
+    ];
+    let o = launcher_env(dir.path(), 2, &["--np", "2"], &["bash", "-c", "exit 7"], &env);
     assert_eq!(o.status.code(), Some(7), "the command's status is the launcher's:\n{}", show(&o));
+    assert!(std::fs::read(output.join("sub/data")).is_ok_and(|d| d == vec![7u8; 300_000]), "{}", show(&o));
     assert_clean(dir.path(), None);
 }
 

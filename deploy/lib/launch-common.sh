@@ -101,3 +101,25 @@ bfs_smoke() {
   ((rc == 0)) && bfs_log "smoke test passed: 8 MiB written and read back bit-identical"
   return "$rc"
 }
+
+# bfs_stage stage-in|stage-out LIST LAUNCHER...
+# Copies each SRC:DST pair of LIST (separated by spaces or commas; SRC and DST without
+# ':') with `benchfs stage-in|stage-out SRC DST`, started through LAUNCHER (srun or
+# mpirun, one process per node: each copies its share), with the extra arguments of
+# BENCHFS_STAGE_ARGS. Every pair is tried, whatever failed before; returns non-zero if
+# any did.
+bfs_stage() {
+  local dir=$1 list=$2 rc=0 pair extra
+  shift 2
+  read -r -a extra <<<"${BENCHFS_STAGE_ARGS:-}"
+  for pair in ${list//,/ }; do
+    if [[ $pair != *:* ]]; then
+      bfs_log "$dir: '$pair' is not SRC:DST"
+      rc=1
+      continue
+    fi
+    bfs_log "$dir ${pair%%:*} -> ${pair#*:}"
+    "$@" "$BIN/benchfs" "$dir" "${extra[@]}" "${pair%%:*}" "${pair#*:}" || rc=$?
+  done
+  return "$rc"
+}

@@ -12,6 +12,10 @@
 #    BENCHFS_BIN_DIR and BENCHFS_MPIRUN (the mpirun command line to reach the hosts)
 #    set; default: IOR through the C API (-a BENCHFS) and, with --mount, IOR -a POSIX
 #    on the mount (IOR from $BENCHFS_IOR_BIN or PATH; without IOR a put/get smoke test);
+#    With BENCHFS_STAGE_IN="SRC:DST ..." set, `benchfs stage-in` copies those first (one
+#    process per host, each a share; COMMAND does not run if it fails), and with
+#    BENCHFS_STAGE_OUT, `benchfs stage-out` copies results out after COMMAND, also when
+#    it failed or the launcher got SIGTERM/SIGINT (BENCHFS_STAGE_ARGS: extra arguments);
 # 5. unmounts, stops the servers with SIGTERM and deletes their data, also when
 #    anything above fails or the launcher is interrupted. Exits with COMMAND's status.
 #
@@ -127,8 +131,10 @@ NODE_ARGS=(--state "$STATE" --local "$LOCAL" --job "$JOB" --bin "$BIN" --expect 
 [[ -n $THREADS ]] && NODE_ARGS+=(--threads "$THREADS")
 [[ -n $MOUNT ]] && NODE_ARGS+=(--mount "$MOUNT" --fuse-args "$FUSE_ARGS")
 
-STEP_PID="" CMD_PID=""
+STEP_PID="" CMD_PID="" UP=0
 RC=0
+# One copying process per host, each with its share of the files and ranges.
+stage() { bfs_stage "$1" "$2" "${MPIRUN[@]}" -x BENCHFS_REGISTRY -np "${#HOSTS[@]}" --map-by ppr:1:node; }
 # shellcheck disable=SC2317 # runs from the EXIT trap
 cleanup() {
   local rc=$?
@@ -138,6 +144,9 @@ cleanup() {
     bfs_log "stopping the command (pid $CMD_PID)"
     kill -TERM "$CMD_PID" 2>/dev/null || true
     wait "$CMD_PID" 2>/dev/null || true
+  fi
+  if [[ -n ${BENCHFS_STAGE_OUT:-} && $UP == 1 ]]; then
+    stage stage-out "$BENCHFS_STAGE_OUT" || { bfs_log "stage-out failed"; ((RC)) || RC=1; }
   fi
   if [[ -n $STEP_PID ]]; then
     bfs_log "stopping the servers"
@@ -168,6 +177,10 @@ bfs_log "cluster up: $NP servers${MOUNT:+, mounted on $MOUNT on every host}"
 export BENCHFS_REGISTRY=$STATE/registry BENCHFS_MOUNT=$MOUNT BENCHFS_HOSTFILE=$HOSTFILE BENCHFS_BIN_DIR=$BIN
 BENCHFS_MPIRUN="${MPIRUN[*]}"
 export BENCHFS_MPIRUN
+UP=1
+if [[ -n ${BENCHFS_STAGE_IN:-} ]]; then
+  stage stage-in "$BENCHFS_STAGE_IN" || { UP=0 RC=1 && bfs_die "stage-in failed: not running the command (nor stage-out)"; }
+fi
 
 # IOR through the C API and, with --mount, through FUSE. Every status is checked by
 # hand, so one failed run does not hide the other.

@@ -1,4 +1,5 @@
-//! `benchfs`: the command-line client (status, put, get, ls, stat, mkdir, mv, ln, rm).
+//! `benchfs`: the command-line client (status, put, get, ls, stat, mkdir, mv, ln, rm,
+//! stage-in, stage-out).
 
 use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
@@ -61,6 +62,10 @@ enum Cmd {
         target: String,
         path: String,
     },
+    /// Copy a local tree (or file, or --files-from list) into BenchFS, in parallel.
+    StageIn(benchfs::stage::StageArgs),
+    /// Copy a BenchFS tree (or file, or --files-from list) out to the local file system.
+    StageOut(benchfs::stage::StageArgs),
     /// Remove a file (or, with -r, a directory tree).
     Rm {
         #[arg(short = 'r')]
@@ -121,6 +126,8 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
     let c = Client::new_lazy(cfg);
     let r = match &cli.cmd {
         Cmd::Status => unreachable!("handled above"),
+        Cmd::StageIn(a) => return stage(c, benchfs::stage::Direction::In, a).await,
+        Cmd::StageOut(a) => return stage(c, benchfs::stage::Direction::Out, a).await,
         Cmd::Put { local, remote } => put(&c, local, remote).await,
         Cmd::Get { remote, local } => get(&c, remote, local).await,
         Cmd::Ls { long, path } => ls(&c, path, *long).await,
@@ -132,6 +139,11 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         Cmd::Rm { recursive, path } => rm(&c, path, *recursive).await.map_err(|e| e.to_string()),
     };
     r.map(|()| ExitCode::SUCCESS)
+}
+
+async fn stage(c: Client, d: benchfs::stage::Direction, a: &benchfs::stage::StageArgs) -> Result<ExitCode, String> {
+    let all_copied = benchfs::stage::stage(c, d, a).await.map_err(|e| e.to_string())?;
+    Ok(if all_copied { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 async fn status(c: Client) -> ExitCode {

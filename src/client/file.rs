@@ -186,15 +186,21 @@ impl File {
 
     /// Publishes this handle's writes (size and mtime) to the metadata owner.
     pub async fn flush(&self) -> Result<()> {
-        if !self.dirty.swap(false, Ordering::AcqRel) {
+        self.publish(SetAttr::default()).await
+    }
+
+    /// Publishes this handle's writes together with `extra` in one request: its mode and
+    /// times win over the publication's mtime, and its `grow_to` raises the size further
+    /// (a copy ending in a hole it did not write). A copy tool sets the source's
+    /// attributes this way without a second round trip per file.
+    pub async fn publish(&self, extra: SetAttr) -> Result<()> {
+        let dirty = self.dirty.swap(false, Ordering::AcqRel);
+        if !dirty && extra == SetAttr::default() {
             return Ok(());
         }
         let wrote = self.wrote.swap(0, Ordering::AcqRel);
-        let set = SetAttr {
-            grow_to: Some(self.written_end.load(Ordering::Acquire)),
-            wrote: Some(wrote),
-            ..Default::default()
-        };
+        let end = self.written_end.load(Ordering::Acquire).max(extra.grow_to.unwrap_or(0));
+        let set = SetAttr { grow_to: Some(end), wrote: Some(wrote), ..extra };
         match self.client.update_file(&self.path(), self.fid, set).await {
             Ok((path, a)) => {
                 if path != self.path() {
@@ -205,7 +211,7 @@ impl File {
             }
             Err(e) => {
                 self.wrote.fetch_add(wrote, Ordering::AcqRel);
-                self.dirty.store(true, Ordering::Release);
+                self.dirty.fetch_or(dirty, Ordering::AcqRel);
                 Err(e)
             }
         }

@@ -250,18 +250,32 @@ impl Client {
 
     /// All entries directly under `path`, sorted by name (without "." and "..").
     pub async fn readdir(&self, path: &str) -> Result<Vec<DirEntry>> {
+        match self.readdir_partial(path).await? {
+            (all, None) => Ok(all),
+            (_, Some(e)) => Err(e),
+        }
+    }
+
+    /// The entries of `path` that the reachable servers hold, sorted by name, and the
+    /// first error of a server that did not answer: a copy tool copies what it can see
+    /// and names what it could not list.
+    pub async fn readdir_partial(&self, path: &str) -> Result<(Vec<DirEntry>, Option<Error>)> {
         let p = normalize(path)?;
         let attr = self.stat_norm(&p).await?;
         if !attr.is_dir() {
             return Err(Error::NotDir(p));
         }
         let lists = join_all((0..self.server_count()).map(|i| self.list_server(i, &p))).await;
-        let mut all = Vec::new();
+        let (mut all, mut first_err) = (Vec::new(), None);
         for l in lists {
-            all.extend(l?);
+            match l {
+                Ok(l) => all.extend(l),
+                Err(e) if first_err.is_none() => first_err = Some(e),
+                Err(_) => {}
+            }
         }
         all.sort_unstable_by(|a, b| a.name.cmp(&b.name));
-        Ok(all)
+        Ok((all, first_err))
     }
 
     /// Every page of one server's entries under `dir`.
