@@ -1,8 +1,6 @@
 //! Namespace operations: open/create, stat, mkdir/rmdir, unlink, rename, readdir,
 //! truncate and attribute changes.
 
-use futures::future::join_all;
-
 use super::{Client, DirEntry, File};
 use crate::error::{Error, Result};
 use crate::meta::{Attr, FileId, FileKind, SetAttr};
@@ -240,9 +238,14 @@ impl Client {
         if !attr.is_dir() {
             return Err(Error::NotDir(p));
         }
-        let lists = join_all((0..self.server_count()).map(|i| self.list_server(i, &p))).await;
+        self.list_all_servers(&p).await
+    }
+
+    /// Every server's entries under `dir`, merged by name. The servers are asked in
+    /// parallel, at most `fan_out::MAX_IN_FLIGHT` at a time, each page by page.
+    async fn list_all_servers(&self, dir: &str) -> Result<Vec<DirEntry>> {
         let mut all = Vec::new();
-        for l in lists {
+        for l in super::fan_out::each(self.server_count(), |i| self.list_server(i, dir)).await {
             all.extend(l?);
         }
         all.sort_unstable_by(|a, b| a.name.cmp(&b.name));
