@@ -31,7 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from lib.scale_report import update_report
+from lib.scale_report import read_csv, update_report
 
 ROOT = Path(__file__).resolve().parent.parent
 READY = "benchfsd listening on "
@@ -214,13 +214,20 @@ def main():
     ap.add_argument("--big-mib", type=int, default=1024, help="size of the file written for chunk balance (MiB)")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--bin-dir", type=Path, default=ROOT / "target/release")
-    ap.add_argument("--driver", type=Path, required=True)
+    ap.add_argument("--driver", type=Path)
+    ap.add_argument("--report", type=Path, help="redo the report of a saved results/scale-TIME.csv; run nothing")
     ap.add_argument("--base", default="/dev/shm" if Path("/dev/shm").is_dir() else None,
                     help="where servers keep their data (default /dev/shm)")
     ap.add_argument("--out", type=Path, default=ROOT / "results")
     ap.add_argument("--command", default="bench/scale.sh", help="the command line shown in the report")
     ap.add_argument("--no-docs", action="store_true", help="write the CSV only")
     args = ap.parse_args()
+    if args.report:
+        meta = json.loads(Path(str(args.report) + ".json").read_text())
+        update_report(read_csv(args.report), meta, args.report.parent, ROOT / "docs", args.report.name)
+        return
+    if args.driver is None:
+        ap.error("--driver is required (bench/scale.sh finds it)")
     counts = [int(x) for x in args.servers.split(",") if x]
     rows = []
     start, load0 = time.time(), os.getloadavg()[0]

@@ -3,6 +3,7 @@
 # connection, creates, readdir, status and placement balance per server count.
 #
 #   bench/scale.sh [--servers 1,4,16,64] [--clients 64] [--files 10000] [--big-mib 1024] [--reps 3]
+#   bench/scale.sh --report results/scale-TIME.csv     (redo tables, plot and docs of a run)
 #
 # Every count is a parameter, so the same command runs on a bigger node (e.g.
 # --servers 1,4,16,64,256 --clients 256 --files 100000 --big-mib 4096). Builds the release
@@ -12,7 +13,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v python3 >/dev/null || { echo "bench/scale.sh: python3 is required" >&2; exit 1; }
-for a in "$@"; do [[ $a == -h || $a == --help ]] && exec python3 bench/scale.py --driver none --help; done
+for a in "$@"; do
+  case $a in
+    -h | --help | --report | --report=*) exec python3 bench/scale.py "$@" ;; # nothing to build
+  esac
+done
 # shellcheck source=bench/lib/driver.sh
 source bench/lib/driver.sh
 if [[ ${BENCHFS_BENCH_NO_BUILD:-0} != 1 ]]; then

@@ -134,11 +134,15 @@ def section(rows, meta, csv_name, images):
     return "\n".join(lines)
 
 
-def update_report(rows, meta, out: Path, docs):
+def update_report(rows, meta, out: Path, docs, name=None):
+    """Writes the CSV (and its run description beside it) unless `name` names a saved one."""
+    import json
     import time
 
-    name = f"scale-{time.strftime('%Y%m%d-%H%M%S')}.csv"
-    write_csv(out / name, rows)
+    if name is None:
+        name = f"scale-{time.strftime('%Y%m%d-%H%M%S')}.csv"
+        write_csv(out / name, rows)
+        (out / (name + ".json")).write_text(json.dumps(meta))
     print(table(rows))
     print(f"scale: raw numbers in {out / name}")
     if docs is None:
