@@ -1,6 +1,7 @@
 //! What changes with the number of servers: readdir fans out to every server (bounded,
-//! paged) and must return each entry once; servers raise their open-file limit, since
-//! every connection is a descriptor.
+//! paged) and must return each entry once, and so must a tree walk (`benchfs find`,
+//! IO500's find phase); servers raise their open-file limit, since every connection is
+//! a descriptor.
 
 mod common;
 
@@ -72,4 +73,36 @@ fn benchfsd_raises_its_open_file_limit_to_the_hard_limit() {
     } else {
         assert_eq!(soft, hard, "benchfsd started with a soft limit of {low} (hard {hard}) kept {soft}");
     }
+}
+
+#[test]
+fn find_walks_every_level_and_applies_name_size_and_newer() {
+    let cluster = Cluster::start(4);
+    let stamp = cluster.dir.path().join("timestamp");
+    runtime().block_on(async {
+        let c = cluster.client().await;
+        for d in ["/t", "/t/a", "/t/a/b", "/t/c"] {
+            c.mkdir(d, 0o755).await.unwrap();
+        }
+        let old = c.create("/t/a/old01", 0o644).await.unwrap();
+        old.write_at(&[7u8; 3901], 0).await.unwrap();
+        old.close().await.unwrap();
+        // mtimes have nanoseconds, but make sure the clock moved past the old file's.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(&stamp, b"").unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        for (path, len) in [("/t/a/b/new01", 3901), ("/t/c/x01", 3901), ("/t/c/y01", 10), ("/t/c/z02", 3901)] {
+            let f = c.create(path, 0o644).await.unwrap();
+            f.write_at(&vec![1u8; len], 0).await.unwrap();
+            f.close().await.unwrap();
+        }
+    });
+    let all = cluster.cli(&["find", "/t"]);
+    let mut got: Vec<&str> = all.lines().collect();
+    got.sort_unstable();
+    let want = ["/t/a", "/t/a/b", "/t/a/b/new01", "/t/a/old01", "/t/c", "/t/c/x01", "/t/c/y01", "/t/c/z02"];
+    assert_eq!(got, want);
+    let stamp = stamp.to_str().unwrap();
+    let io500 = cluster.cli(&["find", "/t", "--newer", stamp, "--size", "3901c", "--name", "*01*", "--count"]);
+    assert_eq!(io500.trim(), "MATCHED 2/8");
 }

@@ -8,6 +8,7 @@ mod dir_cache;
 mod fan_out;
 mod file;
 mod namespace;
+mod walk;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
