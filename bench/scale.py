@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -31,6 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from lib.cluster import stop_all
 from lib.scale_report import read_csv, update_report
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -119,15 +119,7 @@ class Servers:
         return [(proc_status_kib(p.pid, "VmRSS"), *fds(p.pid)) for p in self.procs]
 
     def __exit__(self, *exc):
-        for p in self.procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in self.procs:
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        stop_all(self.procs, grace=30)
         shutil.rmtree(self.dir, ignore_errors=True)
         return False
 

@@ -31,13 +31,13 @@ COLORS = {"native": "#222222", "bindfs": "#999999", "client": "#1f77b4", "capi":
           "fuse-dio": "#98df8a", "ior-native": "#8c564b", "ior-capi": "#ff7f0e", "ior-fuse": "#9467bd"}
 
 
-def write_csv(path: Path, rows):
+def write_csv(path: Path, rows, fields=CSV_FIELDS):
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=CSV_FIELDS)
+        w = csv.DictWriter(f, fieldnames=fields)
         w.writeheader()
         for r in rows:
-            w.writerow({k: r.get(k, "") for k in CSV_FIELDS})
+            w.writerow({k: r.get(k, "") for k in fields})
 
 
 def medians(rows):

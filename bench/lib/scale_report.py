@@ -6,7 +6,7 @@ import statistics
 from collections import defaultdict
 from pathlib import Path
 
-from lib.report import update_docs
+from lib.report import update_docs, write_csv
 
 MARKERS = ("<!-- scale:begin -->", "<!-- scale:end -->")
 FIELDS = ["servers", "rep", "metric", "value", "unit", "clients", "entries", "records", "mib"]
@@ -27,15 +27,6 @@ METRICS = [
     ("records-spread", "metadata records per server, max/mean", "{:.2f}"),
     ("chunk-bytes-spread", "chunk bytes per server, max/mean", "{:.2f}"),
 ]
-
-
-def write_csv(path: Path, rows):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=FIELDS)
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: r.get(k, "") for k in FIELDS})
 
 
 def read_csv(path: Path):
@@ -141,7 +132,7 @@ def update_report(rows, meta, out: Path, docs, name=None):
 
     if name is None:
         name = f"scale-{time.strftime('%Y%m%d-%H%M%S')}.csv"
-        write_csv(out / name, rows)
+        write_csv(out / name, rows, FIELDS)
         (out / (name + ".json")).write_text(json.dumps(meta))
     print(table(rows))
     print(f"scale: raw numbers in {out / name}")
