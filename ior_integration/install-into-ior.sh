@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# install-into-ior.sh IOR_SRC_DIR
+# install-into-ior.sh IOR_SRC_DIR | IO500_DIR
 #
 # Adds the BenchFS backend (aiori-BENCHFS.c, `ior -a BENCHFS`) to an IOR
-# source tree that you already have (https://github.com/hpc/ior). It:
+# source tree that you already have (https://github.com/hpc/ior), or to the
+# one an IO500 checkout builds (IO500_DIR/build/ior, made by its prepare.sh).
+# It:
 #   - copies aiori-BENCHFS.c into IOR_SRC_DIR/src,
 #   - adds a --with-benchfs option to configure.ac (pkg-config module
 #     "benchfs", with an rpath to its libdir),
@@ -27,10 +29,11 @@ die() {
 
 usage() {
     cat <<EOF
-usage: $(basename "$0") IOR_SRC_DIR
+usage: $(basename "$0") IOR_SRC_DIR | IO500_DIR
 
 Adds the BenchFS backend to the IOR source tree IOR_SRC_DIR (a checkout of
-https://github.com/hpc/ior). Safe to run more than once.
+https://github.com/hpc/ior), or to IO500_DIR/build/ior when given an IO500
+checkout on which prepare.sh has run once. Safe to run more than once.
 EOF
 }
 
@@ -48,6 +51,14 @@ esac
 ior_dir=$1
 [[ -d "$ior_dir" ]] || die "'$ior_dir' is not a directory"
 ior_dir=$(cd "$ior_dir" && pwd)
+# An IO500 checkout: its prepare.sh clones IOR into build/ior and builds it there.
+io500_dir=
+if [[ -f "$ior_dir/prepare.sh" && -f "$ior_dir/src/phase_ior.c" ]]; then
+    io500_dir=$ior_dir
+    [[ -d "$io500_dir/build/ior" ]] ||
+        die "'$io500_dir' is an IO500 checkout without build/ior: run its ./prepare.sh once first"
+    ior_dir=$io500_dir/build/ior
+fi
 [[ -f "$backend_src" ]] || die "cannot find $backend_src (run the script from a BenchFS checkout)"
 
 # --- is this an IOR source tree? -------------------------------------------
@@ -264,6 +275,19 @@ else
 fi
 
 benchfs_root=$(cd "$script_dir/.." && pwd)
+if [[ -n $io500_dir ]]; then
+    cat <<EOF
+
+Next, rebuild IO500 with the backend (prepare.sh builds build/ior again with
+the flag; benchfs.pc comes with libbenchfs, e.g. $benchfs_root/target/release/pkgconfig):
+
+  cd $io500_dir
+  PKG_CONFIG_PATH=$benchfs_root/target/release/pkgconfig IOR_EXTRA_CONFIGURE_FLAGS=--with-benchfs ./prepare.sh
+
+Then run it against BenchFS with $benchfs_root/bench/io500.sh.
+EOF
+    exit 0
+fi
 cat <<EOF
 
 Next, build IOR with the backend (benchfs.pc comes with libbenchfs, e.g.

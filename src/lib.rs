@@ -7,6 +7,7 @@
 //! - [`proto`]: wire messages and the frame layout (versioned, size-bounded).
 //! - [`meta`]: the file system's records (attributes), shared by stores, wire and clients.
 //! - [`rpc`]: framing over TCP and the multiplexed client connection.
+//! - [`fd_limit`]: raising the open-file limit that connections count against.
 //! - [`transport`]: the client's seam to the servers (TCP, in-process, fault-injecting).
 //! - [`server`]: `benchfsd` internals (metadata store, chunk store, request handlers).
 //! - [`stat`]: what `stat`/`statfs` report for a record, the same for every front end.
@@ -19,6 +20,7 @@ pub mod auth;
 pub mod client;
 pub mod config;
 pub mod error;
+pub mod fd_limit;
 pub mod ffi;
 pub mod meta;
 pub mod path;

@@ -354,3 +354,31 @@ fn refuses_missing_directory_and_bad_usage() {
     assert!(!out.status.success(), "installer ran without an argument");
     assert!(text(&out.stderr).contains("usage"), "{}", text(&out.stderr));
 }
+
+/// An IO500 checkout: prepare.sh and src/phase_ior.c at its root, IOR in build/ior.
+fn write_io500_tree(root: &Path) {
+    fs::create_dir_all(root.join("src")).unwrap();
+    fs::write(root.join("prepare.sh"), "#!/bin/bash\n").unwrap();
+    fs::write(root.join("src/phase_ior.c"), "").unwrap();
+}
+
+#[test]
+fn installs_into_the_ior_tree_of_an_io500_checkout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    write_io500_tree(root);
+    let before = run_installer(root);
+    assert!(!before.status.success(), "an IO500 checkout without build/ior was accepted");
+    assert!(text(&before.stderr).contains("prepare.sh"), "no hint to run prepare.sh: {}", text(&before.stderr));
+
+    write_ior_tree(&root.join("build/ior"));
+    let out = run_installer(root);
+    assert!(out.status.success(), "installer failed: {}", text(&out.stderr));
+    assert!(root.join("build/ior/src/aiori-BENCHFS.c").is_file(), "backend not copied into build/ior");
+    assert!(read(&root.join("build/ior"), "src/aiori.c").contains("benchfs_aiori"));
+    assert!(
+        text(&out.stdout).contains("IOR_EXTRA_CONFIGURE_FLAGS=--with-benchfs ./prepare.sh"),
+        "no IO500 build instructions:\n{}",
+        text(&out.stdout)
+    );
+}

@@ -72,17 +72,22 @@ class Cluster:
         return out
 
     def __exit__(self, *exc):
-        for p in self.procs:
-            if p.poll() is None:
-                p.terminate()
-        for p in self.procs:
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        stop_all(self.procs)
         shutil.rmtree(self.dir, ignore_errors=True)
         return False
+
+
+def stop_all(procs, grace=20):
+    """SIGTERM to every process still running, then waits; SIGKILL after `grace` seconds."""
+    for p in procs:
+        if p.poll() is None:
+            p.terminate()
+    for p in procs:
+        try:
+            p.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
 
 
 def is_mounted(path: Path) -> bool:

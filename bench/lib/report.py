@@ -31,13 +31,13 @@ COLORS = {"native": "#222222", "bindfs": "#999999", "client": "#1f77b4", "capi":
           "fuse-dio": "#98df8a", "ior-native": "#8c564b", "ior-capi": "#ff7f0e", "ior-fuse": "#9467bd"}
 
 
-def write_csv(path: Path, rows):
+def write_csv(path: Path, rows, fields=CSV_FIELDS):
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=CSV_FIELDS)
+        w = csv.DictWriter(f, fieldnames=fields)
         w.writeheader()
         for r in rows:
-            w.writerow({k: r.get(k, "") for k in CSV_FIELDS})
+            w.writerow({k: r.get(k, "") for k in fields})
 
 
 def medians(rows):
@@ -191,15 +191,16 @@ def plots(rows, img_dir: Path, servers_shown):
     return files, None
 
 
-def update_docs(doc: Path, section: str):
+def update_docs(doc: Path, section: str, markers=(BEGIN, END), title="# Benchmarks"):
     """Replaces the text between the markers in `doc` (created with them if absent)."""
+    begin, end = markers
     if doc.exists():
         text = doc.read_text()
     else:
-        text = "# Benchmarks\n\n" + BEGIN + "\n" + END + "\n"
-    if BEGIN not in text or END not in text:
-        text = text.rstrip("\n") + "\n\n" + BEGIN + "\n" + END + "\n"
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
+        text = title + "\n\n" + begin + "\n" + end + "\n"
+    if begin not in text or end not in text:
+        text = text.rstrip("\n") + "\n\n" + begin + "\n" + end + "\n"
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
     doc.parent.mkdir(parents=True, exist_ok=True)
-    doc.write_text(head + BEGIN + "\n" + section.strip("\n") + "\n" + END + tail)
+    doc.write_text(head + begin + "\n" + section.strip("\n") + "\n" + end + tail)

@@ -1,4 +1,4 @@
-//! `benchfs`: the command-line client (status, put, get, ls, stat, mkdir, mv, ln, rm,
+//! `benchfs`: the command-line client (status, put, get, ls, stat, mkdir, mv, ln, find, rm,
 //! stage-in, stage-out).
 
 use std::io::{IsTerminal, Read, Write};
@@ -66,6 +66,23 @@ enum Cmd {
     StageIn(benchfs::stage::StageArgs),
     /// Copy a BenchFS tree (or file, or --files-from list) out to the local file system.
     StageOut(benchfs::stage::StageArgs),
+    /// Entries below PATH that match every test given (as GNU find's -name, -size Nc,
+    /// -newer), listed in parallel; prints their paths, or with --count only
+    /// "MATCHED <matches>/<entries examined>" (IO500's external find format).
+    Find {
+        path: String,
+        /// Name pattern with * and ? (find -name).
+        #[arg(long)]
+        name: Option<String>,
+        /// Exact size in bytes, "3901" or "3901c" (find -size Nc).
+        #[arg(long)]
+        size: Option<String>,
+        /// Modified after this *local* file (find -newer; IO500's timestamp file is local).
+        #[arg(long)]
+        newer: Option<PathBuf>,
+        #[arg(long)]
+        count: bool,
+    },
     /// Remove a file (or, with -r, a directory tree).
     Rm {
         #[arg(short = 'r')]
@@ -137,6 +154,9 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         Cmd::Ln { symbolic: false, target, path } => c.link(target, path).await.map(drop).map_err(|e| e.to_string()),
         Cmd::Mv { old, new } => c.rename(old, new).await.map_err(|e| e.to_string()),
         Cmd::Rm { recursive, path } => rm(&c, path, *recursive).await.map_err(|e| e.to_string()),
+        Cmd::Find { path, name, size, newer, count } => {
+            find(&c, path, name.as_deref(), size.as_deref(), newer.as_ref(), *count).await
+        }
     };
     r.map(|()| ExitCode::SUCCESS)
 }
@@ -361,6 +381,61 @@ async fn mkdir(c: &Client, path: &str, parents: bool) -> Result<(), String> {
 
 /// `benchfs rm`: refuses the root up front, however it is spelled ("/", "//", "/x/.."),
 /// as rm(1) does; a recursive removal would otherwise empty the whole cluster.
+/// Whether `name` matches `pat`, where `*` is any run of characters and `?` any one.
+fn glob(pat: &[char], name: &[char]) -> bool {
+    match (pat.first(), name.first()) {
+        (None, None) => true,
+        (Some('*'), _) => glob(&pat[1..], name) || (!name.is_empty() && glob(pat, &name[1..])),
+        (Some('?'), Some(_)) => glob(&pat[1..], &name[1..]),
+        (Some(p), Some(n)) if p == n => glob(&pat[1..], &name[1..]),
+        _ => false,
+    }
+}
+
+async fn find(
+    c: &Client,
+    root: &str,
+    name: Option<&str>,
+    size: Option<&str>,
+    newer: Option<&PathBuf>,
+    count: bool,
+) -> Result<(), String> {
+    let pat: Option<Vec<char>> = name.map(|n| n.chars().collect());
+    let size = match size {
+        Some(s) => Some(s.trim_end_matches('c').parse::<u64>().map_err(|e| format!("--size {s}: {e}"))?),
+        None => None,
+    };
+    let after = match newer {
+        Some(f) => {
+            let m = std::fs::metadata(f).map_err(|e| format!("--newer {}: {e}", f.display()))?;
+            let t = m.modified().map_err(|e| e.to_string())?;
+            let d = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+            Some((i64::try_from(d.as_secs()).unwrap_or(i64::MAX), d.subsec_nanos()))
+        }
+        None => None,
+    };
+    let (mut matched, mut total) = (0u64, 0u64);
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    c.walk(root, |dir, e| {
+        total += 1;
+        let hit = pat.as_ref().is_none_or(|p| glob(p, &e.name.chars().collect::<Vec<_>>()))
+            && size.is_none_or(|s| e.attr.is_file() && e.attr.size == s)
+            && after.is_none_or(|t| e.attr.mtime > t);
+        if hit {
+            matched += 1;
+            if !count {
+                let _ = writeln!(out, "{}/{}", dir.trim_end_matches('/'), e.name);
+            }
+        }
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    if count {
+        writeln!(out, "MATCHED {matched}/{total}").map_err(|e| e.to_string())?;
+    }
+    out.flush().map_err(|e| e.to_string())
+}
+
 async fn rm(c: &Client, path: &str, recursive: bool) -> benchfs::Result<()> {
     if benchfs::path::normalize(path)? == "/" {
         return Err(benchfs::Error::Invalid(format!("refusing to remove the root directory ({path})")));

@@ -42,6 +42,7 @@ fn main() -> ExitCode {
         // Colour codes only for a terminal: logs redirected to files stay plain text.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    check_fd_limit(args.max_connections);
     let mut rt = tokio::runtime::Builder::new_multi_thread();
     rt.enable_all();
     if let Some(t) = args.threads {
@@ -54,6 +55,28 @@ fn main() -> ExitCode {
     match rt.block_on(serve(args)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&e),
+    }
+}
+
+/// Descriptors beyond the client connections: the listener, the metadata store, chunk
+/// files being read or written, and connections to peers (one per other member).
+const FD_RESERVE: u64 = 1024;
+
+/// Every connection is a descriptor: raise the soft limit to the hard one, and say at
+/// start (not at the first refused connection) when the hard limit cannot hold
+/// `--max-connections`.
+fn check_fd_limit(max_connections: usize) {
+    let want = u64::try_from(max_connections).unwrap_or(u64::MAX).saturating_add(FD_RESERVE);
+    match benchfs::fd_limit::raise() {
+        Ok(l) if l.soft < want => tracing::warn!(
+            soft = l.soft,
+            hard = l.hard,
+            max_connections,
+            "the open-file limit is lower than --max-connections plus {FD_RESERVE}: connections past it \
+             fail at accept; raise the hard limit (ulimit -Hn) or lower --max-connections"
+        ),
+        Ok(l) => tracing::debug!(soft = l.soft, "open-file limit"),
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
     }
 }
 

@@ -5,8 +5,10 @@
 //! fan out to every server. See [`File`] for reads and writes.
 
 mod dir_cache;
+mod fan_out;
 mod file;
 mod namespace;
+mod walk;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -59,7 +61,7 @@ impl Client {
     /// ring); the error names the first server that does not.
     pub async fn connect(cfg: Config) -> Result<Client> {
         let c = Client::new_lazy(cfg);
-        for r in join_all((0..c.server_count()).map(|i| c.op(i, Ping {}))).await {
+        for r in fan_out::each(c.server_count(), |i| c.op(i, Ping {})).await {
             r?;
         }
         Ok(c)
@@ -67,6 +69,8 @@ impl Client {
 
     /// Builds a client over TCP without contacting anyone; connections open on first use.
     pub fn new_lazy(cfg: Config) -> Client {
+        // One descriptor per server: a client of a large cluster needs more than 1024.
+        crate::fd_limit::raise_once();
         let opts = TcpOptions { timeout: cfg.timeout, max_in_flight: cfg.max_in_flight, secret: cfg.secret.clone() };
         let transport = Arc::new(TcpTransport::new(cfg.servers.clone(), opts));
         Client::with_transport(cfg, transport)
@@ -141,7 +145,7 @@ impl Client {
 
     /// The same request to every server, answers in server order.
     async fn fan_out<O: Op + Clone>(&self, op: O) -> Vec<Result<O::Reply>> {
-        join_all((0..self.server_count()).map(|i| self.op(i, op.clone()))).await
+        fan_out::each(self.server_count(), |i| self.op(i, op.clone())).await
     }
 
     /// Drops the chunks of `fid` at or beyond `size`. With `known_end`, only the servers

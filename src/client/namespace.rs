@@ -1,8 +1,6 @@
 //! Namespace operations: open/create, stat, mkdir/rmdir, unlink, rename, readdir,
 //! truncate and attribute changes.
 
-use futures::future::join_all;
-
 use super::{Client, DirEntry, File};
 use crate::error::{Error, Result};
 use crate::meta::{Attr, FileId, FileKind, SetAttr};
@@ -265,7 +263,9 @@ impl Client {
         if !attr.is_dir() {
             return Err(Error::NotDir(p));
         }
-        let lists = join_all((0..self.server_count()).map(|i| self.list_server(i, &p))).await;
+        // Asked in parallel, at most `fan_out::MAX_IN_FLIGHT` servers at a time, each
+        // page by page.
+        let lists = super::fan_out::each(self.server_count(), |i| self.list_server(i, &p)).await;
         let (mut all, mut first_err) = (Vec::new(), None);
         for l in lists {
             match l {

@@ -65,7 +65,9 @@ impl Connection {
     pub async fn connect(addr: &str, timeout: Duration, max_in_flight: usize) -> Result<Connection> {
         let stream = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
             Ok(Ok(s)) => s,
-            Ok(Err(source)) => return Err(Error::Unreachable { server: addr.to_string(), source }),
+            Ok(Err(e)) => {
+                return Err(Error::Unreachable { server: addr.to_string(), source: crate::fd_limit::explain(e) })
+            }
             Err(_) => {
                 return Err(Error::Timeout { server: addr.to_string(), op: "connect", secs: timeout.as_secs_f64() })
             }
@@ -76,7 +78,7 @@ impl Connection {
         let closed = Arc::new(AtomicBool::new(false));
         let reader = tokio::spawn(read_replies(
             addr.to_string(),
-            BufReader::with_capacity(1 << 16, rd),
+            BufReader::with_capacity(crate::rpc::wire::READ_BUFFER, rd),
             pending.clone(),
             closed.clone(),
         ));

@@ -75,7 +75,7 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, node: Arc<Node>, mut sto
     async move {
         tracing::debug!("accepted");
         let (rd, wr) = stream.into_split();
-        let mut rd = BufReader::with_capacity(1 << 16, rd);
+        let mut rd = BufReader::with_capacity(crate::rpc::wire::READ_BUFFER, rd);
         let writer: Writer = Arc::new(Mutex::new(wr));
         let permits = Arc::new(Semaphore::new(MAX_IN_FLIGHT_PER_CONN));
         let mut authenticated = node.secret.is_none();

@@ -76,7 +76,7 @@ pub async fn run(
                 }
                 Err(e) => {
                     // Out of fds and similar: back off instead of spinning.
-                    tracing::warn!(error = %e, "accept failed");
+                    tracing::warn!(error = %crate::fd_limit::explain(e), "accept failed");
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             },

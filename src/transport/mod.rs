@@ -10,6 +10,7 @@
 //! every transport failure; pairing replies with their request types is the client's
 //! job ([`crate::client::Client::op`]).
 
+pub mod backoff;
 pub mod faulty;
 pub mod local;
 pub mod tcp;

@@ -4,15 +4,41 @@
 //! transport's server list (or, new, adopt it) so no key ever goes to a server that
 //! would answer for a ring it does not belong to.
 
+use std::io::ErrorKind;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use super::backoff::Backoff;
 use super::{BoxFuture, Transport};
 use crate::auth::{self, Secret};
 use crate::error::{Error, Result};
 use crate::placement::members_hash;
 use crate::proto::{AdoptRing, Auth, Challenge, Hello, Op, Reply, ReplyBody, Request, RingId};
 use crate::rpc::Connection;
+
+/// Tries to open one connection before its error reaches the caller, and the first pause
+/// between them (doubling, jittered; see [`Backoff`]): enough to ride out a start-up
+/// storm, short enough that a server that is really down fails within ~0.2 s.
+const CONNECT_TRIES: u32 = 4;
+const FIRST_CONNECT_PAUSE: Duration = Duration::from_millis(25);
+
+/// Connect failures worth another try: the server turned the connection away (refused
+/// while its accept queue was full or before it listened, reset or closed at its
+/// connection limit), or this host was out of ephemeral ports for a moment.
+fn transient(e: &Error) -> bool {
+    match e {
+        Error::Unreachable { source, .. } => matches!(
+            source.kind(),
+            ErrorKind::ConnectionRefused
+                | ErrorKind::ConnectionReset
+                | ErrorKind::ConnectionAborted
+                | ErrorKind::AddrNotAvailable
+                | ErrorKind::AddrInUse
+        ),
+        Error::ConnectionLost { .. } => true,
+        _ => false,
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct TcpOptions {
@@ -94,7 +120,7 @@ impl TcpTransport {
             return Ok(c);
         }
         let addr = &self.servers[i];
-        let (conn, ring) = open(addr, &self.opts).await?;
+        let (conn, ring) = self.open_retrying(addr).await?;
         let ring = match ring {
             Some(r) => r,
             None => typed(&conn, AdoptRing { members: self.servers.clone(), formed: None }).await?.ring,
@@ -110,6 +136,20 @@ impl TcpTransport {
         let c = Arc::new(conn);
         *self.slots[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(c.clone());
         Ok(c)
+    }
+
+    /// [`open`], tried again after a jittered pause while it fails with a [`transient`] error.
+    async fn open_retrying(&self, addr: &str) -> Result<(Connection, Option<RingId>)> {
+        let deadline = Instant::now() + self.opts.timeout;
+        let mut backoff = Backoff::new(FIRST_CONNECT_PAUSE, 8 * FIRST_CONNECT_PAUSE, CONNECT_TRIES - 1, deadline);
+        loop {
+            match open(addr, &self.opts).await {
+                Err(e) if transient(&e) && backoff.wait().await => {
+                    tracing::debug!(server = addr, error = %e, "retrying connect")
+                }
+                r => return r,
+            }
+        }
     }
 
     /// Asks server `i` for its ring without adopting anything (a joining server's probe).
