@@ -19,6 +19,7 @@ use benchfs::meta::SetAttr;
 use benchfs::path::{join, split};
 use benchfs::{Attr, Client, FileKind, OpenOptions, StatFs};
 
+use crate::dir_attrs::DirAttrs;
 use crate::error::{FsError, Result};
 use crate::handles::{DirSnapshot, Handles};
 use crate::inode::{InodeTable, ROOT_INO};
@@ -70,6 +71,8 @@ pub struct BenchFs {
     /// whatever chmod/chown/utimens on the mountpoint set since. Not shared with other
     /// mounts; lost at unmount.
     root: Mutex<Attr>,
+    /// Directories' attributes for the kernel's permission checks (see `dir_attrs.rs`).
+    dirs: DirAttrs,
 }
 
 /// Mode of the mount's root unless `--root-mode` says otherwise.
@@ -108,7 +111,35 @@ impl BenchFs {
         // SAFETY: getuid/getgid cannot fail and touch no memory.
         let owner = unsafe { (libc::getuid(), libc::getgid()) };
         let root = Attr::new(FileKind::Dir, mode, owner, now(), 0, 0);
-        BenchFs { client, inodes: InodeTable::new(), handles: Handles::default(), root: Mutex::new(root) }
+        BenchFs {
+            client,
+            inodes: InodeTable::new(),
+            handles: Handles::default(),
+            root: Mutex::new(root),
+            dirs: DirAttrs::new(std::time::Duration::ZERO),
+        }
+    }
+
+    /// Answers the kernel's requests for directories' attributes from what the mount
+    /// heard from their owners less than `ttl` ago (the attribute timeout).
+    pub fn with_dir_ttl(mut self, ttl: std::time::Duration) -> BenchFs {
+        self.dirs = DirAttrs::new(ttl);
+        self
+    }
+
+    /// Runs `change` of entries of the directories `parents`, then moves their cached
+    /// times to now, or after a failure drops them (their owners know what happened).
+    async fn changing<T>(&self, parents: &[u64], change: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+        let r = change.await;
+        let t = now();
+        for &p in parents {
+            if r.is_ok() {
+                self.dirs.changed(p, t);
+            } else {
+                self.dirs.forget(p);
+            }
+        }
+        r
     }
 
     fn root(&self) -> std::sync::MutexGuard<'_, Attr> {
@@ -152,6 +183,7 @@ impl BenchFs {
     /// Counts one more kernel reference to `path` and builds its entry.
     fn entry(&self, path: &str, attr: Attr) -> Entry {
         let ino = self.inodes.remember(path, &attr);
+        self.dirs.put(ino, &attr);
         Entry { ino, attr: self.with_pending_size(ino, attr) }
     }
 
@@ -169,8 +201,12 @@ impl BenchFs {
         if ino == ROOT_INO {
             return Ok(self.root().clone());
         }
+        if let Some(a) = self.dirs.get(ino) {
+            return Ok(a);
+        }
         let path = self.inodes.path(ino)?;
         let attr = self.client.stat(&path).await?;
+        self.dirs.put(ino, &attr);
         Ok(self.with_pending_size(ino, attr))
     }
 
@@ -193,6 +229,7 @@ impl BenchFs {
             }
             None => self.client.set_attr(&path, set).await?,
         };
+        self.dirs.put(ino, &attr);
         Ok(self.with_pending_size(ino, attr))
     }
 
@@ -201,35 +238,41 @@ impl BenchFs {
     /// BenchFS keeps only the record). `rdev` is the kernel's encoding, which for majors
     /// below 4096 is glibc's `makedev`, what the C API stores.
     pub async fn mknod(&self, parent: u64, name: &OsStr, mode: u32, rdev: u32, caller: Caller) -> Result<Entry> {
-        let path = self.inodes.child_path(parent, name_str(name)?)?;
-        let kind = mode & libc::S_IFMT;
-        if kind != 0 && kind != libc::S_IFREG {
-            let kind = FileKind::from_mode(mode)
-                .filter(|k| k.is_special())
-                .ok_or(FsError::Invalid("mknod of an unknown file type"))?;
-            let attr =
-                self.client.mknod_as(&path, kind, mode & 0o7777, u64::from(rdev), caller.uid, caller.gid).await?;
-            return Ok(self.entry(&path, attr));
-        }
-        let opts = OpenOptions {
-            read: false,
-            write: false,
-            create: true,
-            exclusive: true,
-            truncate: false,
-            mode: mode & 0o7777,
-            owner: Some((caller.uid, caller.gid)),
-        };
-        let file = self.client.open(&path, &opts).await?;
-        Ok(self.entry(&path, file.attr_at_open().clone()))
+        self.changing(&[parent], async {
+            let path = self.inodes.child_path(parent, name_str(name)?)?;
+            let kind = mode & libc::S_IFMT;
+            if kind != 0 && kind != libc::S_IFREG {
+                let kind = FileKind::from_mode(mode)
+                    .filter(|k| k.is_special())
+                    .ok_or(FsError::Invalid("mknod of an unknown file type"))?;
+                let attr =
+                    self.client.mknod_as(&path, kind, mode & 0o7777, u64::from(rdev), caller.uid, caller.gid).await?;
+                return Ok(self.entry(&path, attr));
+            }
+            let opts = OpenOptions {
+                read: false,
+                write: false,
+                create: true,
+                exclusive: true,
+                truncate: false,
+                mode: mode & 0o7777,
+                owner: Some((caller.uid, caller.gid)),
+            };
+            let file = self.client.open(&path, &opts).await?;
+            Ok(self.entry(&path, file.attr_at_open().clone()))
+        })
+        .await
     }
 
     /// symlink(2): the target is stored as given; the kernel resolves it (relative to the
     /// link's directory, ELOOP, dangling links), asking only [`BenchFs::readlink`].
     pub async fn symlink(&self, parent: u64, name: &OsStr, target: &OsStr, caller: Caller) -> Result<Entry> {
-        let path = self.inodes.child_path(parent, name_str(name)?)?;
-        let attr = self.client.symlink_as(name_str(target)?, &path, caller.uid, caller.gid).await?;
-        Ok(self.entry(&path, attr))
+        self.changing(&[parent], async {
+            let path = self.inodes.child_path(parent, name_str(name)?)?;
+            let attr = self.client.symlink_as(name_str(target)?, &path, caller.uid, caller.gid).await?;
+            Ok(self.entry(&path, attr))
+        })
+        .await
     }
 
     /// readlink(2) of inode `ino`.
@@ -242,38 +285,47 @@ impl BenchFs {
     }
 
     pub async fn mkdir(&self, parent: u64, name: &OsStr, mode: u32, caller: Caller) -> Result<Entry> {
-        let path = self.inodes.child_path(parent, name_str(name)?)?;
-        let attr = self.client.mkdir_as(&path, mode & 0o7777, caller.uid, caller.gid).await?;
-        Ok(self.entry(&path, attr))
+        self.changing(&[parent], async {
+            let path = self.inodes.child_path(parent, name_str(name)?)?;
+            let attr = self.client.mkdir_as(&path, mode & 0o7777, caller.uid, caller.gid).await?;
+            Ok(self.entry(&path, attr))
+        })
+        .await
     }
 
     pub async fn unlink(&self, parent: u64, name: &OsStr) -> Result<()> {
-        let path = self.inodes.child_path(parent, name_str(name)?)?;
-        let open = self.open_inode(&path);
-        if let Some(ino) = open.filter(|&ino| !self.inodes.has_other_names(ino, &path)) {
-            return self.hide(ino, &path).await;
-        }
-        self.client.unlink(&path).await?;
-        self.inodes.removed(&path);
-        // An open file with another name publishes its size through that one.
-        if let Some((ino, other)) = open.and_then(|ino| Some((ino, self.inodes.path(ino).ok()?))) {
-            self.handles.files_of(ino).iter().for_each(|h| h.file.set_path(&other));
-        }
-        Ok(())
+        self.changing(&[parent], async {
+            let path = self.inodes.child_path(parent, name_str(name)?)?;
+            let open = self.open_inode(&path);
+            if let Some(ino) = open.filter(|&ino| !self.inodes.has_other_names(ino, &path)) {
+                return self.hide(ino, &path).await;
+            }
+            self.client.unlink(&path).await?;
+            self.inodes.removed(&path);
+            // An open file with another name publishes its size through that one.
+            if let Some((ino, other)) = open.and_then(|ino| Some((ino, self.inodes.path(ino).ok()?))) {
+                self.handles.files_of(ino).iter().for_each(|h| h.file.set_path(&other));
+            }
+            Ok(())
+        })
+        .await
     }
 
     /// link(2): `newname` in `new_parent` becomes a further name of `ino` (same inode
     /// number, data and attributes; see the inode table's invariant 5).
     pub async fn link(&self, ino: u64, new_parent: u64, new_name: &OsStr) -> Result<Entry> {
-        let from = self.inodes.path(ino)?;
-        let to = self.inodes.child_path(new_parent, name_str(new_name)?)?;
-        // What the file's open handles wrote goes with it (the inode record is made from
-        // the record as it is now).
-        for h in self.handles.files_of(ino) {
-            ignore_not_found(h.file.flush().await)?;
-        }
-        let attr = self.client.link(&from, &to).await?;
-        Ok(self.entry(&to, attr))
+        self.changing(&[new_parent], async {
+            let from = self.inodes.path(ino)?;
+            let to = self.inodes.child_path(new_parent, name_str(new_name)?)?;
+            // What the file's open handles wrote goes with it (the inode record is made from
+            // the record as it is now).
+            for h in self.handles.files_of(ino) {
+                ignore_not_found(h.file.flush().await)?;
+            }
+            let attr = self.client.link(&from, &to).await?;
+            Ok(self.entry(&to, attr))
+        })
+        .await
     }
 
     /// The inode at `path` if it has open handles.
@@ -304,19 +356,25 @@ impl BenchFs {
     /// rmdir(2). A directory holding only hidden (unlinked, open) files is retried for a
     /// moment: close(2) returns before the kernel sends the release that removes them.
     pub async fn rmdir(&self, parent: u64, name: &OsStr) -> Result<()> {
-        let path = self.inodes.child_path(parent, name_str(name)?)?;
-        let mut pause = std::time::Duration::from_millis(2);
-        loop {
-            match self.client.rmdir(&path).await {
-                Err(benchfs::Error::NotEmpty(_)) if pause < RELEASE_WAIT && self.only_hidden(&path).await => {
-                    tokio::time::sleep(pause).await;
-                    pause *= 2;
+        self.changing(&[parent], async {
+            let path = self.inodes.child_path(parent, name_str(name)?)?;
+            let mut pause = std::time::Duration::from_millis(2);
+            loop {
+                match self.client.rmdir(&path).await {
+                    Err(benchfs::Error::NotEmpty(_)) if pause < RELEASE_WAIT && self.only_hidden(&path).await => {
+                        tokio::time::sleep(pause).await;
+                        pause *= 2;
+                    }
+                    r => break r?,
                 }
-                r => break r?,
             }
-        }
-        self.inodes.removed(&path);
-        Ok(())
+            if let Some(ino) = self.inodes.peek(&path) {
+                self.dirs.forget(ino);
+            }
+            self.inodes.removed(&path);
+            Ok(())
+        })
+        .await
     }
 
     async fn only_hidden(&self, dir: &str) -> bool {
@@ -326,22 +384,29 @@ impl BenchFs {
     /// rename(2) / renameat2(2) with `flags` 0 or RENAME_NOREPLACE. RENAME_EXCHANGE (and
     /// RENAME_WHITEOUT) are EINVAL, what the kernel answers for a file system without them.
     pub async fn rename(&self, parent: u64, name: &OsStr, new_parent: u64, new_name: &OsStr, flags: u32) -> Result<()> {
-        if flags & !libc::RENAME_NOREPLACE != 0 {
-            return Err(FsError::Invalid("only RENAME_NOREPLACE is supported"));
-        }
-        let from = self.inodes.child_path(parent, name_str(name)?)?;
-        let to = self.inodes.child_path(new_parent, name_str(new_name)?)?;
-        let noreplace = flags & libc::RENAME_NOREPLACE != 0;
-        // An open file about to be replaced keeps its data under a hidden name.
-        let replaced = self.open_inode(&to).filter(|&ino| !self.inodes.has_other_names(ino, &to));
-        if let Some(ino) = replaced.filter(|_| !noreplace && from != to) {
-            if self.client.stat(&from).await?.kind == FileKind::File {
-                self.hide(ino, &to).await?;
+        self.changing(&[parent, new_parent], async {
+            if flags & !libc::RENAME_NOREPLACE != 0 {
+                return Err(FsError::Invalid("only RENAME_NOREPLACE is supported"));
             }
-        }
-        self.client.rename_with(&from, &to, noreplace).await?;
-        self.follow_rename(&from, &to);
-        Ok(())
+            let from = self.inodes.child_path(parent, name_str(name)?)?;
+            let to = self.inodes.child_path(new_parent, name_str(new_name)?)?;
+            let noreplace = flags & libc::RENAME_NOREPLACE != 0;
+            // An open file about to be replaced keeps its data under a hidden name.
+            let replaced = self.open_inode(&to).filter(|&ino| !self.inodes.has_other_names(ino, &to));
+            if let Some(ino) = replaced.filter(|_| !noreplace && from != to) {
+                if self.client.stat(&from).await?.kind == FileKind::File {
+                    self.hide(ino, &to).await?;
+                }
+            }
+            self.client.rename_with(&from, &to, noreplace).await?;
+            self.follow_rename(&from, &to);
+            // The moved record's ctime changed on its owner.
+            if let Some(ino) = self.inodes.peek(&to) {
+                self.dirs.forget(ino);
+            }
+            Ok(())
+        })
+        .await
     }
 
     /// Opens an existing file; `flags` are open(2)'s (the kernel has already dealt with
@@ -365,14 +430,17 @@ impl BenchFs {
         flags: i32,
         caller: Caller,
     ) -> Result<(Entry, u64)> {
-        let path = self.inodes.child_path(parent, name_str(name)?)?;
-        let mut opts = OpenOptions::from_flags(flags | libc::O_CREAT, mode & 0o7777);
-        opts.read = true;
-        opts.owner = Some((caller.uid, caller.gid));
-        let file = self.client.open(&path, &opts).await?;
-        let entry = self.entry(&path, file.attr_at_open().clone());
-        let fh = self.handles.insert_file(entry.ino, file);
-        Ok((entry, fh))
+        self.changing(&[parent], async {
+            let path = self.inodes.child_path(parent, name_str(name)?)?;
+            let mut opts = OpenOptions::from_flags(flags | libc::O_CREAT, mode & 0o7777);
+            opts.read = true;
+            opts.owner = Some((caller.uid, caller.gid));
+            let file = self.client.open(&path, &opts).await?;
+            let entry = self.entry(&path, file.attr_at_open().clone());
+            let fh = self.handles.insert_file(entry.ino, file);
+            Ok((entry, fh))
+        })
+        .await
     }
 
     pub async fn read(&self, fh: u64, offset: u64, size: u32) -> Result<Vec<u8>> {

@@ -16,6 +16,7 @@
 
 pub mod cli;
 pub mod daemon;
+pub mod dir_attrs;
 pub mod embedded;
 pub mod error;
 pub mod fs;

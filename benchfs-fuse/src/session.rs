@@ -183,7 +183,7 @@ fn serve(
         max_write: args.max_write,
         max_background: MAX_BACKGROUND,
     };
-    let fs = Arc::new(BenchFs::with_root_mode(client, args.root_mode));
+    let fs = Arc::new(BenchFs::with_root_mode(client, args.root_mode).with_dir_ttl(args.attr_ttl()));
     let driver = match io {
         Some(io) => Driver::Caller(io),
         None => Driver::Tasks(rt.handle().clone()),
