@@ -127,3 +127,32 @@ both_backends!(unlinked_open_file_stays_readable, |m| {
     drop(f);
     fs::remove_dir(&dir).expect("the directory is empty once the file is closed");
 });
+
+/// Close-to-open between two mounts of one cluster (two nodes): what mount A wrote and
+/// closed, mount B shows (size and bytes) once its cached attributes expire, also after B
+/// had the file open and cached, and also for an overwrite that keeps the size.
+#[test]
+fn close_to_open_between_two_mounts() {
+    require_fuse!();
+    let cluster = common::Cluster::start(3);
+    let (a, b) = (common::TestMount::on_servers(&cluster.addrs), common::TestMount::on_servers(&cluster.addrs));
+    let (fa, fb) = (a.path().join("f"), b.path().join("f"));
+    // Past the mounts' attribute timeout (the default, 1 s).
+    let expire = || std::thread::sleep(std::time::Duration::from_millis(1300));
+    fs::write(&fa, common::pattern(1, 100)).expect("write on A");
+    assert_eq!(fs::read(&fb).expect("read on B"), common::pattern(1, 100));
+    let mut grown = common::pattern(1, 100);
+    grown.extend(common::pattern(2, 3 << 20));
+    {
+        use std::os::unix::fs::FileExt;
+        let f = fs::OpenOptions::new().write(true).open(&fa).expect("open on A");
+        f.write_all_at(&grown[100..], 100).expect("append on A");
+    }
+    expire();
+    assert_eq!(fs::metadata(&fb).expect("stat on B").len(), grown.len() as u64);
+    assert!(fs::read(&fb).expect("read on B") == grown, "B read other bytes than A wrote");
+    let same_size = common::pattern(3, grown.len());
+    fs::write(&fa, &same_size).expect("overwrite on A");
+    expire();
+    assert!(fs::read(&fb).expect("read on B") == same_size, "B kept stale bytes of an overwrite");
+}
