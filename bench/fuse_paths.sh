@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# mdtest through every path side by side, in one run, interleaved (issue 14's table):
+#
+#   BENCHFS_MDTEST_BIN=/path/to/mdtest bench/fuse_paths.sh [FILES_PER_RANK] [REPS]
+#
+# For each repetition: `-a BENCHFS` (the C API) on 2 benchfsd; `-a POSIX` on benchfs-fuse
+# over those servers, by default and with --runtime-threads 2 --threads 1 (requests as
+# runtime tasks, the mount before issue 14); the same two on the embedded server; bindfs
+# over tmpfs; tmpfs. mdtest -n FILES -u with 2 MPI ranks. Prints the creation, stat and
+# removal rates of each line. Needs root (FUSE, bindfs), mpirun, bindfs, and an IOR/mdtest
+# built with ior_integration/install-into-ior.sh against target/release.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MD=${BENCHFS_MDTEST_BIN:?set BENCHFS_MDTEST_BIN to an mdtest built with the BENCHFS backend}
+N=${1:-2000}
+REPS=${2:-3}
+B=$PWD/target/release
+export LD_LIBRARY_PATH=$B OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+MPI=(mpirun -np 2 --oversubscribe --bind-to none)
+W=$(mktemp -d /dev/shm/fuse-paths.XXXXXX)
+mkdir -p "$W/mnt" "$W/bind" "$W/bsrc" "$W/native"
+pids=()
+cleanup() {
+  for m in "$W/mnt" "$W/bind"; do mountpoint -q "$m" && umount "$m"; done
+  ((${#pids[@]})) && kill "${pids[@]}" 2>/dev/null && wait "${pids[@]}" 2>/dev/null
+  rm -rf "$W"
+}
+trap cleanup EXIT
+for i in 0 1; do
+  "$B/benchfsd" --listen 127.0.0.1:0 --data-dir "$W/s$i" --registry "$W/reg" >"$W/s$i.out" 2>"$W/s$i.log" &
+  pids+=($!)
+done
+sleep 1
+bindfs "$W/bsrc" "$W/bind"
+
+rates() { grep -E "^ +File (creation|stat|removal)" | awk '{printf "%s %10.0f  ", $2, $4}'; echo; }
+mount_on() { # ARGS...: mount benchfs-fuse on $W/mnt
+  env -u BENCHFS_REGISTRY -u BENCHFS_SERVERS "$B/benchfs-fuse" "$W/mnt" "$@"
+  for _ in $(seq 50); do mountpoint -q "$W/mnt" && return; sleep 0.1; done
+  echo "benchfs-fuse did not mount" >&2
+  exit 1
+}
+run_posix() { # LABEL DIR
+  printf '%-24s' "$1"
+  "${MPI[@]}" "$MD" -a POSIX -n "$N" -u -d "$2" 2>&1 | rates
+}
+for rep in $(seq "$REPS"); do
+  echo "repetition $rep"
+  printf '%-24s' "C API (-a BENCHFS)"
+  BENCHFS_REGISTRY=$W/reg "${MPI[@]}" "$MD" -a BENCHFS -n "$N" -u -d "/md$rep" 2>&1 | rates
+  for mode in "" "--threads 1 --runtime-threads 2"; do
+    label=${mode:+ (tasks)}
+    # shellcheck disable=SC2086 # $mode is a list of flags
+    mount_on --registry "$W/reg" $mode
+    run_posix "fuse, 2 servers$label" "$W/mnt/md$rep"
+    umount "$W/mnt"
+    rm -rf "$W/emb"
+    # shellcheck disable=SC2086
+    mount_on --data-dir "$W/emb" $mode
+    run_posix "fuse, embedded$label" "$W/mnt/md$rep"
+    umount "$W/mnt"
+  done
+  run_posix "bindfs over tmpfs" "$W/bind/md$rep"
+  run_posix "tmpfs" "$W/native/md$rep"
+done
