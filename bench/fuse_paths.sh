@@ -22,7 +22,7 @@ mkdir -p "$W/mnt" "$W/bind" "$W/bsrc" "$W/native"
 pids=()
 cleanup() {
   for m in "$W/mnt" "$W/bind"; do mountpoint -q "$m" && umount "$m"; done
-  ((${#pids[@]})) && kill "${pids[@]}" 2>/dev/null && wait "${pids[@]}" 2>/dev/null
+  if ((${#pids[@]})); then kill "${pids[@]}" 2>/dev/null || true; wait "${pids[@]}" 2>/dev/null || true; fi
   rm -rf "$W"
 }
 trap cleanup EXIT

@@ -139,15 +139,21 @@ impl TcpTransport {
     }
 
     /// [`open`], tried again after a jittered pause while it fails with a [`transient`] error.
+    /// When every try fails, the first error is the one reported: it says what began the
+    /// trouble (a server of another protocol version closes the connection after saying
+    /// so, and the tries after it only find the connection refused).
     async fn open_retrying(&self, addr: &str) -> Result<(Connection, Option<RingId>)> {
         let deadline = Instant::now() + self.opts.timeout;
         let mut backoff = Backoff::new(FIRST_CONNECT_PAUSE, 8 * FIRST_CONNECT_PAUSE, CONNECT_TRIES - 1, deadline);
+        let mut first = None;
         loop {
             match open(addr, &self.opts).await {
                 Err(e) if transient(&e) && backoff.wait().await => {
-                    tracing::debug!(server = addr, error = %e, "retrying connect")
+                    tracing::debug!(server = addr, error = %e, "retrying connect");
+                    first.get_or_insert(e);
                 }
-                r => return r,
+                Err(e) => return Err(first.unwrap_or(e)),
+                ok => return ok,
             }
         }
     }
