@@ -369,7 +369,13 @@ impl Filesystem for FuseAdapter {
     }
 
     fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
-        let (fs, fopen) = (self.fs.clone(), self.open_flags());
+        let mut fopen = self.open_flags();
+        if flags.0 & libc::O_ACCMODE == libc::O_RDONLY {
+            // A read-only handle has no size to publish at close: the kernel may skip
+            // the FLUSH round trip (close(2) of it then costs nothing here).
+            fopen |= FopenFlags::FOPEN_NOFLUSH;
+        }
+        let fs = self.fs.clone();
         let call = async move { fs.open(ino.0, flags.0).await };
         self.spawn("open", reply, call, move |r, fh| r.opened(FileHandle(fh), fopen));
     }
