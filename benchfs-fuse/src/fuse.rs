@@ -407,6 +407,14 @@ impl Filesystem for FuseAdapter {
         _lock_owner: Option<LockOwner>,
         reply: ReplyWrite,
     ) {
+        if let Driver::Caller(rt) = &self.driver {
+            // The session thread waits for the write: it can send the kernel's buffer as
+            // it is, without the copy a task needs.
+            return match rt.block_on(self.fs.write(fh.0, offset, data)) {
+                Ok(n) => reply.written(n),
+                Err(e) => fail("write", reply, &e),
+            };
+        }
         let (fs, data) = (self.fs.clone(), data.to_vec());
         self.spawn("write", reply, async move { fs.write(fh.0, offset, &data).await }, |r, n| r.written(n));
     }
