@@ -135,6 +135,14 @@ impl InodeTable {
         let fid = if is_dir { 0 } else { attr.fid };
         let mut inner = self.lock();
         let inner = &mut *inner;
+        // A name of a hard-linked node that now holds another file (replaced by another
+        // client) leaves that node: its other names still are the old file.
+        if let Some(&ino) = inner.by_path.get(path) {
+            if let Some(node) = inner.nodes.get_mut(&ino).filter(|n| n.fid != fid && !n.aliases.is_empty()) {
+                node.drop_name(path);
+                inner.by_path.remove(path);
+            }
+        }
         if let Some(&ino) = inner.by_path.get(path) {
             if let Some(node) = inner.nodes.get_mut(&ino) {
                 node.lookups += 1;
@@ -303,6 +311,13 @@ mod tests {
         assert!(matches!(t.path(a), Err(FsError::Removed(_))));
         // A file that was never linked, with the same id as a stale one, gets its own node.
         assert_ne!(t.remember("/x", &file(8)), a);
+        // A linked name replaced by another file (by another client) leaves the node.
+        let e = t.remember("/e2", &linked(9));
+        assert_eq!(t.remember("/e3", &linked(9)), e);
+        let other = t.remember("/e3", &file(10));
+        assert_ne!(other, e);
+        assert_eq!(t.path(e).unwrap(), "/e2");
+        assert!(!t.has_other_names(e, "/e2"));
         // Forgetting drops every name and the id.
         t.forget(a, 3);
         assert!(matches!(t.path(a), Err(FsError::StaleInode(_))));
