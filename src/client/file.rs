@@ -7,7 +7,7 @@
 //! the owner once more before reporting end of file.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::RwLock;
+use std::sync::{Mutex, RwLock};
 
 use futures::future::try_join_all;
 
@@ -37,6 +37,10 @@ pub struct File {
     wrote: AtomicU64,
     /// Servers this handle wrote chunks to (fsync asks only them).
     touched: Vec<AtomicBool>,
+    /// Truncations of this file seen so far ([`File::truncated_to`]). A size the owner
+    /// reported before one must not be stored after it: a read racing a truncate would
+    /// bring the old size back. The lock makes "still the same count, store" one step.
+    truncations: Mutex<u64>,
 }
 
 /// One chunk-sized piece of a read or write.
@@ -78,6 +82,7 @@ impl File {
             dirty: AtomicBool::new(false),
             wrote: AtomicU64::new(0),
             touched,
+            truncations: Mutex::new(0),
         }
     }
 
@@ -173,9 +178,14 @@ impl File {
 
     /// Asks the metadata owner for the current size (another client may have grown it).
     async fn refresh_size(&self) -> Result<u64> {
+        let seen = *self.lock_truncations();
         match self.client.stat(&self.path()).await {
             Ok(a) => {
-                self.known_size.store(a.size, Ordering::Release);
+                let now = self.lock_truncations();
+                if *now == seen {
+                    self.known_size.store(a.size, Ordering::Release);
+                }
+                drop(now);
                 Ok(self.size())
             }
             // Renamed or removed since open: keep what we know.
@@ -229,8 +239,14 @@ impl File {
 
     /// After a truncate through another path: forget writes beyond `size`.
     pub fn truncated_to(&self, size: u64) {
+        let mut n = self.lock_truncations();
+        *n += 1;
         self.written_end.fetch_min(size, Ordering::AcqRel);
         self.known_size.store(size, Ordering::Release);
+    }
+
+    fn lock_truncations(&self) -> std::sync::MutexGuard<'_, u64> {
+        self.truncations.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Publishes the size; the handle is consumed.
