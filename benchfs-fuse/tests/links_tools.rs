@@ -51,7 +51,7 @@ fn listing(root: &Path) -> String {
         .arg("+")
         .current_dir(root));
     let mut lines = Vec::new();
-    let mut by_ino = std::collections::BTreeMap::<&str, Vec<&str>>::new();
+    let mut inodes = Vec::new();
     for l in out.lines() {
         let (ino, rest) = l.split_once(' ').expect("stat line");
         if rest.contains(" directory ") {
@@ -59,19 +59,10 @@ fn listing(root: &Path) -> String {
             continue;
         }
         lines.push(rest.to_string());
-        by_ino.entry(ino).or_default().push(rest.split(' ').next().unwrap_or(rest));
+        inodes.push((ino, rest.split(' ').next().unwrap_or(rest).to_string()));
     }
     lines.sort();
-    let mut groups: Vec<String> = by_ino
-        .into_values()
-        .filter(|n| n.len() > 1)
-        .map(|mut n| {
-            n.sort();
-            format!("same inode: {}", n.join(" "))
-        })
-        .collect();
-    groups.sort();
-    lines.extend(groups);
+    lines.extend(common::same_inode_groups(inodes));
     lines.join("\n")
 }
 

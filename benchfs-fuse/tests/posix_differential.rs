@@ -309,7 +309,7 @@ fn crc(b: &[u8]) -> u32 {
 fn tree(root: &Path) -> Vec<String> {
     use std::os::unix::fs::MetadataExt;
     let mut out = Vec::new();
-    let mut by_ino = std::collections::BTreeMap::<u64, Vec<String>>::new();
+    let mut inodes = Vec::new();
     let mut stack = vec![PathBuf::new()];
     while let Some(rel) = stack.pop() {
         for e in fs::read_dir(root.join(&rel)).expect("read_dir") {
@@ -317,7 +317,7 @@ fn tree(root: &Path) -> Vec<String> {
             let r = rel.join(e.file_name());
             let m = fs::symlink_metadata(root.join(&r)).expect("metadata");
             if !m.is_dir() {
-                by_ino.entry(m.ino()).or_default().push(r.display().to_string());
+                inodes.push((m.ino(), r.display().to_string()));
             }
             if m.is_dir() {
                 stack.push(r.clone());
@@ -334,16 +334,7 @@ fn tree(root: &Path) -> Vec<String> {
         }
     }
     out.sort();
-    let mut groups: Vec<String> = by_ino
-        .into_values()
-        .filter(|names| names.len() > 1)
-        .map(|mut names| {
-            names.sort();
-            format!("same inode: {}", names.join(" "))
-        })
-        .collect();
-    groups.sort();
-    out.extend(groups);
+    out.extend(common::same_inode_groups(inodes));
     out
 }
 

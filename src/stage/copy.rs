@@ -366,28 +366,13 @@ impl<S: Tree, D: Tree> Copier<S, D> {
     /// could not be set (each reported).
     pub async fn finish_run(&self, skip: &HashSet<usize>) -> u64 {
         let files: Vec<usize> = self.shared.keys().copied().filter(|i| !skip.contains(i)).collect();
-        let set: Vec<Res<()>> = stream::iter(files)
-            .map(|i| async move { self.dst.set_attrs(&self.entries[i].dst, &Attrs::of(&self.entries[i].meta)).await })
-            .buffer_unordered(self.jobs)
-            .collect()
-            .await;
-        let mut failed = 0;
-        for e in set.into_iter().filter_map(Result::err) {
-            self.progress.println(&format!("benchfs: {e}"));
-            failed += 1;
-        }
-        failed + self.set_dir_attrs().await
+        self.set_attrs_of(files).await + self.set_dir_attrs().await
     }
 
-    /// Gives every directory its source's mode and times, deepest first, after every
-    /// entry in it exists. (A server's late update of a directory's times for an entry
-    /// made before this never overwrites them: it is dropped when the directory changed
-    /// since, see `MetaStore::touch_dir`.)
-    async fn set_dir_attrs(&self) -> u64 {
-        let mut dirs: Vec<usize> =
-            (0..self.entries.len()).filter(|&i| self.entries[i].meta.kind == Kind::Dir).collect();
-        dirs.sort_by_key(|&i| std::cmp::Reverse(depth(&self.entries[i].dst)));
-        let results: Vec<Res<()>> = stream::iter(dirs)
+    /// Gives each of `entries` (indices, set in that order, `jobs` at a time) its
+    /// source's mode and times. Returns how many could not be set (each reported).
+    async fn set_attrs_of(&self, entries: Vec<usize>) -> u64 {
+        let results: Vec<Res<()>> = stream::iter(entries)
             .map(|i| async move { self.dst.set_attrs(&self.entries[i].dst, &Attrs::of(&self.entries[i].meta)).await })
             .buffered(self.jobs)
             .collect()
@@ -398,6 +383,17 @@ impl<S: Tree, D: Tree> Copier<S, D> {
             failed += 1;
         }
         failed
+    }
+
+    /// Gives every directory its source's mode and times, deepest first, after every
+    /// entry in it exists. (A server's late update of a directory's times for an entry
+    /// made before this never overwrites them: it is dropped when the directory changed
+    /// since, see `MetaStore::touch_dir`.)
+    async fn set_dir_attrs(&self) -> u64 {
+        let mut dirs: Vec<usize> =
+            (0..self.entries.len()).filter(|&i| self.entries[i].meta.kind == Kind::Dir).collect();
+        dirs.sort_by_key(|&i| std::cmp::Reverse(depth(&self.entries[i].dst)));
+        self.set_attrs_of(dirs).await
     }
 }
 

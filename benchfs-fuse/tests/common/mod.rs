@@ -261,6 +261,25 @@ impl Drop for TestMount {
 }
 
 /// Deterministic pseudo-random bytes (xorshift), so failures can be reproduced.
+/// "same inode: a b ..." for each inode that more than one of the (inode, name) pairs
+/// share (hard links), names sorted, lines sorted: how two trees' hard links compare.
+pub fn same_inode_groups<K: Ord>(names: impl IntoIterator<Item = (K, String)>) -> Vec<String> {
+    let mut by_ino = std::collections::BTreeMap::<K, Vec<String>>::new();
+    for (ino, name) in names {
+        by_ino.entry(ino).or_default().push(name);
+    }
+    let mut groups: Vec<String> = by_ino
+        .into_values()
+        .filter(|names| names.len() > 1)
+        .map(|mut names| {
+            names.sort();
+            format!("same inode: {}", names.join(" "))
+        })
+        .collect();
+    groups.sort();
+    groups
+}
+
 pub fn pattern(seed: u64, len: usize) -> Vec<u8> {
     let mut x = seed | 1;
     let mut out = Vec::with_capacity(len + 8);
