@@ -7,7 +7,8 @@
 # over those servers, by default and with --runtime-threads 2 --threads 1 (requests as
 # runtime tasks, the mount before issue 14); the same two on the embedded server; bindfs
 # over tmpfs; tmpfs. mdtest -n FILES -u with 2 MPI ranks. Prints the creation, stat and
-# removal rates of each line. Needs root (FUSE, bindfs), mpirun, bindfs, and an IOR/mdtest
+# removal rates of each line, then the medians and the issue's ratios (each mount line
+# against bindfs and against the C API, median against median). Needs root (FUSE, bindfs), mpirun, bindfs, and an IOR/mdtest
 # built with ior_integration/install-into-ior.sh against target/release.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,7 +34,11 @@ done
 sleep 1
 bindfs "$W/bsrc" "$W/bind"
 
-rates() { grep -E "^ +File (creation|stat|removal)" | awk '{printf "%s %10.0f  ", $2, $4}'; echo; }
+LABEL=
+rates() { # prints one line's rates and keeps them for the summary
+  grep -E "^ +File (creation|stat|removal)" | awk -v label="$LABEL" -v out="$W/results" \
+    '{printf "%s %10.0f  ", $2, $4; r[$2]=$4} END{print ""; printf "%s\t%s\t%s\t%s\n", label, r["creation"], r["stat"], r["removal"] >> out}'
+}
 mount_on() { # ARGS...: mount benchfs-fuse on $W/mnt
   env -u BENCHFS_REGISTRY -u BENCHFS_SERVERS "$B/benchfs-fuse" "$W/mnt" "$@"
   for _ in $(seq 50); do mountpoint -q "$W/mnt" && return; sleep 0.1; done
@@ -41,12 +46,14 @@ mount_on() { # ARGS...: mount benchfs-fuse on $W/mnt
   exit 1
 }
 run_posix() { # LABEL DIR
+  LABEL=$1
   printf '%-24s' "$1"
   "${MPI[@]}" "$MD" -a POSIX -n "$N" -u -d "$2" 2>&1 | rates
 }
 for rep in $(seq "$REPS"); do
   echo "repetition $rep"
-  printf '%-24s' "C API (-a BENCHFS)"
+  LABEL="C API (-a BENCHFS)"
+  printf '%-24s' "$LABEL"
   BENCHFS_REGISTRY=$W/reg "${MPI[@]}" "$MD" -a BENCHFS -n "$N" -u -d "/md$rep" 2>&1 | rates
   for mode in "" "--threads 1 --runtime-threads 2"; do
     label=${mode:+ (tasks)}
@@ -63,3 +70,22 @@ for rep in $(seq "$REPS"); do
   run_posix "bindfs over tmpfs" "$W/bind/md$rep"
   run_posix "tmpfs" "$W/native/md$rep"
 done
+python3 - "$W/results" <<'PY'
+import statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    label, *rates = line.rstrip("\n").split("\t")
+    rows.setdefault(label, []).append([float(r or 0) for r in rates])
+med = {l: [statistics.median(col) for col in zip(*v)] for l, v in rows.items()}
+print("\nmedians (ops/s)            creation       stat    removal")
+for l, m in med.items():
+    print(f"{l:<24}" + "".join(f"{x:>11.0f}" for x in m))
+base = {"bindfs": med.get("bindfs over tmpfs"), "C API": med.get("C API (-a BENCHFS)")}
+print("\nratios (median / median)   creation       stat    removal")
+for l, m in med.items():
+    if not l.startswith("fuse"):
+        continue
+    for name, b in base.items():
+        if b:
+            print(f"{l + ' / ' + name:<40}" + "".join(f"{x / y:>9.2f}" if y else "      n/a" for x, y in zip(m, b)))
+PY

@@ -8,6 +8,7 @@
 //! - [`meta`]: the file system's records (attributes), shared by stores, wire and clients.
 //! - [`rpc`]: framing over TCP and the multiplexed client connection.
 //! - [`fd_limit`]: raising the open-file limit that connections count against.
+//! - [`caller_driven`]: runtimes driven by the threads that call them (the C API's and the mount's).
 //! - [`transport`]: the client's seam to the servers (TCP, in-process, fault-injecting).
 //! - [`server`]: `benchfsd` internals (metadata store, chunk store, request handlers).
 //! - [`stat`]: what `stat`/`statfs` report for a record, the same for every front end.
@@ -17,6 +18,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod auth;
+pub mod caller_driven;
 pub mod client;
 pub mod config;
 pub mod error;

@@ -193,6 +193,17 @@ impl BenchFs {
         Ok(self.entry(&path, attr))
     }
 
+    /// [`BenchFs::lookup`], with a name the cluster does not have as `None`: the kernel
+    /// caches that answer for the attribute timeout, as it caches the names that exist
+    /// (and looks again before an exclusive create), so a program probing for missing
+    /// files (an interpreter's import path, a shell's `PATH`) asks the cluster once.
+    pub async fn lookup_or_absent(&self, parent: u64, name: &OsStr) -> Result<Option<Entry>> {
+        match self.lookup(parent, name).await {
+            Err(FsError::Core(benchfs::Error::NotFound(_))) => Ok(None),
+            r => r.map(Some),
+        }
+    }
+
     pub fn forget(&self, ino: u64, n: u64) {
         self.inodes.forget(ino, n);
     }

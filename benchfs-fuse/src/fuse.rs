@@ -4,9 +4,9 @@
 //! fuser calls these methods synchronously on its session threads. Each one copies what it
 //! borrows (names, data, the caller's ids) into the call, and the call sends the reply.
 //! By default ([`Driver::Caller`]) the session thread that read the request carries the
-//! call out itself: it writes the RPC, waits in `epoll` for the reply and answers the
-//! kernel, with no hand-off to another thread on the way (as the C API does). Requests in
-//! flight are then as many as session threads. With [`Driver::Tasks`] the call is a task
+//! call out itself, on a runtime and connections of its own: it writes the RPC, waits in
+//! `epoll` for the reply and answers the kernel, with no hand-off to another thread on the
+//! way (as the C API does). Requests in flight are then as many as session threads. With [`Driver::Tasks`] the call is a task
 //! on a multi-thread runtime and the session thread returns at once. Calls that touch no
 //! server (forget, readdir pages from the opendir snapshot, releasedir) run inline either way.
 //!
@@ -18,6 +18,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use benchfs::caller_driven::PerThread;
 use benchfs::meta::SetAttr;
 use benchfs::stat::{FsStat, Stat};
 use benchfs::{Attr, FileKind};
@@ -26,7 +27,7 @@ use fuser::{
     KernelConfig, LockOwner, OpenFlags, RenameFlags, ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory,
     ReplyDirectoryPlus, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyWrite, Request, TimeOrNow, WriteFlags,
 };
-use tokio::runtime::{Handle, Runtime};
+use tokio::runtime::Handle;
 use tokio::sync::oneshot;
 use tracing::Instrument;
 
@@ -48,10 +49,11 @@ pub struct FuseOptions {
 
 /// Where the calls of kernel requests run.
 pub enum Driver {
-    /// On the session thread that read the request, which drives this current-thread
-    /// runtime (where the client's connections live) while it waits. Never idle-driven:
-    /// nothing may be spawned on it that must run without a request in flight.
-    Caller(Arc<Runtime>),
+    /// On the session thread that read the request, which drives its own current-thread
+    /// runtime (where its connections live: `Client::connect_per_thread`) while it waits.
+    /// Never idle-driven: nothing may be spawned on them that must run without a request
+    /// in flight.
+    Caller(Arc<PerThread>),
     /// As tasks on a multi-thread runtime.
     Tasks(Handle),
 }
@@ -84,7 +86,12 @@ impl FuseAdapter {
         };
         let task = task.instrument(tracing::debug_span!("fuse", op));
         match &self.driver {
-            Driver::Caller(rt) => rt.block_on(task),
+            Driver::Caller(rts) => {
+                if let Err(e) = rts.block_on(task) {
+                    // The reply, dropped unsent, answers EIO.
+                    tracing::error!(op, error = %e, "cannot make this session thread's runtime");
+                }
+            }
             Driver::Tasks(rt) => drop(rt.spawn(task)),
         }
     }
@@ -260,7 +267,13 @@ impl Filesystem for FuseAdapter {
 
     fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
         let (fs, name) = (self.fs.clone(), name.to_owned());
-        self.spawn("lookup", reply, async move { fs.lookup(parent.0, &name).await }, self.reply_entry());
+        let (found, ttl) = (self.reply_entry(), self.opts.attr_ttl);
+        let call = async move { fs.lookup_or_absent(parent.0, &name).await };
+        self.spawn("lookup", reply, call, move |r, e| match e {
+            Some(e) => found(r, e),
+            // Node id 0: a negative entry the kernel keeps for `ttl` (an ENOENT it would not keep).
+            None => r.entry(&ttl, &file_attr(0, &Attr::new(FileKind::File, 0, (0, 0), (0, 0), 0, 0)), Generation(0)),
+        });
     }
 
     fn forget(&self, _req: &Request, ino: INodeNo, nlookup: u64) {
@@ -407,12 +420,13 @@ impl Filesystem for FuseAdapter {
         _lock_owner: Option<LockOwner>,
         reply: ReplyWrite,
     ) {
-        if let Driver::Caller(rt) = &self.driver {
+        if let Driver::Caller(rts) = &self.driver {
             // The session thread waits for the write: it can send the kernel's buffer as
             // it is, without the copy a task needs.
-            return match rt.block_on(self.fs.write(fh.0, offset, data)) {
-                Ok(n) => reply.written(n),
-                Err(e) => fail("write", reply, &e),
+            return match rts.block_on(self.fs.write(fh.0, offset, data)) {
+                Ok(Ok(n)) => reply.written(n),
+                Ok(Err(e)) => fail("write", reply, &e),
+                Err(e) => fail("write", reply, &FsError::Core(benchfs::Error::Io(e.to_string()))),
             };
         }
         let (fs, data) = (self.fs.clone(), data.to_vec());

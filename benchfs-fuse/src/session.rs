@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use benchfs::caller_driven::PerThread;
 use benchfs::config::ClusterArgs;
 use benchfs::{Client, Config};
 use tokio::runtime::Runtime;
@@ -83,12 +84,15 @@ impl Signals {
 }
 
 /// Connects to the cluster, or starts the embedded server (on `rt`) and connects to it.
-/// The client's connections live on `io` when the session threads drive it.
-fn connect(backend: Backend, rt: &Runtime, io: Option<&Runtime>) -> Result<(Client, Option<Embedded>), SessionError> {
+/// When the session threads drive their own runtimes (`io`), each has its own connections.
+fn connect(backend: Backend, rt: &Runtime, io: Option<&PerThread>) -> Result<(Client, Option<Embedded>), SessionError> {
     match backend {
         Backend::Cluster(cfg) => {
-            let client = io.unwrap_or(rt).block_on(Client::connect(cfg)).map_err(SessionError::Unreachable)?;
-            Ok((client, None))
+            let client = match io {
+                Some(io) => io.block_on(Client::connect_per_thread(cfg)).map_err(SessionError::Runtime)?,
+                None => rt.block_on(Client::connect(cfg)),
+            };
+            Ok((client.map_err(SessionError::Unreachable)?, None))
         }
         Backend::Embedded(dir) => rt.block_on(embedded(&dir)),
     }
@@ -151,16 +155,8 @@ pub fn run(args: &Args, prep: Prepared, ready: Option<Ready>) -> Result<(), Sess
         .thread_name("benchfs-rt")
         .build()
         .map_err(|e| reporter.fail(SessionError::Runtime(e)))?;
-    // The runtime the session threads drive themselves (fuse.rs, `Driver::Caller`).
-    let io = match args.runtime_threads {
-        0 => Some(Arc::new(
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| reporter.fail(SessionError::Runtime(e)))?,
-        )),
-        _ => None,
-    };
+    // The runtimes the session threads drive themselves (fuse.rs, `Driver::Caller`).
+    let io = (args.runtime_threads == 0).then(|| Arc::new(PerThread::default()));
     let result = serve(args, prep, &rt, io.clone(), &mut reporter);
     rt.shutdown_timeout(Duration::from_secs(2));
     result
@@ -170,7 +166,7 @@ fn serve(
     args: &Args,
     prep: Prepared,
     rt: &Runtime,
-    io: Option<Arc<Runtime>>,
+    io: Option<Arc<PerThread>>,
     reporter: &mut Reporter,
 ) -> Result<(), SessionError> {
     // Installed before mounting: from here on a signal unmounts instead of killing us.

@@ -156,3 +156,33 @@ fn close_to_open_between_two_mounts() {
     expire();
     assert!(fs::read(&fb).expect("read on B") == same_size, "B kept stale bytes of an overwrite");
 }
+
+/// A name a mount looked up and did not find is cached like a name it found: for the
+/// mount's attribute timeout, but never for an exclusive create, and never hiding what
+/// the mount itself creates.
+#[test]
+fn missing_names_between_two_mounts() {
+    require_fuse!();
+    let cluster = common::Cluster::start(2);
+    let a = common::TestMount::on_servers(&cluster.addrs);
+    // A timeout longer than this test: what B caches stays cached throughout.
+    let b = common::TestMount::on_servers_with(&cluster.addrs, &["--attr-timeout", "60"]);
+    let (pa, pb) = (a.path().join("p"), b.path().join("p"));
+    assert!(!pb.exists());
+    fs::write(&pa, b"from A").expect("create on A");
+    assert!(!pb.exists(), "B asked the cluster again within its attribute timeout");
+    let excl = fs::OpenOptions::new().write(true).create_new(true).open(&pb);
+    assert_eq!(excl.expect_err("an exclusive create on B").kind(), std::io::ErrorKind::AlreadyExists);
+    assert_eq!(fs::read(&pb).expect("B found the name when it asked again"), b"from A");
+    let qb = b.path().join("q");
+    assert!(!qb.exists());
+    fs::write(&qb, b"from B").expect("create on B after a negative lookup");
+    assert_eq!(fs::read(&qb).expect("read on B"), b"from B");
+    assert_eq!(fs::read(a.path().join("q")).expect("read on A"), b"from B");
+    // With the default timeout (1 s), A's create shows on C once it has passed.
+    let c = common::TestMount::on_servers(&cluster.addrs);
+    let rc = c.path().join("r");
+    assert!(!rc.exists());
+    fs::write(a.path().join("r"), b"r").expect("create on A");
+    assert!(common::wait_until(5, || rc.exists()), "C never saw A's create");
+}

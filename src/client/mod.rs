@@ -23,6 +23,7 @@ use crate::error::{Error, Result};
 use crate::meta::{Attr, FileId};
 use crate::placement::Ring;
 use crate::proto::{Fsync, Op, Ping, Reply, ReplyBody, Request, StatFs, TruncateChunks, Usage};
+use crate::transport::per_thread::PerThreadTcp;
 use crate::transport::tcp::{TcpOptions, TcpTransport};
 use crate::transport::Transport;
 
@@ -60,20 +61,36 @@ impl Client {
     /// Builds a client and checks that every server answers (and serves this client's
     /// ring); the error names the first server that does not.
     pub async fn connect(cfg: Config) -> Result<Client> {
-        let c = Client::new_lazy(cfg);
-        for r in fan_out::each(c.server_count(), |i| c.op(i, Ping {})).await {
+        Client::new_lazy(cfg).checked().await
+    }
+
+    /// [`Client::connect`] with connections of its own for each calling thread
+    /// ([`PerThreadTcp`]): for long-lived threads that each drive a current-thread runtime.
+    pub async fn connect_per_thread(cfg: Config) -> Result<Client> {
+        let opts = Client::tcp_options(&cfg);
+        let transport = Arc::new(PerThreadTcp::new(cfg.servers.clone(), opts));
+        Client::with_transport(cfg, transport).checked().await
+    }
+
+    /// This client, once every server has answered.
+    async fn checked(self) -> Result<Client> {
+        for r in fan_out::each(self.server_count(), |i| self.op(i, Ping {})).await {
             r?;
         }
-        Ok(c)
+        Ok(self)
     }
 
     /// Builds a client over TCP without contacting anyone; connections open on first use.
     pub fn new_lazy(cfg: Config) -> Client {
-        // One descriptor per server: a client of a large cluster needs more than 1024.
-        crate::fd_limit::raise_once();
-        let opts = TcpOptions { timeout: cfg.timeout, max_in_flight: cfg.max_in_flight, secret: cfg.secret.clone() };
+        let opts = Client::tcp_options(&cfg);
         let transport = Arc::new(TcpTransport::new(cfg.servers.clone(), opts));
         Client::with_transport(cfg, transport)
+    }
+
+    fn tcp_options(cfg: &Config) -> TcpOptions {
+        // One descriptor per server: a client of a large cluster needs more than 1024.
+        crate::fd_limit::raise_once();
+        TcpOptions { timeout: cfg.timeout, max_in_flight: cfg.max_in_flight, secret: cfg.secret.clone() }
     }
 
     /// Builds a client over any transport; its server list must be `cfg.servers`.

@@ -15,40 +15,20 @@
 //! no faster in wall time, even with 8 calling threads.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
 
 use tokio::runtime::{Builder, Runtime};
 
 use super::error::FfiError;
+use crate::caller_driven::CallerDriven;
 
 /// Environment variable selecting the runtime flavour (read once per process).
 pub const THREADS_ENV: &str = "BENCHFS_RUNTIME_THREADS";
 
-/// A caller-driven runtime left alone this long first catches up on I/O events
-/// ([`catch_up`]); back-to-back calls skip that (about 2 µs of CPU per call).
-const CATCH_UP_AFTER: Duration = Duration::from_millis(1);
-
-struct Bridge {
-    rt: Runtime,
-    /// Current-thread flavour: I/O only progresses while some caller is inside `block_on`.
-    caller_driven: bool,
-    /// Origin of `last_driven`.
-    epoch: Instant,
-    /// Nanoseconds after `epoch` when a caller last finished driving the runtime.
-    last_driven: AtomicU64,
-}
-
-impl Bridge {
-    fn now(&self) -> u64 {
-        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
-    }
-
-    fn idle(&self) -> bool {
-        let since = self.now().saturating_sub(self.last_driven.load(Ordering::Relaxed));
-        u128::from(since) > CATCH_UP_AFTER.as_nanos()
-    }
+enum Bridge {
+    /// I/O only progresses while some caller is inside `block_on`.
+    CallerDriven(CallerDriven),
+    Workers(Runtime),
 }
 
 /// Built on first use and never dropped: C callers have no "unload" hook, and tearing
@@ -60,15 +40,12 @@ fn build() -> Result<Bridge, String> {
         Ok(s) => s.trim().parse::<usize>().map_err(|_| format!("{THREADS_ENV}={s:?} is not a number"))?,
         Err(_) => 0,
     };
-    let mut b = if threads == 0 {
-        Builder::new_current_thread()
-    } else {
-        let mut b = Builder::new_multi_thread();
-        b.worker_threads(threads).thread_name("benchfs-io");
-        b
-    };
-    let rt = b.enable_all().build().map_err(|e| format!("cannot start the I/O runtime: {e}"))?;
-    Ok(Bridge { rt, caller_driven: threads == 0, epoch: Instant::now(), last_driven: AtomicU64::new(0) })
+    let failed = |e: std::io::Error| format!("cannot start the I/O runtime: {e}");
+    if threads == 0 {
+        return CallerDriven::new().map(Bridge::CallerDriven).map_err(failed);
+    }
+    let rt = Builder::new_multi_thread().worker_threads(threads).thread_name("benchfs-io").enable_all().build();
+    rt.map(Bridge::Workers).map_err(failed)
 }
 
 fn bridge() -> Result<&'static Bridge, FfiError> {
@@ -77,7 +54,10 @@ fn bridge() -> Result<&'static Bridge, FfiError> {
 
 /// The runtime, built on first use.
 pub fn runtime() -> Result<&'static Runtime, FfiError> {
-    bridge().map(|b| &b.rt)
+    bridge().map(|b| match b {
+        Bridge::CallerDriven(c) => c.runtime(),
+        Bridge::Workers(rt) => rt,
+    })
 }
 
 /// Runs a client future to completion on the calling thread.
@@ -89,32 +69,9 @@ pub fn runtime() -> Result<&'static Runtime, FfiError> {
 /// When called from inside an async context (tokio forbids nested `block_on`); the
 /// exported functions catch it and return `BENCHFS_EIO`.
 pub fn block_on<T, E: Into<FfiError>>(f: impl Future<Output = Result<T, E>>) -> Result<T, FfiError> {
-    let b = bridge()?;
-    if !b.caller_driven {
-        return b.rt.block_on(f).map_err(Into::into);
+    match bridge()? {
+        Bridge::CallerDriven(c) => c.block_on(f),
+        Bridge::Workers(rt) => rt.block_on(f),
     }
-    let idle = b.idle();
-    let r = b.rt.block_on(async {
-        if idle {
-            catch_up().await;
-        }
-        f.await
-    });
-    b.last_driven.fetch_max(b.now(), Ordering::Relaxed);
-    r.map_err(Into::into)
-}
-
-/// Lets a caller-driven runtime handle the I/O events that arrived while no call was
-/// running, before the call starts. Without it, a connection the server closed in the
-/// meantime (a restart) is still marked open, and the call fails on it instead of the
-/// pool reconnecting, as it does when worker threads watch the sockets. The first
-/// yield makes tokio poll the I/O driver, which wakes the connection's reader task;
-/// the second lets that task run (and mark the connection closed). Guarded by the
-/// server-restart C test, which runs under both flavours.
-///
-/// Skipped between back-to-back calls: a close landing in such a short gap fails the
-/// next call, as a close landing during a call fails that call in either flavour.
-async fn catch_up() {
-    tokio::task::yield_now().await;
-    tokio::task::yield_now().await;
+    .map_err(Into::into)
 }

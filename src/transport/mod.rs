@@ -13,6 +13,7 @@
 pub mod backoff;
 pub mod faulty;
 pub mod local;
+pub mod per_thread;
 pub mod tcp;
 
 use std::future::Future;

@@ -302,12 +302,17 @@ impl TestMount {
     /// A mount of existing servers (e.g. a [`Cluster`]'s `addrs`) on a fresh temporary
     /// directory; several mounts of one cluster can run at once.
     pub fn on_servers(addrs: &[String]) -> TestMount {
+        TestMount::on_servers_with(addrs, &[])
+    }
+
+    /// [`TestMount::on_servers`] with further flags.
+    pub fn on_servers_with(addrs: &[String], extra: &[&str]) -> TestMount {
         let tmp = tempfile::tempdir().expect("tempdir");
         let mountpoint = tmp.path().join("mnt");
         std::fs::create_dir(&mountpoint).expect("mkdir mountpoint");
         let log = tmp.path().join("benchfs-fuse.log");
         let mut cmd = Command::new(benchfs_fuse_bin());
-        cmd.arg(&mountpoint).arg("--foreground").arg("--servers").arg(addrs.join(","));
+        cmd.arg(&mountpoint).arg("--foreground").arg("--servers").arg(addrs.join(",")).args(extra);
         cmd.env_remove("BENCHFS_SERVERS").env_remove("BENCHFS_REGISTRY");
         let logfile = std::fs::File::create(&log).expect("log file");
         cmd.stdout(Stdio::null()).stderr(logfile);
