@@ -71,14 +71,27 @@ async fn catch_up() {
     tokio::task::yield_now().await;
 }
 
-/// A [`CallerDriven`] runtime for each thread that calls, for threads that wait on
-/// connections of their own ([`crate::transport::per_thread::PerThreadTcp`]): no
-/// thread ever waits for another to hand it the I/O driver or its reply.
-#[derive(Default)]
-pub struct PerThread(ThreadLocal<CallerDriven>);
+/// The runtimes a pool of long-lived calling threads (the mount's session threads) drive.
+pub enum Runtimes {
+    /// A [`CallerDriven`] runtime for each thread, for threads that wait on connections of
+    /// their own ([`crate::transport::per_thread::PerThreadTcp`]): no thread ever waits for
+    /// another to hand it the I/O driver or its reply.
+    PerThread(ThreadLocal<CallerDriven>),
+    /// One runtime for all, and so one connection per server for all: tokio hands the I/O
+    /// driver from a thread that returns to one that waits, and a reply read by one thread
+    /// wakes the thread waiting for it. For clusters too large for a connection per server
+    /// per thread.
+    Shared(CallerDriven),
+}
 
-impl PerThread {
-    /// Runs `f` on this thread's runtime, made on its first call.
+impl Runtimes {
+    /// # Errors
+    /// When the shared runtime cannot be made.
+    pub fn new(per_thread: bool) -> std::io::Result<Runtimes> {
+        Ok(if per_thread { Runtimes::PerThread(ThreadLocal::new()) } else { Runtimes::Shared(CallerDriven::new()?) })
+    }
+
+    /// Runs `f` on this thread's runtime (made on its first call) or the shared one.
     ///
     /// # Errors
     /// When this thread's runtime cannot be made.
@@ -86,6 +99,10 @@ impl PerThread {
     /// # Panics
     /// When called from inside an async context.
     pub fn block_on<F: Future>(&self, f: F) -> std::io::Result<F::Output> {
-        Ok(self.0.get_or_try(CallerDriven::new)?.block_on(f))
+        let rt = match self {
+            Runtimes::PerThread(each) => each.get_or_try(CallerDriven::new)?,
+            Runtimes::Shared(rt) => rt,
+        };
+        Ok(rt.block_on(f))
     }
 }

@@ -69,6 +69,11 @@ pub struct Args {
     /// worker threads do, each request a task, and session threads only hand requests over.
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=64))]
     pub runtime_threads: u64,
+    /// With --runtime-threads 0: session threads share one connection per server instead of
+    /// each having its own (the default once threads × servers exceeds 1024, so that
+    /// servers stay under their --max-connections in large clusters).
+    #[arg(long)]
+    pub shared_connections: bool,
     /// Permission bits of the mount's root, in octal (e.g. 1777 for a shared scratch
     /// directory). The root belongs to the user who mounts; chmod/chown on the mountpoint
     /// change it for this mount only.

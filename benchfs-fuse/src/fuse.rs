@@ -18,7 +18,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use benchfs::caller_driven::PerThread;
+use benchfs::caller_driven::Runtimes;
 use benchfs::meta::SetAttr;
 use benchfs::stat::{FsStat, Stat};
 use benchfs::{Attr, FileKind};
@@ -53,7 +53,7 @@ pub enum Driver {
     /// runtime (where its connections live: `Client::connect_per_thread`) while it waits.
     /// Never idle-driven: nothing may be spawned on them that must run without a request
     /// in flight.
-    Caller(Arc<PerThread>),
+    Caller(Arc<Runtimes>),
     /// As tasks on a multi-thread runtime.
     Tasks(Handle),
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use benchfs::caller_driven::PerThread;
+use benchfs::caller_driven::Runtimes;
 use benchfs::config::ClusterArgs;
 use benchfs::{Client, Config};
 use tokio::runtime::Runtime;
@@ -83,16 +83,34 @@ impl Signals {
     }
 }
 
+/// Connections a mount may hold for its session threads to have one per server each
+/// (`Runtimes::PerThread`): 64 servers at 16 threads. Beyond, the threads share one
+/// runtime and one connection per server, as a server's `--max-connections` (8192 by
+/// default) would otherwise be reached at about 500 nodes.
+const MAX_PER_THREAD_CONNECTIONS: u64 = 1024;
+
+/// The runtimes the session threads drive themselves (fuse.rs, `Driver::Caller`).
+fn session_runtimes(backend: &Backend, args: &Args) -> std::io::Result<Runtimes> {
+    let connections = match backend {
+        Backend::Cluster(cfg) => args.threads.saturating_mul(cfg.servers.len() as u64),
+        Backend::Embedded(_) => 0,
+    };
+    let per_thread = !args.shared_connections && connections <= MAX_PER_THREAD_CONNECTIONS;
+    tracing::debug!(per_thread, connections, "session runtimes");
+    Runtimes::new(per_thread)
+}
+
 /// Connects to the cluster, or starts the embedded server (on `rt`) and connects to it.
 /// When the session threads drive their own runtimes (`io`), each has its own connections.
-fn connect(backend: Backend, rt: &Runtime, io: Option<&PerThread>) -> Result<(Client, Option<Embedded>), SessionError> {
+fn connect(backend: Backend, rt: &Runtime, io: Option<&Runtimes>) -> Result<(Client, Option<Embedded>), SessionError> {
     match backend {
         Backend::Cluster(cfg) => {
             let client = match io {
-                Some(io) => io.block_on(Client::connect_per_thread(cfg)).map_err(SessionError::Runtime)?,
-                None => rt.block_on(Client::connect(cfg)),
+                Some(io @ Runtimes::PerThread(_)) => io.block_on(Client::connect_per_thread(cfg)),
+                Some(io @ Runtimes::Shared(_)) => io.block_on(Client::connect(cfg)),
+                None => Ok(rt.block_on(Client::connect(cfg))),
             };
-            Ok((client.map_err(SessionError::Unreachable)?, None))
+            Ok((client.map_err(SessionError::Runtime)?.map_err(SessionError::Unreachable)?, None))
         }
         Backend::Embedded(dir) => rt.block_on(embedded(&dir)),
     }
@@ -155,8 +173,12 @@ pub fn run(args: &Args, prep: Prepared, ready: Option<Ready>) -> Result<(), Sess
         .thread_name("benchfs-rt")
         .build()
         .map_err(|e| reporter.fail(SessionError::Runtime(e)))?;
-    // The runtimes the session threads drive themselves (fuse.rs, `Driver::Caller`).
-    let io = (args.runtime_threads == 0).then(|| Arc::new(PerThread::default()));
+    let io = match args.runtime_threads {
+        0 => {
+            Some(Arc::new(session_runtimes(&prep.backend, args).map_err(|e| reporter.fail(SessionError::Runtime(e)))?))
+        }
+        _ => None,
+    };
     let result = serve(args, prep, &rt, io.clone(), &mut reporter);
     rt.shutdown_timeout(Duration::from_secs(2));
     result
@@ -166,7 +188,7 @@ fn serve(
     args: &Args,
     prep: Prepared,
     rt: &Runtime,
-    io: Option<Arc<PerThread>>,
+    io: Option<Arc<Runtimes>>,
     reporter: &mut Reporter,
 ) -> Result<(), SessionError> {
     // Installed before mounting: from here on a signal unmounts instead of killing us.

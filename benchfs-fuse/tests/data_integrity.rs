@@ -186,3 +186,32 @@ fn missing_names_between_two_mounts() {
     fs::write(a.path().join("r"), b"r").expect("create on A");
     assert!(common::wait_until(5, || rc.exists()), "C never saw A's create");
 }
+
+/// TCP connections the process `pid` holds.
+fn tcp_connections(pid: u32) -> usize {
+    let sockets: BTreeSet<String> = fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("list fds")
+        .filter_map(|e| fs::read_link(e.ok()?.path()).ok())
+        .filter_map(|l| Some(l.to_str()?.strip_prefix("socket:[")?.strip_suffix(']')?.to_string()))
+        .collect();
+    ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .flat_map(|p| fs::read_to_string(p).unwrap_or_default().lines().skip(1).map(str::to_string).collect::<Vec<_>>())
+        .filter(|l| l.split_whitespace().nth(9).is_some_and(|inode| sockets.contains(inode)))
+        .count()
+}
+
+/// The session threads of a mount of a large cluster share one runtime and one connection
+/// per server (forced here on 3 servers): copies and concurrent writers come out the same.
+/// By default each thread that calls a server has a connection of its own.
+#[test]
+fn shared_connections() {
+    require_fuse!();
+    let m = common::TestMount::new(common::Backend::Cluster, &["--shared-connections", "--threads", "4"]);
+    large_copy_is_bit_identical::run(&m);
+    two_processes_write_disjoint_ranges::run(&m);
+    assert_eq!(tcp_connections(m.pid()), 3, "one connection per server");
+    let per_thread = common::TestMount::new(common::Backend::Cluster, &["--threads", "4"]);
+    two_processes_write_disjoint_ranges::run(&per_thread);
+    assert!(tcp_connections(per_thread.pid()) > 3, "connections of the session threads' own");
+}

@@ -44,7 +44,7 @@ macro_rules! both_backends {
         mod $name {
             use super::*;
 
-            fn run($m: &common::TestMount) $body
+            pub fn run($m: &common::TestMount) $body
 
             #[test]
             fn embedded() {
