@@ -76,7 +76,7 @@ pub enum Runtimes {
     /// A [`CallerDriven`] runtime for each thread, for threads that wait on connections of
     /// their own ([`crate::transport::per_thread::PerThreadTcp`]): no thread ever waits for
     /// another to hand it the I/O driver or its reply.
-    PerThread(ThreadLocal<CallerDriven>),
+    PerThread(Box<ThreadLocal<CallerDriven>>),
     /// One runtime for all, and so one connection per server for all: tokio hands the I/O
     /// driver from a thread that returns to one that waits, and a reply read by one thread
     /// wakes the thread waiting for it. For clusters too large for a connection per server
@@ -88,7 +88,7 @@ impl Runtimes {
     /// # Errors
     /// When the shared runtime cannot be made.
     pub fn new(per_thread: bool) -> std::io::Result<Runtimes> {
-        Ok(if per_thread { Runtimes::PerThread(ThreadLocal::new()) } else { Runtimes::Shared(CallerDriven::new()?) })
+        Ok(if per_thread { Runtimes::PerThread(Box::default()) } else { Runtimes::Shared(CallerDriven::new()?) })
     }
 
     /// Runs `f` on this thread's runtime (made on its first call) or the shared one.
