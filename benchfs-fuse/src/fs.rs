@@ -22,7 +22,7 @@ use benchfs::{Attr, Client, FileKind, OpenOptions, StatFs};
 use crate::dir_attrs::DirAttrs;
 use crate::error::{FsError, Result};
 use crate::handles::{DirSnapshot, Handles};
-use crate::inode::{InodeTable, ROOT_INO};
+use crate::inode::{InodeTable, Stamp, ROOT_INO};
 
 pub use benchfs::path::HIDDEN_PREFIX;
 
@@ -422,14 +422,17 @@ impl BenchFs {
 
     /// Opens an existing file; `flags` are open(2)'s (the kernel has already dealt with
     /// O_CREAT, O_EXCL and O_TRUNC). Returns the handle.
-    pub async fn open(&self, ino: u64, flags: i32) -> Result<u64> {
+    /// Opens `ino`; returns the handle and whether the kernel may keep the pages it cached
+    /// of the file ([`InodeTable::reopened`]).
+    pub async fn open(&self, ino: u64, flags: i32) -> Result<(u64, bool)> {
         let path = self.inodes.path(ino)?;
         let mut opts = OpenOptions::from_flags(flags & !(libc::O_CREAT | libc::O_EXCL | libc::O_TRUNC), 0);
         // The kernel checked access at open; it may read through any handle (page cache
         // fills for a write-only descriptor, mmap).
         opts.read = true;
         let file = self.client.open(&path, &opts).await?;
-        Ok(self.handles.insert_file(ino, file))
+        let keep = self.inodes.reopened(ino, Stamp::of(file.attr_at_open()));
+        Ok((self.handles.insert_file(ino, file), keep))
     }
 
     /// Creates (or, without O_EXCL, opens) `name` and opens it. Returns the entry and handle.
@@ -448,6 +451,7 @@ impl BenchFs {
             opts.owner = Some((caller.uid, caller.gid));
             let file = self.client.open(&path, &opts).await?;
             let entry = self.entry(&path, file.attr_at_open().clone());
+            self.inodes.reopened(entry.ino, Stamp::of(&entry.attr));
             let fh = self.handles.insert_file(entry.ino, file);
             Ok((entry, fh))
         })
@@ -620,9 +624,12 @@ mod tests {
         assert_eq!(s.fs.getattr(e.ino).await.unwrap().size, 15);
         s.fs.release(fh).await.unwrap();
         assert_eq!(s.fs.getattr(e.ino).await.unwrap().size, 15);
-        let fh = s.fs.open(e.ino, libc::O_RDONLY).await.unwrap();
+        let (fh, keep) = s.fs.open(e.ino, libc::O_RDONLY).await.unwrap();
+        assert!(!keep, "the release published a write since the create: cached pages may be stale");
         assert_eq!(s.fs.read(fh, 8, 100).await.unwrap(), b"\0\0hello");
         assert!(matches!(s.fs.read(999, 0, 1).await, Err(FsError::BadHandle(999))));
+        let (_, keep) = s.fs.open(e.ino, libc::O_RDONLY).await.unwrap();
+        assert!(keep, "nothing changed since the last open");
     }
 
     #[tokio::test]
@@ -636,7 +643,7 @@ mod tests {
         assert_eq!(s.fs.getattr(e.ino).await.unwrap().size, 100, "release must not regrow the file");
         let a = s.fs.setattr(e.ino, SetAttr { size: Some(200), ..Default::default() }).await.unwrap();
         assert_eq!(a.size, 200);
-        let fh = s.fs.open(e.ino, libc::O_RDONLY).await.unwrap();
+        let (fh, _) = s.fs.open(e.ino, libc::O_RDONLY).await.unwrap();
         let data = s.fs.read(fh, 0, 300).await.unwrap();
         assert_eq!(data.len(), 200);
         assert!(data[..100].iter().all(|&b| b == 7) && data[100..].iter().all(|&b| b == 0));

@@ -390,7 +390,9 @@ impl Filesystem for FuseAdapter {
         }
         let fs = self.fs.clone();
         let call = async move { fs.open(ino.0, flags.0).await };
-        self.spawn("open", reply, call, move |r, fh| r.opened(FileHandle(fh), fopen));
+        self.spawn("open", reply, call, move |r, (fh, keep)| {
+            r.opened(FileHandle(fh), if keep { fopen | FopenFlags::FOPEN_KEEP_CACHE } else { fopen });
+        });
     }
 
     fn read(

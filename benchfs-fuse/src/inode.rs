@@ -61,11 +61,31 @@ struct Node {
     hidden: bool,
     /// Entries replied to the kernel minus those it forgot.
     lookups: u64,
+    /// The file as this mount last opened it: the kernel caches no page of the inode from
+    /// before that (see [`InodeTable::reopened`]).
+    opened: Option<Stamp>,
+}
+
+/// What decides whether a file's cached pages are still its data: its id (the name may
+/// now be another file), size, mtime and ctime (any publication of writes, truncation or
+/// change of times through any client moves the ctime).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    fid: FileId,
+    size: u64,
+    mtime: (i64, u32),
+    ctime: (i64, u32),
+}
+
+impl Stamp {
+    pub fn of(a: &Attr) -> Stamp {
+        Stamp { fid: a.fid, size: a.size, mtime: a.mtime, ctime: a.ctime }
+    }
 }
 
 impl Node {
     fn new(path: &str, fid: FileId, is_dir: bool) -> Node {
-        Node { path: Some(path.to_string()), aliases: Vec::new(), fid, is_dir, hidden: false, lookups: 1 }
+        Node { path: Some(path.to_string()), aliases: Vec::new(), fid, is_dir, hidden: false, lookups: 1, opened: None }
     }
 
     /// Forgets the name `p` of this node; a further name, if any, becomes its path.
@@ -180,6 +200,17 @@ impl InodeTable {
             inner.by_fid.insert(fid, ino);
         }
         ino
+    }
+
+    /// `ino` is being opened and its file is now `now`. True when this mount last opened
+    /// it as exactly `now`: nobody has published a write to it, truncated it or replaced
+    /// it since, so the pages the kernel cached from it are still its data and the open may
+    /// keep them (FOPEN_KEEP_CACHE). Close-to-open holds: whatever another client wrote
+    /// and closed moved the stamp. Writes through this mount move it too, at their close:
+    /// the next open then starts from an empty cache, as before.
+    pub fn reopened(&self, ino: u64, now: Stamp) -> bool {
+        let mut inner = self.lock();
+        inner.nodes.get_mut(&ino).is_some_and(|n| n.opened.replace(now) == Some(now))
     }
 
     /// The inode number of `path` if the kernel holds one; the count is left alone.

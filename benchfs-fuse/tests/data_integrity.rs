@@ -157,6 +157,51 @@ fn close_to_open_between_two_mounts() {
     assert!(fs::read(&fb).expect("read on B") == same_size, "B kept stale bytes of an overwrite");
 }
 
+/// Pages of `path` in the page cache, seen through a fresh open as any reader's.
+fn resident_pages(path: &Path) -> usize {
+    use std::os::fd::AsRawFd;
+    let f = fs::File::open(path).expect("open");
+    let len = usize::try_from(f.metadata().expect("stat").len()).expect("length");
+    let mut resident = vec![0u8; len.div_ceil(resident_page_size())];
+    // SAFETY: a read-only shared mapping of the open file, unmapped before returning;
+    // mincore writes one byte per page of it into `resident`, which has that many.
+    unsafe {
+        let p = libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ, libc::MAP_SHARED, f.as_raw_fd(), 0);
+        assert_ne!(p, libc::MAP_FAILED, "mmap: {}", std::io::Error::last_os_error());
+        let rc = libc::mincore(p, len, resident.as_mut_ptr());
+        libc::munmap(p, len);
+        assert_eq!(rc, 0, "mincore: {}", std::io::Error::last_os_error());
+    }
+    resident.iter().filter(|&&b| b & 1 == 1).count()
+}
+
+/// A file opened again unchanged keeps the pages the kernel cached of it
+/// (FOPEN_KEEP_CACHE); once another mount has written it and closed, the next open starts
+/// from an empty cache.
+#[test]
+fn reopen_keeps_cached_pages_until_another_mount_writes() {
+    require_fuse!();
+    let cluster = common::Cluster::start(2);
+    let (a, b) = (common::TestMount::on_servers(&cluster.addrs), common::TestMount::on_servers(&cluster.addrs));
+    let (fa, fb) = (a.path().join("f"), b.path().join("f"));
+    let first = common::pattern(5, 1 << 20);
+    fs::write(&fa, &first).expect("write on A");
+    assert!(fs::read(&fb).expect("read on B") == first);
+    let all = resident_pages(&fb);
+    assert!(all > 0 && all == (1 << 20) / resident_page_size(), "B's reopen dropped its pages: {all} left");
+    let second = common::pattern(6, 1 << 20);
+    fs::write(&fa, &second).expect("same-size overwrite on A");
+    // Past B's attribute timeout (the default, 1 s), so that B opens afresh.
+    std::thread::sleep(std::time::Duration::from_millis(1300));
+    assert_eq!(resident_pages(&fb), 0, "B kept pages of data A replaced");
+    assert!(fs::read(&fb).expect("read on B") == second, "B read stale bytes");
+}
+
+fn resident_page_size() -> usize {
+    // SAFETY: sysconf reads a constant.
+    usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).expect("page size")
+}
+
 /// A name a mount looked up and did not find is cached like a name it found: for the
 /// mount's attribute timeout, but never for an exclusive create, and never hiding what
 /// the mount itself creates.
