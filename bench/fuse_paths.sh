@@ -8,8 +8,15 @@
 # runtime tasks, the mount before issue 14); the same two on the embedded server; bindfs
 # over tmpfs; tmpfs. mdtest -n FILES -u with 2 MPI ranks. Prints the creation, stat and
 # removal rates of each line, then the medians and the issue's ratios (each mount line
-# against bindfs and against the C API, median against median). Needs root (FUSE, bindfs), mpirun, bindfs, and an IOR/mdtest
-# built with ior_integration/install-into-ior.sh against target/release.
+# against bindfs and against the C API, median against median).
+#
+# With BENCHFS_IOR_BIN also set, then IOR 1 MiB transfers (-b IOR_BLOCK per rank, default
+# 128m; -w -r -C -e), file per process and one shared file, through the C API, the mount of
+# the same servers, and that mount with --direct-io; then medians and each mount line
+# against the C API.
+#
+# Needs root (FUSE, bindfs), mpirun, bindfs, and an IOR/mdtest built with
+# ior_integration/install-into-ior.sh against target/release.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MD=${BENCHFS_MDTEST_BIN:?set BENCHFS_MDTEST_BIN to an mdtest built with the BENCHFS backend}
@@ -88,4 +95,46 @@ for l, m in med.items():
     for name, b in base.items():
         if b:
             print(f"{l + ' / ' + name:<40}" + "".join(f"{x / y:>9.2f}" if y else "      n/a" for x, y in zip(m, b)))
+PY
+
+[ -n "${BENCHFS_IOR_BIN:-}" ] || { echo "IOR skipped: BENCHFS_IOR_BIN is not set"; exit 0; }
+ior_rates() { # prints one IOR line's bandwidths (the summary's Max) and keeps them
+  awk -v label="$LABEL" -v out="$W/ior" '/^(write|read) +[0-9]/ {r[$1] = $2}
+    END {printf "%-40s write %8.0f  read %8.0f MiB/s\n", label, r["write"], r["read"];
+         printf "%s\t%s\t%s\n", label, r["write"], r["read"] >> out}'
+}
+IOR_ARGS=(-t 1m -b "${IOR_BLOCK:-128m}" -w -r -C -e)
+echo
+for rep in $(seq "$REPS"); do
+  echo "IOR repetition $rep"
+  for layout in "file per process" "shared file"; do
+    F=(); [ "$layout" = "file per process" ] && F=(-F)
+    LABEL="C API, $layout"
+    BENCHFS_REGISTRY=$W/reg "${MPI[@]}" "$BENCHFS_IOR_BIN" -a BENCHFS "${IOR_ARGS[@]}" "${F[@]}" -o "/ior$rep${F[*]}" 2>&1 | ior_rates
+    for mode in "" "--direct-io"; do
+      # shellcheck disable=SC2086 # $mode is a flag or nothing
+      mount_on --registry "$W/reg" $mode
+      LABEL="mount${mode:+ $mode}, $layout"
+      "${MPI[@]}" "$BENCHFS_IOR_BIN" -a POSIX "${IOR_ARGS[@]}" "${F[@]}" -o "$W/mnt/ior$rep" 2>&1 | ior_rates
+      rm -f "$W/mnt/ior$rep"*
+      umount "$W/mnt"
+    done
+  done
+done
+python3 - "$W/ior" <<'PY'
+import statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    label, *bw = line.rstrip("\n").split("\t")
+    rows.setdefault(label, []).append([float(b or 0) for b in bw])
+med = {l: [statistics.median(col) for col in zip(*v)] for l, v in rows.items()}
+print("\nIOR medians (MiB/s)                          write       read")
+for l, m in med.items():
+    print(f"{l:<40}" + "".join(f"{x:>11.0f}" for x in m))
+print("\nIOR ratios against the C API (median / median)  write   read")
+for l, m in med.items():
+    if l.startswith("mount"):
+        base = med.get("C API, " + l.split(", ", 1)[1])
+        if base:
+            print(f"{l:<46}" + "".join(f"{x / y:>7.2f}" if y else "    n/a" for x, y in zip(m, base)))
 PY
