@@ -13,6 +13,20 @@ pub fn default_threads() -> u64 {
     u64::try_from(cores * 2).unwrap_or(16).clamp(4, 16)
 }
 
+/// The largest write request by default: as large as the kernel allows, 1 to 4 MiB. The
+/// kernel caps requests at `/proc/sys/fs/fuse/max_pages_limit` pages (Linux 6.13 and later;
+/// 256, i.e. 1 MiB, unless an administrator raised it; 1 MiB before 6.13). 4 MiB requests
+/// carry 4 MiB application writes in one round trip instead of four (docs/benchmarks.md).
+pub fn default_max_write() -> u32 {
+    let pages = std::fs::read_to_string("/proc/sys/fs/fuse/max_pages_limit")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .unwrap_or(256);
+    // SAFETY: sysconf reads a constant.
+    let page = u64::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
+    u32::try_from(pages.saturating_mul(page).clamp(1 << 20, 4 << 20)).unwrap_or(1 << 20)
+}
+
 #[derive(Parser, Debug, Clone)]
 #[command(
     version,
@@ -56,8 +70,10 @@ pub struct Args {
     /// file from many processes run in parallel.
     #[arg(long)]
     pub direct_io: bool,
-    /// Largest write request from the kernel, in bytes (K/M or KiB/MiB suffixes; the kernel caps it at 1 MiB).
-    #[arg(long, default_value = "1M", value_parser = parse_bytes)]
+    /// Largest write request from the kernel, in bytes (K/M or KiB/MiB suffixes), also the
+    /// read-ahead window. The kernel caps it at /proc/sys/fs/fuse/max_pages_limit pages
+    /// (1 MiB unless raised) [default: as large as that allows, 1M to 4M].
+    #[arg(long, default_value_t = default_max_write(), hide_default_value = true, value_parser = parse_bytes)]
     pub max_write: u32,
     /// Session threads reading requests from /dev/fuse (each with its own cloned descriptor)
     /// [default: two per core, 4 to 16].
@@ -136,7 +152,11 @@ mod tests {
         assert!(parse_bytes("1").is_err() && parse_bytes("x").is_err() && parse_bytes("1G").is_err());
         assert!(parse_seconds("-1").is_err() && parse_seconds("nan").is_err());
         let a = Args::try_parse_from(["benchfs-fuse", "/mnt", "--attr-timeout", "0.5"]).unwrap();
-        assert_eq!((a.attr_ttl(), a.max_write, a.threads), (Duration::from_millis(500), 1 << 20, default_threads()));
+        assert_eq!(
+            (a.attr_ttl(), a.max_write, a.threads),
+            (Duration::from_millis(500), default_max_write(), default_threads())
+        );
+        assert!((1 << 20..=4 << 20).contains(&default_max_write()));
         assert!((4..=16).contains(&default_threads()));
         assert_eq!(a.runtime_threads, 0);
         assert_eq!(a.root_mode, 0o755);
