@@ -11,9 +11,11 @@
 # against bindfs and against the C API, median against median).
 #
 # With BENCHFS_IOR_BIN also set, then IOR 1 MiB transfers (-b IOR_BLOCK per rank, default
-# 128m; -w -r -C -e), file per process and one shared file, through the C API, the mount of
-# the same servers, and that mount with --direct-io; then medians and each mount line
-# against the C API.
+# 128m; -w -r -C -e: fsync after writing, and the read of a file closed since, which the
+# mount reads from the servers), file per process and one shared file with 2 ranks, and one
+# process alone, through the C API, the mount of the same servers, and that mount with
+# --direct-io (one process also on tmpfs); then medians and each mount line against the C
+# API (and tmpfs).
 #
 # Needs root (FUSE, bindfs), mpirun, bindfs, and an IOR/mdtest built with
 # ior_integration/install-into-ior.sh against target/release.
@@ -107,18 +109,28 @@ IOR_ARGS=(-t 1m -b "${IOR_BLOCK:-128m}" -w -r -C -e)
 echo
 for rep in $(seq "$REPS"); do
   echo "IOR repetition $rep"
-  for layout in "file per process" "shared file"; do
-    F=(); [ "$layout" = "file per process" ] && F=(-F)
+  for layout in "file per process" "shared file" "one process"; do
+    F=() NP=(-np 2)
+    case $layout in
+      "file per process") F=(-F) ;;
+      "one process") NP=(-np 1) ;;
+    esac
+    RUN=(mpirun "${NP[@]}" --oversubscribe --bind-to none "$BENCHFS_IOR_BIN")
     LABEL="C API, $layout"
-    BENCHFS_REGISTRY=$W/reg "${MPI[@]}" "$BENCHFS_IOR_BIN" -a BENCHFS "${IOR_ARGS[@]}" "${F[@]}" -o "/ior$rep${F[*]}" 2>&1 | ior_rates
+    BENCHFS_REGISTRY=$W/reg "${RUN[@]}" -a BENCHFS "${IOR_ARGS[@]}" "${F[@]}" -o "/ior$rep${F[*]}${NP[1]}" 2>&1 | ior_rates
     for mode in "" "--direct-io"; do
       # shellcheck disable=SC2086 # $mode is a flag or nothing
       mount_on --registry "$W/reg" $mode
       LABEL="mount${mode:+ $mode}, $layout"
-      "${MPI[@]}" "$BENCHFS_IOR_BIN" -a POSIX "${IOR_ARGS[@]}" "${F[@]}" -o "$W/mnt/ior$rep" 2>&1 | ior_rates
+      "${RUN[@]}" -a POSIX "${IOR_ARGS[@]}" "${F[@]}" -o "$W/mnt/ior$rep" 2>&1 | ior_rates
       rm -f "$W/mnt/ior$rep"*
       umount "$W/mnt"
     done
+    if [ "$layout" = "one process" ]; then
+      LABEL="tmpfs, $layout"
+      "${RUN[@]}" -a POSIX "${IOR_ARGS[@]}" -o "$W/native/ior$rep" 2>&1 | ior_rates
+      rm -f "$W/native/ior$rep"*
+    fi
   done
 done
 python3 - "$W/ior" <<'PY'
@@ -131,10 +143,13 @@ med = {l: [statistics.median(col) for col in zip(*v)] for l, v in rows.items()}
 print("\nIOR medians (MiB/s)                          write       read")
 for l, m in med.items():
     print(f"{l:<40}" + "".join(f"{x:>11.0f}" for x in m))
-print("\nIOR ratios against the C API (median / median)  write   read")
+print("\nIOR ratios (median / median)                          write   read")
 for l, m in med.items():
-    if l.startswith("mount"):
-        base = med.get("C API, " + l.split(", ", 1)[1])
+    if not l.startswith("mount"):
+        continue
+    layout = l.split(", ", 1)[1]
+    for name in ("C API", "tmpfs"):
+        base = med.get(f"{name}, {layout}")
         if base:
-            print(f"{l:<46}" + "".join(f"{x / y:>7.2f}" if y else "    n/a" for x, y in zip(m, base)))
+            print(f"{l + ' / ' + name:<54}" + "".join(f"{x / y:>7.2f}" if y else "    n/a" for x, y in zip(m, base)))
 PY
