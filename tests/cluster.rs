@@ -98,6 +98,8 @@ fn unaligned_io_across_chunk_boundaries_matches_a_model() {
             let expect = &model[roff..(roff + rlen).min(model.len())];
             assert_eq!(n, expect.len(), "read length at {roff}+{rlen}");
             assert!(&buf[..n] == expect, "read at {roff}+{rlen} after write {i} differs");
+            let owned = f.read_owned(roff as u64, rlen).await.unwrap();
+            assert!(owned == expect, "read_owned at {roff}+{rlen} after write {i} differs");
         }
         f.close().await.unwrap();
         assert_eq!(c.stat("/unaligned").await.unwrap().size, model.len() as u64);
@@ -130,6 +132,9 @@ fn sparse_files_read_zeros() {
         let mut buf = vec![0xFFu8; 16];
         assert_eq!(g.read_at(&mut buf, 10 * MIB as u64).await.unwrap(), 11);
         assert!(buf[..11].iter().all(|&b| b == 0), "data past a truncation came back: {buf:?}");
+        // One chunk's piece with no chunk file at all, and one past its file's end.
+        assert_eq!(g.read_owned(MIB as u64, 4096).await.unwrap(), vec![0u8; 4096]);
+        assert_eq!(g.read_owned(10 * MIB as u64, 16).await.unwrap(), vec![0u8; 11]);
     });
 }
 

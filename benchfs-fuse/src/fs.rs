@@ -460,10 +460,7 @@ impl BenchFs {
 
     pub async fn read(&self, fh: u64, offset: u64, size: u32) -> Result<Vec<u8>> {
         let h = self.handles.file(fh)?;
-        let mut buf = vec![0u8; size as usize];
-        let n = h.file.read_at(&mut buf, offset).await?;
-        buf.truncate(n);
-        Ok(buf)
+        Ok(h.file.read_owned(offset, size as usize).await?)
     }
 
     pub async fn write(&self, fh: u64, offset: u64, data: &[u8]) -> Result<u32> {

@@ -139,17 +139,8 @@ impl File {
 
     /// Reads up to `buf.len()` bytes at `off`; holes read as zeros. Returns 0 at end of file.
     pub async fn read_at(&self, buf: &mut [u8], off: u64) -> Result<usize> {
-        if !self.readable {
-            return Err(Error::Access(format!("{} is not open for reading", self.path())));
-        }
-        let mut size = self.size();
-        if off.saturating_add(buf.len() as u64) > size {
-            size = self.refresh_size().await?;
-        }
-        if off >= size || buf.is_empty() {
-            return Ok(0);
-        }
-        let len = buf.len().min(usize::try_from(size - off).unwrap_or(usize::MAX));
+        let len = self.readable_len(off, buf.len()).await?;
+        let ring = self.client.ring();
         let mut rest = &mut buf[..len];
         let mut parts = Vec::new();
         for p in pieces(off, len, self.chunk_size) {
@@ -157,23 +148,62 @@ impl File {
             rest = tail;
             parts.push((p, head));
         }
-        let ring = self.client.ring();
         try_join_all(parts.into_iter().map(|(p, dst)| async move {
-            let req = Read { fid: self.fid, index: p.index, offset: p.offset, len: p.len as u32 };
-            let server = ring.chunk_owner(self.fid, p.index);
-            let (_, data) = self.client.op_data(server, req, &[]).await?;
-            if data.len() > dst.len() {
-                return Err(Error::Protocol {
-                    server: self.client.servers()[server].clone(),
-                    reason: format!("read of {} bytes answered with {}", dst.len(), data.len()),
-                });
-            }
+            let data = self.read_piece(ring, &p).await?;
             dst[..data.len()].copy_from_slice(&data);
             dst[data.len()..].fill(0); // past the chunk file's end: a hole
             Ok::<_, Error>(())
         }))
         .await?;
         Ok(len)
+    }
+
+    /// [`File::read_at`] into a buffer of its own, as long as the bytes that exist: a range
+    /// within one chunk is the server's reply as it came, with no zeroed buffer to fill
+    /// and no copy (the mount's reads, which hand the buffer to the kernel).
+    pub async fn read_owned(&self, off: u64, len: usize) -> Result<Vec<u8>> {
+        let len = self.readable_len(off, len).await?;
+        let mut ps = pieces(off, len, self.chunk_size);
+        let (Some(p), None) = (ps.next(), ps.next()) else {
+            let mut buf = vec![0; len];
+            let n = self.read_at(&mut buf, off).await?;
+            buf.truncate(n);
+            return Ok(buf);
+        };
+        let mut data = self.read_piece(self.client.ring(), &p).await?;
+        data.resize(p.len, 0); // past the chunk file's end: a hole
+        Ok(data)
+    }
+
+    /// How many of the `len` bytes at `off` exist: the size is asked again when the range
+    /// passes the end known here (another client may have grown the file).
+    async fn readable_len(&self, off: u64, len: usize) -> Result<usize> {
+        if !self.readable {
+            return Err(Error::Access(format!("{} is not open for reading", self.path())));
+        }
+        let mut size = self.size();
+        if off.saturating_add(len as u64) > size {
+            size = self.refresh_size().await?;
+        }
+        if off >= size || len == 0 {
+            return Ok(0);
+        }
+        Ok(len.min(usize::try_from(size - off).unwrap_or(usize::MAX)))
+    }
+
+    /// One chunk's piece from its owner: at most `p.len` bytes (fewer past the end of the
+    /// chunk's file).
+    async fn read_piece(&self, ring: &crate::placement::Ring, p: &Piece) -> Result<Vec<u8>> {
+        let req = Read { fid: self.fid, index: p.index, offset: p.offset, len: p.len as u32 };
+        let server = ring.chunk_owner(self.fid, p.index);
+        let (_, data) = self.client.op_data(server, req, &[]).await?;
+        if data.len() > p.len {
+            return Err(Error::Protocol {
+                server: self.client.servers()[server].clone(),
+                reason: format!("read of {} bytes answered with {}", p.len, data.len()),
+            });
+        }
+        Ok(data)
     }
 
     /// Asks the metadata owner for the current size (another client may have grown it).
