@@ -70,11 +70,16 @@ pub struct Args {
     /// file from many processes run in parallel.
     #[arg(long)]
     pub direct_io: bool,
-    /// Largest write request from the kernel, in bytes (K/M or KiB/MiB suffixes), also the
-    /// read-ahead window. The kernel caps it at /proc/sys/fs/fuse/max_pages_limit pages
+    /// Largest write (and read) request from the kernel, in bytes (K/M or KiB/MiB
+    /// suffixes). The kernel caps it at /proc/sys/fs/fuse/max_pages_limit pages
     /// (1 MiB unless raised) [default: as large as that allows, 1M to 4M].
     #[arg(long, default_value_t = default_max_write(), hide_default_value = true, value_parser = parse_bytes)]
     pub max_write: u32,
+    /// Read-ahead window of sequential reads, in bytes (K/M suffixes; set as root only):
+    /// several requests in flight at once, on several session threads and servers.
+    /// Random reads are not read ahead; a page fault of an mmap reads this much around it.
+    #[arg(long, default_value = "4M", value_parser = parse_bytes)]
+    pub read_ahead: u32,
     /// Session threads reading requests from /dev/fuse (each with its own cloned descriptor)
     /// [default: two per core, 4 to 16].
     #[arg(long, default_value_t = default_threads(), hide_default_value = true,
@@ -157,6 +162,7 @@ mod tests {
             (Duration::from_millis(500), default_max_write(), default_threads())
         );
         assert!((1 << 20..=4 << 20).contains(&default_max_write()));
+        assert_eq!(a.read_ahead, 4 << 20);
         assert!((4..=16).contains(&default_threads()));
         assert_eq!(a.runtime_threads, 0);
         assert_eq!(a.root_mode, 0o755);

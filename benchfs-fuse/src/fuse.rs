@@ -41,8 +41,10 @@ pub struct FuseOptions {
     pub attr_ttl: Duration,
     /// Open files with FOPEN_DIRECT_IO | FOPEN_PARALLEL_DIRECT_WRITES (no page cache).
     pub direct_io: bool,
-    /// Largest write request the kernel sends (it caps it at 1 MiB with 4 KiB pages).
+    /// Largest write request the kernel sends (it caps it at `max_pages_limit` pages).
     pub max_write: u32,
+    /// Read-ahead window offered to the kernel at init.
+    pub read_ahead: u32,
     /// Background (async read-ahead, direct I/O) requests the kernel keeps in flight.
     pub max_background: u16,
 }
@@ -239,7 +241,7 @@ fn set_or_nearest<T: Copy>(mut set: impl FnMut(T) -> std::result::Result<T, T>, 
 impl Filesystem for FuseAdapter {
     fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> std::io::Result<()> {
         set_or_nearest(|v| config.set_max_write(v), self.opts.max_write);
-        set_or_nearest(|v| config.set_max_readahead(v), self.opts.max_write);
+        set_or_nearest(|v| config.set_max_readahead(v), self.opts.read_ahead);
         set_or_nearest(|v| config.set_max_background(v), self.opts.max_background);
         set_or_nearest(|v| config.set_congestion_threshold(v), self.opts.max_background / 4 * 3);
         // Each only where the kernel offers it. With direct I/O, mmap still works

@@ -183,8 +183,8 @@ pub fn mount(adapter: FuseAdapter, path: &Path, opts: &MountOptions) -> Result<M
 
 /// Sets the mount's read-ahead window (its BDI's `read_ahead_kb`; root only). The kernel
 /// offers FUSE at most its default window (128 KiB) at init, which splits sequential
-/// reads into 128 KiB requests; a window as large as a write request halves their number
-/// and more.
+/// reads into 128 KiB requests; a window of several requests keeps that many in flight
+/// (one cold sequential reader: 1.3-1.4 GB/s with 1 MiB, 1.5-1.7 GB/s with 4 MiB here).
 fn raise_read_ahead(path: &Path, kib: u32) -> io::Result<()> {
     use std::os::unix::fs::MetadataExt;
     let dev = std::fs::metadata(path)?.dev();

@@ -199,6 +199,7 @@ fn serve(
         attr_ttl: args.attr_ttl(),
         direct_io: args.direct_io,
         max_write: args.max_write,
+        read_ahead: args.read_ahead,
         max_background: MAX_BACKGROUND,
     };
     let fs = Arc::new(BenchFs::with_root_mode(client, args.root_mode).with_dir_ttl(args.attr_ttl()));
@@ -211,7 +212,7 @@ fn serve(
         allow_other: args.allow_other,
         threads: usize::try_from(args.threads).unwrap_or(1),
         fsname: "benchfs".into(),
-        read_ahead_kib: (!args.direct_io).then_some(args.max_write / 1024),
+        read_ahead_kib: (!args.direct_io).then_some(args.read_ahead / 1024),
     };
     let mounted = match mount::mount(adapter, &prep.mountpoint, &mount_opts) {
         Ok(m) => m,
