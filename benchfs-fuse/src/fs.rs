@@ -13,6 +13,7 @@
 //! the last release removes it. Readdir does not list hidden names.
 
 use std::ffi::OsStr;
+use std::sync::atomic::Ordering;
 use std::sync::{Mutex, PoisonError};
 
 use benchfs::meta::SetAttr;
@@ -91,6 +92,14 @@ fn name_str(name: &OsStr) -> Result<&str> {
 /// Attributes shown for "." and ".." in readdirplus (the kernel ignores them there).
 fn dot_attr() -> Attr {
     Attr::synthetic_dir(0o755)
+}
+
+/// The bits a write by an unprivileged process clears (the kernel's `should_remove_suid`):
+/// setuid, and setgid when group execution is allowed (without it setgid marks mandatory
+/// locking, not a privilege).
+fn privileges(mode: u32) -> u32 {
+    let sgid = if mode & 0o010 != 0 { libc::S_ISGID } else { 0 };
+    mode & (libc::S_ISUID | sgid)
 }
 
 /// `NotFound` from the servers while publishing a size: the name is gone, so is the need.
@@ -218,7 +227,14 @@ impl BenchFs {
         let path = self.inodes.path(ino)?;
         let attr = self.client.stat(&path).await?;
         self.dirs.put(ino, &attr);
+        self.mode_is(ino, attr.mode);
         Ok(self.with_pending_size(ino, attr))
+    }
+
+    /// The open handles of `ino` learn its permission bits (another client may have
+    /// changed them): what their writes check for setuid/setgid to clear.
+    fn mode_is(&self, ino: u64, mode: u32) {
+        self.handles.files_of(ino).iter().for_each(|h| h.mode.store(mode, Ordering::Release));
     }
 
     /// chmod, chown, truncate and utimens in one. A size change first publishes what open
@@ -241,6 +257,7 @@ impl BenchFs {
             None => self.client.set_attr(&path, set).await?,
         };
         self.dirs.put(ino, &attr);
+        self.mode_is(ino, attr.mode);
         Ok(self.with_pending_size(ino, attr))
     }
 
@@ -463,8 +480,17 @@ impl BenchFs {
         Ok(h.file.read_owned(offset, size as usize).await?)
     }
 
-    pub async fn write(&self, fh: u64, offset: u64, data: &[u8]) -> Result<u32> {
+    /// A write; `kill_privs`: the writer may not keep setuid/setgid (the kernel asks that
+    /// of direct writes by a process without CAP_FSETID; on the page cache path it sends
+    /// the chmod itself). Cleared before the data lands, as the kernel does, from the mode
+    /// this mount knows (as the kernel's check uses the mode it has cached).
+    pub async fn write(&self, fh: u64, offset: u64, data: &[u8], kill_privs: bool) -> Result<u32> {
         let h = self.handles.file(fh)?;
+        let mode = h.mode.load(Ordering::Acquire);
+        let kill = if kill_privs { privileges(mode) } else { 0 };
+        if kill != 0 {
+            self.setattr(h.ino, SetAttr { mode: Some(mode & !kill), ..SetAttr::default() }).await?;
+        }
         let n = h.file.write_at(data, offset).await?;
         u32::try_from(n).map_err(|_| FsError::Invalid("write larger than 4 GiB"))
     }
@@ -616,7 +642,7 @@ mod tests {
         let s = server().await;
         let (e, fh) = s.fs.create(ROOT_INO, &n("f"), 0o640, libc::O_WRONLY, ME).await.unwrap();
         assert_eq!((e.attr.uid, e.attr.gid, e.attr.mode), (1000, 100, 0o640));
-        assert_eq!(s.fs.write(fh, 10, b"hello").await.unwrap(), 5);
+        assert_eq!(s.fs.write(fh, 10, b"hello", false).await.unwrap(), 5);
         // Not yet published, but visible to stat through the open handle.
         assert_eq!(s.fs.getattr(e.ino).await.unwrap().size, 15);
         s.fs.release(fh).await.unwrap();
@@ -630,10 +656,25 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_unprivileged_write_clears_setuid_and_setgid() {
+        let s = server().await;
+        let (e, fh) = s.fs.create(ROOT_INO, &n("s"), 0o644, libc::O_WRONLY, ME).await.unwrap();
+        s.fs.setattr(e.ino, SetAttr { mode: Some(0o6755), ..Default::default() }).await.unwrap();
+        s.fs.write(fh, 0, b"by root", false).await.unwrap();
+        assert_eq!(s.fs.getattr(e.ino).await.unwrap().mode, 0o6755, "a privileged write keeps them");
+        s.fs.write(fh, 0, b"by a user", true).await.unwrap();
+        assert_eq!(s.fs.getattr(e.ino).await.unwrap().mode, 0o755);
+        // setgid without group execution is not a privilege: it stays.
+        s.fs.setattr(e.ino, SetAttr { mode: Some(0o2644), ..Default::default() }).await.unwrap();
+        s.fs.write(fh, 0, b"again", true).await.unwrap();
+        assert_eq!(s.fs.getattr(e.ino).await.unwrap().mode, 0o2644);
+    }
+
+    #[tokio::test]
     async fn truncate_with_open_writer() {
         let s = server().await;
         let (e, fh) = s.fs.create(ROOT_INO, &n("t"), 0o644, libc::O_RDWR, ME).await.unwrap();
-        s.fs.write(fh, 0, &[7u8; 10_000]).await.unwrap();
+        s.fs.write(fh, 0, &[7u8; 10_000], false).await.unwrap();
         let a = s.fs.setattr(e.ino, SetAttr { size: Some(100), ..Default::default() }).await.unwrap();
         assert_eq!(a.size, 100);
         s.fs.release(fh).await.unwrap();
@@ -651,7 +692,7 @@ mod tests {
         let s = server().await;
         let d = s.fs.mkdir(ROOT_INO, &n("d"), 0o755, ME).await.unwrap();
         let (f, fh) = s.fs.create(d.ino, &n("f"), 0o644, libc::O_RDWR, ME).await.unwrap();
-        s.fs.write(fh, 0, b"abc").await.unwrap();
+        s.fs.write(fh, 0, b"abc", false).await.unwrap();
         s.fs.rename(ROOT_INO, &n("d"), ROOT_INO, &n("e"), 0).await.unwrap();
         assert_eq!(s.fs.inodes().path(f.ino).unwrap(), "/e/f");
         s.fs.release(fh).await.unwrap(); // publishes to the new path
@@ -704,7 +745,7 @@ mod tests {
     async fn unlinked_open_files_live_until_released() {
         let s = server().await;
         let (e, fh) = s.fs.create(ROOT_INO, &n("tmp"), 0o644, libc::O_RDWR, ME).await.unwrap();
-        s.fs.write(fh, 0, b"still here").await.unwrap();
+        s.fs.write(fh, 0, b"still here", false).await.unwrap();
         s.fs.unlink(ROOT_INO, &n("tmp")).await.unwrap();
         assert_eq!(s.fs.lookup(ROOT_INO, &n("tmp")).await.unwrap_err().errno(), libc::ENOENT);
         assert_eq!(s.fs.read(fh, 0, 100).await.unwrap(), b"still here");
@@ -715,7 +756,7 @@ mod tests {
         assert_eq!(c.items.len(), 2, "only . and ..: the hidden name is not listed");
         // Replacing an open file by rename keeps it too.
         let (g, gh) = s.fs.create(ROOT_INO, &n("g"), 0o644, libc::O_RDWR, ME).await.unwrap();
-        s.fs.write(gh, 0, b"old g").await.unwrap();
+        s.fs.write(gh, 0, b"old g", false).await.unwrap();
         s.fs.mknod(ROOT_INO, &n("new"), 0o644, 0, ME).await.unwrap();
         s.fs.rename(ROOT_INO, &n("new"), ROOT_INO, &n("g"), 0).await.unwrap();
         assert_eq!(s.fs.read(gh, 0, 100).await.unwrap(), b"old g");

@@ -108,11 +108,20 @@ impl FuseAdapter {
         move |r: ReplyAttr, a: Attr| r.attr(&ttl, &file_attr(ino.0, &a))
     }
 
-    fn open_flags(&self) -> FopenFlags {
-        if self.opts.direct_io {
-            FopenFlags::FOPEN_DIRECT_IO | FopenFlags::FOPEN_PARALLEL_DIRECT_WRITES
-        } else {
-            FopenFlags::empty()
+    /// How the kernel is to treat a handle opened with `flags`.
+    fn open_flags(&self, flags: i32) -> FopenFlags {
+        let direct = FopenFlags::FOPEN_DIRECT_IO | FopenFlags::FOPEN_PARALLEL_DIRECT_WRITES;
+        match flags & libc::O_ACCMODE {
+            _ if self.opts.direct_io => direct,
+            // A write-only descriptor has no use for the page cache (no writeback cache:
+            // each write(2) is a request either way), so its writes skip the copy into it,
+            // and writes of several processes to one file run in parallel. The kernel
+            // drops cached pages of the range written before each such write.
+            libc::O_WRONLY => direct,
+            // A read-only handle has no size to publish at close: the kernel may skip the
+            // FLUSH round trip (close(2) of it then costs nothing here).
+            libc::O_RDONLY => FopenFlags::FOPEN_NOFLUSH,
+            _ => FopenFlags::empty(),
         }
     }
 }
@@ -384,12 +393,7 @@ impl Filesystem for FuseAdapter {
     }
 
     fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
-        let mut fopen = self.open_flags();
-        if flags.0 & libc::O_ACCMODE == libc::O_RDONLY {
-            // A read-only handle has no size to publish at close: the kernel may skip
-            // the FLUSH round trip (close(2) of it then costs nothing here).
-            fopen |= FopenFlags::FOPEN_NOFLUSH;
-        }
+        let fopen = self.open_flags(flags.0);
         let fs = self.fs.clone();
         let call = async move { fs.open(ino.0, flags.0).await };
         self.spawn("open", reply, call, move |r, (fh, keep)| {
@@ -419,22 +423,23 @@ impl Filesystem for FuseAdapter {
         fh: FileHandle,
         offset: u64,
         data: &[u8],
-        _write_flags: WriteFlags,
+        write_flags: WriteFlags,
         _flags: OpenFlags,
         _lock_owner: Option<LockOwner>,
         reply: ReplyWrite,
     ) {
+        let kill = write_flags.contains(WriteFlags::FUSE_WRITE_KILL_SUIDGID);
         if let Driver::Caller(rts) = &self.driver {
             // The session thread waits for the write: it can send the kernel's buffer as
             // it is, without the copy a task needs.
-            return match rts.block_on(self.fs.write(fh.0, offset, data)) {
+            return match rts.block_on(self.fs.write(fh.0, offset, data, kill)) {
                 Ok(Ok(n)) => reply.written(n),
                 Ok(Err(e)) => fail("write", reply, &e),
                 Err(e) => fail("write", reply, &FsError::Core(benchfs::Error::Io(e.to_string()))),
             };
         }
         let (fs, data) = (self.fs.clone(), data.to_vec());
-        self.spawn("write", reply, async move { fs.write(fh.0, offset, &data).await }, |r, n| r.written(n));
+        self.spawn("write", reply, async move { fs.write(fh.0, offset, &data, kill).await }, |r, n| r.written(n));
     }
 
     fn flush(&self, _req: &Request, _ino: INodeNo, fh: FileHandle, _lock_owner: LockOwner, reply: ReplyEmpty) {
@@ -517,7 +522,7 @@ impl Filesystem for FuseAdapter {
         reply: ReplyCreate,
     ) {
         let (fs, name, who, ttl, fopen) =
-            (self.fs.clone(), name.to_owned(), caller(req), self.opts.attr_ttl, self.open_flags());
+            (self.fs.clone(), name.to_owned(), caller(req), self.opts.attr_ttl, self.open_flags(flags));
         let call = async move { fs.create(parent.0, &name, mode, flags, who).await };
         self.spawn("create", reply, call, move |r, (e, fh): (Entry, u64)| {
             r.created(&ttl, &file_attr(e.ino, &e.attr), Generation(0), FileHandle(fh), fopen)

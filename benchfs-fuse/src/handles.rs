@@ -5,7 +5,7 @@
 //! opendir, so readdir offsets stay stable while the directory changes.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use benchfs::{DirEntry, File};
@@ -16,6 +16,9 @@ use crate::error::{FsError, Result};
 pub struct OpenFile {
     pub ino: u64,
     pub file: File,
+    /// The file's permission bits as last known here: at open, then from each chmod
+    /// through this mount (what a direct write checks for setuid/setgid to clear).
+    pub mode: AtomicU32,
 }
 
 /// A directory listing as it was at opendir.
@@ -58,7 +61,8 @@ impl Handles {
     pub fn insert_file(&self, ino: u64, file: File) -> u64 {
         let fh = self.next();
         let mut t = lock(&self.files);
-        t.by_fh.insert(fh, Arc::new(OpenFile { ino, file }));
+        let mode = AtomicU32::new(file.attr_at_open().mode);
+        t.by_fh.insert(fh, Arc::new(OpenFile { ino, file, mode }));
         t.by_ino.entry(ino).or_default().insert(fh);
         fh
     }
