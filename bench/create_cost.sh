@@ -15,18 +15,15 @@ shift || true
 B=$PWD/target/release
 W=$(mktemp -d /dev/shm/create-cost.XXXXXX)
 mkdir -p "$W/mnt"
-servers=()
+# shellcheck source=bench/lib/servers.sh
+. bench/lib/servers.sh
 cleanup() {
   mountpoint -q "$W/mnt" && umount "$W/mnt"
-  if ((${#servers[@]})); then kill "${servers[@]}" 2>/dev/null || true; wait "${servers[@]}" 2>/dev/null || true; fi
+  stop_servers
   rm -rf "$W"
 }
 trap cleanup EXIT
-for i in 0 1; do
-  "$B/benchfsd" --listen 127.0.0.1:0 --data-dir "$W/s$i" --registry "$W/reg" >"$W/s$i.out" 2>"$W/s$i.log" &
-  servers+=($!)
-done
-sleep 1
+start_servers 2 "$W"
 env -u BENCHFS_REGISTRY -u BENCHFS_SERVERS "$B/benchfs-fuse" "$W/mnt" --registry "$W/reg" "$@"
 for _ in $(seq 50); do mountpoint -q "$W/mnt" && break; sleep 0.1; done
 daemon=$(pgrep -n -f "benchfs-fuse $W/mnt")

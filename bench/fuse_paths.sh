@@ -29,18 +29,15 @@ export LD_LIBRARY_PATH=$B OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIR
 MPI=(mpirun -np 2 --oversubscribe --bind-to none)
 W=$(mktemp -d /dev/shm/fuse-paths.XXXXXX)
 mkdir -p "$W/mnt" "$W/bind" "$W/bsrc" "$W/native"
-pids=()
+# shellcheck source=bench/lib/servers.sh
+. bench/lib/servers.sh
 cleanup() {
   for m in "$W/mnt" "$W/bind"; do mountpoint -q "$m" && umount "$m"; done
-  if ((${#pids[@]})); then kill "${pids[@]}" 2>/dev/null || true; wait "${pids[@]}" 2>/dev/null || true; fi
+  stop_servers
   rm -rf "$W"
 }
 trap cleanup EXIT
-for i in 0 1; do
-  "$B/benchfsd" --listen 127.0.0.1:0 --data-dir "$W/s$i" --registry "$W/reg" >"$W/s$i.out" 2>"$W/s$i.log" &
-  pids+=($!)
-done
-sleep 1
+start_servers 2 "$W"
 bindfs "$W/bsrc" "$W/bind"
 
 LABEL=
@@ -79,25 +76,7 @@ for rep in $(seq "$REPS"); do
   run_posix "bindfs over tmpfs" "$W/bind/md$rep"
   run_posix "tmpfs" "$W/native/md$rep"
 done
-python3 - "$W/results" <<'PY'
-import statistics, sys
-rows = {}
-for line in open(sys.argv[1]):
-    label, *rates = line.rstrip("\n").split("\t")
-    rows.setdefault(label, []).append([float(r or 0) for r in rates])
-med = {l: [statistics.median(col) for col in zip(*v)] for l, v in rows.items()}
-print("\nmedians (ops/s)            creation       stat    removal")
-for l, m in med.items():
-    print(f"{l:<24}" + "".join(f"{x:>11.0f}" for x in m))
-base = {"bindfs": med.get("bindfs over tmpfs"), "C API": med.get("C API (-a BENCHFS)")}
-print("\nratios (median / median)   creation       stat    removal")
-for l, m in med.items():
-    if not l.startswith("fuse"):
-        continue
-    for name, b in base.items():
-        if b:
-            print(f"{l + ' / ' + name:<40}" + "".join(f"{x / y:>9.2f}" if y else "      n/a" for x, y in zip(m, b)))
-PY
+python3 bench/lib/ratios.py "$W/results" mdtest creation,stat,removal fuse "bindfs over tmpfs" "C API (-a BENCHFS)"
 
 [ -n "${BENCHFS_IOR_BIN:-}" ] || { echo "IOR skipped: BENCHFS_IOR_BIN is not set"; exit 0; }
 ior_rates() { # prints one IOR line's bandwidths (the summary's Max) and keeps them
@@ -133,23 +112,4 @@ for rep in $(seq "$REPS"); do
     fi
   done
 done
-python3 - "$W/ior" <<'PY'
-import statistics, sys
-rows = {}
-for line in open(sys.argv[1]):
-    label, *bw = line.rstrip("\n").split("\t")
-    rows.setdefault(label, []).append([float(b or 0) for b in bw])
-med = {l: [statistics.median(col) for col in zip(*v)] for l, v in rows.items()}
-print("\nIOR medians (MiB/s)                          write       read")
-for l, m in med.items():
-    print(f"{l:<40}" + "".join(f"{x:>11.0f}" for x in m))
-print("\nIOR ratios (median / median)                          write   read")
-for l, m in med.items():
-    if not l.startswith("mount"):
-        continue
-    layout = l.split(", ", 1)[1]
-    for name in ("C API", "tmpfs"):
-        base = med.get(f"{name}, {layout}")
-        if base:
-            print(f"{l + ' / ' + name:<54}" + "".join(f"{x / y:>7.2f}" if y else "    n/a" for x, y in zip(m, base)))
-PY
+python3 bench/lib/ratios.py "$W/ior" IOR write,read mount "C API, *" "tmpfs, *"

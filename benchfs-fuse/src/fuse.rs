@@ -6,9 +6,10 @@
 //! By default ([`Driver::Caller`]) the session thread that read the request carries the
 //! call out itself, on a runtime and connections of its own: it writes the RPC, waits in
 //! `epoll` for the reply and answers the kernel, with no hand-off to another thread on the
-//! way (as the C API does). Requests in flight are then as many as session threads. With [`Driver::Tasks`] the call is a task
-//! on a multi-thread runtime and the session thread returns at once. Calls that touch no
-//! server (forget, readdir pages from the opendir snapshot, releasedir) run inline either way.
+//! way (as the C API does). Requests in flight are then as many as session threads. With
+//! [`Driver::Tasks`] the call is a task on a multi-thread runtime and the session thread
+//! returns at once. Calls that touch no server (forget, readdir pages from the opendir
+//! snapshot, releasedir) run inline either way.
 //!
 //! Nothing here decides semantics: see `fs.rs`.
 
@@ -110,19 +111,21 @@ impl FuseAdapter {
 
     /// How the kernel is to treat a handle opened with `flags`.
     fn open_flags(&self, flags: i32) -> FopenFlags {
-        let direct = FopenFlags::FOPEN_DIRECT_IO | FopenFlags::FOPEN_PARALLEL_DIRECT_WRITES;
-        match flags & libc::O_ACCMODE {
-            _ if self.opts.direct_io => direct,
-            // A write-only descriptor has no use for the page cache (no writeback cache:
-            // each write(2) is a request either way), so its writes skip the copy into it,
-            // and writes of several processes to one file run in parallel. The kernel
-            // drops cached pages of the range written before each such write.
-            libc::O_WRONLY => direct,
-            // A read-only handle has no size to publish at close: the kernel may skip the
-            // FLUSH round trip (close(2) of it then costs nothing here).
-            libc::O_RDONLY => FopenFlags::FOPEN_NOFLUSH,
-            _ => FopenFlags::empty(),
+        let mode = flags & libc::O_ACCMODE;
+        let mut fopen = FopenFlags::empty();
+        // A write-only descriptor has no use for the page cache (no writeback cache: each
+        // write(2) is a request either way), so its writes skip the copy into it, and
+        // writes of several processes to one file run in parallel. The kernel drops cached
+        // pages of the range written before each such write.
+        if self.opts.direct_io || mode == libc::O_WRONLY {
+            fopen |= FopenFlags::FOPEN_DIRECT_IO | FopenFlags::FOPEN_PARALLEL_DIRECT_WRITES;
         }
+        // A read-only handle has no size to publish at close: the kernel may skip the
+        // FLUSH round trip (close(2) of it then costs nothing here).
+        if mode == libc::O_RDONLY {
+            fopen |= FopenFlags::FOPEN_NOFLUSH;
+        }
+        fopen
     }
 }
 
