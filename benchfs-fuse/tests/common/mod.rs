@@ -124,6 +124,17 @@ impl Cluster {
         }
         Cluster { procs, addrs, _data: data }
     }
+
+    /// Stops server `i` cleanly and starts it again on its address and data directory.
+    pub fn restart(&mut self, i: usize) {
+        signal(self.procs[i].id(), libc::SIGTERM);
+        let _ = self.procs[i].wait();
+        let mut cmd = server::command(benchfsd_bin(), &self.addrs[i], &self._data.path().join(format!("s{i}")));
+        cmd.args(["--threads", "2"]).env("RUST_LOG", "error").stderr(Stdio::inherit());
+        let (child, addr) = server::start(&mut cmd).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(addr, self.addrs[i], "server {i} came back on another address");
+        self.procs[i] = child;
+    }
 }
 
 impl Drop for Cluster {
