@@ -9,6 +9,9 @@
 #   create    $NFILES empty files created in one directory (filecreate)     -> creates/s
 #   rand4k    4 jobs of O_DIRECT 4 KiB random reads, 5 s (many requests in flight: what
 #             the session threads are for)                                  -> IOPS
+# With RANDOM_MATRIX=1 also issue 14's matrix of 4 KiB random I/O, 5 s each, in IOPS:
+#   rand{read,write}-{buf,dio}{1,4}: reads or writes, through the page cache or
+#   --direct=1, 1 or 4 jobs.
 # Each is run $RUNS times per target; the table shows min / median.
 #
 # Targets: native (tmpfs), bindfs (FUSE over tmpfs), benchfs-tN (the mount with N session
@@ -118,6 +121,11 @@ run_fio() { # target, workload, run -> prints the metric
         rand4k)   fio --name=rand --directory="$d" --rw=randread --bs=4k --size=64M --numjobs=4 --direct=1 \
                       --ioengine=psync --time_based --runtime=5 --group_reporting --output-format=json >"$json"
                   fio_metric "$json" iops ;;
+        rand*-*)  local rw=${2%%-*} kind=${2#*-}
+                  fio --name=rand --directory="$d" --rw="$rw" --bs=4k --size=64M --numjobs="${kind: -1}" \
+                      --direct="$([ "${kind:0:3}" = dio ] && echo 1 || echo 0)" --ioengine=psync --time_based \
+                      --runtime=5 --group_reporting --output-format=json >"$json"
+                  fio_metric "$json" iops ;;
         create)   mkdir -p "$d/c"
                   fio --name=create --directory="$d/c" --ioengine=filecreate --nrfiles="$NFILES" --filesize=4k \
                       --openfiles=1 --output-format=json >"$json"; fio_metric "$json" iops ;;
@@ -125,13 +133,19 @@ run_fio() { # target, workload, run -> prints the metric
 }
 
 # Runs are the outer loop, so a change in machine load hits every target alike.
+WORKLOADS=(seqwrite seqread rand4k create)
+if [ "${RANDOM_MATRIX:-0}" = 1 ]; then
+    for rw in randread randwrite; do
+        for kind in buf1 buf4 dio1 dio4; do WORKLOADS+=("$rw-$kind"); done
+    done
+fi
 declare -A RES
 for run in $(seq 1 "$RUNS"); do
     for target in "${TARGETS[@]}"; do
-        for w in seqwrite seqread rand4k create; do
+        for w in "${WORKLOADS[@]}"; do
             v=$(run_fio "$target" "$w" "$run")
             RES[$target/$w]="${RES[$target/$w]:-} $v"
-            case $w in create) unit=creates/s ;; rand4k) unit=IOPS ;; *) unit=MiB/s ;; esac
+            case $w in create) unit=creates/s ;; rand*) unit=IOPS ;; *) unit=MiB/s ;; esac
             printf '{"target":"%s","workload":"%s","run":%d,"value":%s,"unit":"%s","size":"%s","nfiles":%d,"servers":%d,"host":"%s"}\n' \
                 "$target" "$w" "$run" "$v" "$unit" "$SIZE" "$NFILES" \
                 "$SERVERS" "$HOST_INFO" >>"$OUT"
@@ -151,4 +165,16 @@ for target in "${TARGETS[@]}"; do
         "$(echo "${RES[$target/rand4k]}" | minmed)" \
         "$(echo "${RES[$target/create]}" | minmed)"
 done
+if [ "${RANDOM_MATRIX:-0}" = 1 ]; then
+    echo
+    echo "4 KiB random I/O, IOPS, min / median (and median / bindfs's median)"
+    for w in "${WORKLOADS[@]:4}"; do
+        base=$(echo "${RES[bindfs/$w]:-}" | minmed | awk '{print $3}')
+        for target in "${TARGETS[@]}"; do
+            mm=$(echo "${RES[$target/$w]}" | minmed)
+            ratio=$(awk -v m="${mm##* }" -v b="${base:-0}" 'BEGIN {if (b > 0) printf "%.2f", m / b; else print "n/a"}')
+            printf '%-18s %-12s %24s  %s\n' "$w" "$target" "$mm" "$ratio"
+        done
+    done
+fi
 echo "raw results: $OUT"
