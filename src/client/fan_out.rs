@@ -1,6 +1,6 @@
 //! Asking many servers the same question with a bounded number of requests in flight.
 //!
-//! A readdir or statfs asks every server. Unbounded, that is one connection attempt and
+//! A readdir, statfs, truncate or fsync asks every server (or many). Unbounded, that is one connection attempt and
 //! one reply buffer per server at the same instant: a thousand-server job would open a
 //! thousand sockets at once from every client and take every reply into memory before
 //! the first is used. [`MAX_IN_FLIGHT`] requests at a time keep all servers busy
@@ -15,7 +15,13 @@ pub const MAX_IN_FLIGHT: usize = 64;
 
 /// `f(0)`, ..., `f(n - 1)`, at most [`MAX_IN_FLIGHT`] at a time; results in index order.
 pub async fn each<T, Fut: Future<Output = T>>(n: usize, f: impl FnMut(usize) -> Fut) -> Vec<T> {
-    stream::iter(0..n).map(f).buffered(MAX_IN_FLIGHT).collect().await
+    all((0..n).map(f)).await
+}
+
+/// Every one of `calls`, at most [`MAX_IN_FLIGHT`] at a time; results in their order.
+/// (The server's broadcasts to its peers use it too.)
+pub async fn all<T, Fut: Future<Output = T>>(calls: impl IntoIterator<Item = Fut>) -> Vec<T> {
+    stream::iter(calls).buffered(MAX_IN_FLIGHT).collect().await
 }
 
 #[cfg(test)]

@@ -5,15 +5,13 @@
 //! fan out to every server. See [`File`] for reads and writes.
 
 mod dir_cache;
-mod fan_out;
+pub(crate) mod fan_out;
 mod file;
 mod namespace;
 mod walk;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-use futures::future::join_all;
 
 pub use file::File;
 pub use namespace::OpenOptions;
@@ -181,8 +179,8 @@ impl Client {
             }
         }
         let req = TruncateChunks { fid, size, chunk_size };
-        let calls = targets.iter().enumerate().filter(|(_, t)| **t).map(|(i, _)| self.op(i, req.clone()));
-        for r in join_all(calls).await {
+        let targets: Vec<usize> = targets.iter().enumerate().filter_map(|(i, t)| t.then_some(i)).collect();
+        for r in fan_out::all(targets.into_iter().map(|i| self.op(i, req.clone()))).await {
             r?;
         }
         Ok(())

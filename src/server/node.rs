@@ -6,8 +6,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::future::join_all;
-
 use super::claims::Claims;
 use super::fence::{FenceRead, Fenced, Fences};
 use super::membership::{Adopted, Membership};
@@ -314,7 +312,8 @@ impl Node {
 
     /// The same request to every member; the first failure wins.
     pub(super) async fn broadcast<O: Op + Clone>(&self, a: &Adopted, op: O) -> Result<Vec<O::Reply>, Fail> {
-        join_all((0..a.members.len()).map(|i| self.peer(a, i, op.clone()))).await.into_iter().collect()
+        let calls = (0..a.members.len()).map(|i| self.peer(a, i, op.clone()));
+        crate::client::fan_out::all(calls).await.into_iter().collect()
     }
 
     /// Validation, then the request's handler. Not boxed: the recursion through
@@ -597,7 +596,7 @@ impl Node {
             batch.push((dir, t));
         }
         sends.extend(open.into_iter().map(|(owner, (dirs, _))| self.peer(&a, owner, Touch { dirs })));
-        for r in join_all(sends).await {
+        for r in crate::client::fan_out::all(sends).await {
             if let Err(f) = r {
                 // Times only: the namespace change itself is done.
                 tracing::warn!(error = %f.message, "could not update the times of a parent directory");
