@@ -207,7 +207,10 @@ impl InodeTable {
     /// it since, so the pages the kernel cached from it are still its data and the open may
     /// keep them (FOPEN_KEEP_CACHE). Close-to-open holds: whatever another client wrote
     /// and closed moved the stamp. Writes through this mount move it too, at their close:
-    /// the next open then starts from an empty cache, as before.
+    /// the next open then starts from an empty cache, as before. A writer that never
+    /// publishes (killed before its close) changes chunks without moving the stamp: pages
+    /// cached here before stay until something moves it, as close-to-open promises nothing
+    /// about writers that did not close.
     pub fn reopened(&self, ino: u64, now: Stamp) -> bool {
         let mut inner = self.lock();
         inner.nodes.get_mut(&ino).is_some_and(|n| n.opened.replace(now) == Some(now))
