@@ -438,9 +438,8 @@ impl BenchFs {
     }
 
     /// Opens an existing file; `flags` are open(2)'s (the kernel has already dealt with
-    /// O_CREAT, O_EXCL and O_TRUNC). Returns the handle.
-    /// Opens `ino`; returns the handle and whether the kernel may keep the pages it cached
-    /// of the file ([`InodeTable::reopened`]).
+    /// O_CREAT, O_EXCL and O_TRUNC). Returns the handle and whether the kernel may keep the
+    /// pages it cached of the file ([`InodeTable::reopened`]).
     pub async fn open(&self, ino: u64, flags: i32) -> Result<(u64, bool)> {
         let path = self.inodes.path(ino)?;
         let mut opts = OpenOptions::from_flags(flags & !(libc::O_CREAT | libc::O_EXCL | libc::O_TRUNC), 0);
@@ -468,7 +467,8 @@ impl BenchFs {
             opts.owner = Some((caller.uid, caller.gid));
             let file = self.client.open(&path, &opts).await?;
             let entry = self.entry(&path, file.attr_at_open().clone());
-            self.inodes.reopened(entry.ino, Stamp::of(&entry.attr));
+            // The record as the owner has it (the entry's size may include open handles').
+            self.inodes.reopened(entry.ino, Stamp::of(file.attr_at_open()));
             let fh = self.handles.insert_file(entry.ino, file);
             Ok((entry, fh))
         })

@@ -106,6 +106,13 @@ impl Node {
     }
 }
 
+/// Drops `fid`'s entry in `by_fid` if it still names `ino` (a later node may have it).
+fn unindex_fid(by_fid: &mut HashMap<FileId, u64>, fid: FileId, ino: u64) {
+    if by_fid.get(&fid) == Some(&ino) {
+        by_fid.remove(&fid);
+    }
+}
+
 impl Default for InodeTable {
     fn default() -> Self {
         InodeTable::new()
@@ -169,9 +176,7 @@ impl InodeTable {
                 // A name can change kind between lookups (removed and recreated elsewhere).
                 node.is_dir = is_dir;
                 if node.fid != fid {
-                    if inner.by_fid.get(&node.fid) == Some(&ino) {
-                        inner.by_fid.remove(&node.fid);
-                    }
+                    unindex_fid(&mut inner.by_fid, node.fid, ino);
                     node.fid = fid;
                 }
                 if fid != 0 {
@@ -235,9 +240,7 @@ impl InodeTable {
                 for p in node.path.iter().chain(&node.aliases) {
                     inner.by_path.remove(p);
                 }
-                if inner.by_fid.get(&node.fid) == Some(&ino) {
-                    inner.by_fid.remove(&node.fid);
-                }
+                unindex_fid(&mut inner.by_fid, node.fid, ino);
             }
         }
     }

@@ -140,21 +140,7 @@ impl File {
     /// Reads up to `buf.len()` bytes at `off`; holes read as zeros. Returns 0 at end of file.
     pub async fn read_at(&self, buf: &mut [u8], off: u64) -> Result<usize> {
         let len = self.readable_len(off, buf.len()).await?;
-        let ring = self.client.ring();
-        let mut rest = &mut buf[..len];
-        let mut parts = Vec::new();
-        for p in pieces(off, len, self.chunk_size) {
-            let (head, tail) = rest.split_at_mut(p.len);
-            rest = tail;
-            parts.push((p, head));
-        }
-        try_join_all(parts.into_iter().map(|(p, dst)| async move {
-            let data = self.read_piece(ring, &p).await?;
-            dst[..data.len()].copy_from_slice(&data);
-            dst[data.len()..].fill(0); // past the chunk file's end: a hole
-            Ok::<_, Error>(())
-        }))
-        .await?;
+        self.read_pieces(&mut buf[..len], off).await?;
         Ok(len)
     }
 
@@ -166,13 +152,32 @@ impl File {
         let mut ps = pieces(off, len, self.chunk_size);
         let (Some(p), None) = (ps.next(), ps.next()) else {
             let mut buf = vec![0; len];
-            let n = self.read_at(&mut buf, off).await?;
-            buf.truncate(n);
+            self.read_pieces(&mut buf, off).await?;
             return Ok(buf);
         };
-        let mut data = self.read_piece(self.client.ring(), &p).await?;
+        let mut data = self.read_piece(&p).await?;
         data.resize(p.len, 0); // past the chunk file's end: a hole
         Ok(data)
+    }
+
+    /// Fills all of `buf` from `off`, every chunk's piece in parallel (the caller has
+    /// checked that the bytes exist).
+    async fn read_pieces(&self, buf: &mut [u8], off: u64) -> Result<()> {
+        let mut rest = buf;
+        let mut parts = Vec::new();
+        for p in pieces(off, rest.len(), self.chunk_size) {
+            let (head, tail) = rest.split_at_mut(p.len);
+            rest = tail;
+            parts.push((p, head));
+        }
+        try_join_all(parts.into_iter().map(|(p, dst)| async move {
+            let data = self.read_piece(&p).await?;
+            dst[..data.len()].copy_from_slice(&data);
+            dst[data.len()..].fill(0); // past the chunk file's end: a hole
+            Ok::<_, Error>(())
+        }))
+        .await?;
+        Ok(())
     }
 
     /// How many of the `len` bytes at `off` exist: the size is asked again when the range
@@ -193,9 +198,9 @@ impl File {
 
     /// One chunk's piece from its owner: at most `p.len` bytes (fewer past the end of the
     /// chunk's file).
-    async fn read_piece(&self, ring: &crate::placement::Ring, p: &Piece) -> Result<Vec<u8>> {
+    async fn read_piece(&self, p: &Piece) -> Result<Vec<u8>> {
         let req = Read { fid: self.fid, index: p.index, offset: p.offset, len: p.len as u32 };
-        let server = ring.chunk_owner(self.fid, p.index);
+        let server = self.client.ring().chunk_owner(self.fid, p.index);
         let (_, data) = self.client.op_data(server, req, &[]).await?;
         if data.len() > p.len {
             return Err(Error::Protocol {
