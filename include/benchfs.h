@@ -68,6 +68,7 @@ extern "C" {
 #define BENCHFS_ECONNREFUSED (-ECONNREFUSED)
 #define BENCHFS_EPROTO (-EPROTO)
 #define BENCHFS_ELOOP (-ELOOP)
+#define BENCHFS_ESTALE (-ESTALE)
 
 typedef struct benchfs_context benchfs_context_t;
 typedef struct benchfs_file benchfs_file_t;

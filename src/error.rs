@@ -69,6 +69,10 @@ pub enum Error {
     /// A directory above the path is being moved; the client retries these itself.
     #[error("{0}: busy, try again")]
     Retry(String),
+    /// The file or directory the call was made on is no longer at its path (another took
+    /// the name, or it was removed and its data dropped).
+    #[error("stale file handle: {0}")]
+    Stale(String),
 }
 
 impl Error {
@@ -97,6 +101,7 @@ impl Error {
             Error::Membership(_) | Error::Lost(_) => libc::EIO,
             Error::Retry(_) => libc::EAGAIN,
             Error::Moved(_) => libc::ENOENT,
+            Error::Stale(_) => libc::ESTALE,
         }
     }
 
@@ -121,6 +126,7 @@ impl Error {
             Status::Moved => Error::Moved(message),
             Status::Loop => Error::Loop(message),
             Status::Perm => Error::Perm(message),
+            Status::Stale => Error::Stale(message),
             Status::Io | Status::Busy | Status::Ok => Error::Io(message),
         }
     }
@@ -146,6 +152,7 @@ impl Error {
             Error::Loop(_) => Status::Loop,
             Error::Retry(_) => Status::Retry,
             Error::Moved(_) => Status::Moved,
+            Error::Stale(_) => Status::Stale,
             Error::Io(_)
             | Error::Timeout { .. }
             | Error::Unreachable { .. }

@@ -72,8 +72,9 @@ pub struct Attr {
     pub atime: (i64, u32),
     pub mtime: (i64, u32),
     pub ctime: (i64, u32),
-    /// Zero for directories. Symbolic links and special files get one too, as their
-    /// identity (inode number) only: they have no chunks.
+    /// Symbolic links, special files and directories get one too, as their identity
+    /// only: they have no chunks. Zero for the root (and for directories made before
+    /// protocol version 4).
     pub fid: FileId,
     /// Chunk size the file was created with; zero for everything but regular files.
     pub chunk_size: u32,
@@ -95,7 +96,7 @@ pub struct Attr {
 }
 
 impl Attr {
-    /// A fresh record: every time `t`, size 0; `fid` and `chunk_size` are 0 for directories.
+    /// A fresh record: every time `t`, size 0; `chunk_size` is 0 for directories.
     pub fn new(kind: FileKind, mode: u32, (uid, gid): (u32, u32), t: (i64, u32), fid: FileId, chunk_size: u32) -> Attr {
         Attr {
             kind,

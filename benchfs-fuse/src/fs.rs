@@ -25,6 +25,8 @@ use crate::error::{FsError, Result};
 use crate::handles::{DirSnapshot, Handles};
 use crate::inode::{InodeTable, Stamp, ROOT_INO};
 
+mod identity;
+
 pub use benchfs::path::HIDDEN_PREFIX;
 
 /// How long rmdir waits for hidden files' releases (see [`BenchFs::rmdir`]).
@@ -197,8 +199,7 @@ impl BenchFs {
     }
 
     pub async fn lookup(&self, parent: u64, name: &OsStr) -> Result<Entry> {
-        let path = self.inodes.child_path(parent, name_str(name)?)?;
-        let attr = self.client.stat(&path).await?;
+        let (attr, path) = self.in_dir(parent, name, |c, p| async move { Ok((c.stat(&p).await?, p)) }).await?;
         Ok(self.entry(&path, attr))
     }
 
@@ -224,8 +225,7 @@ impl BenchFs {
         if let Some(a) = self.dirs.get(ino) {
             return Ok(a);
         }
-        let path = self.inodes.path(ino)?;
-        let attr = self.client.stat(&path).await?;
+        let attr = self.on_inode(ino, |c, p| async move { Ok(c.stat(&p).await?) }).await?;
         self.dirs.put(ino, &attr);
         self.mode_is(ino, attr.mode);
         Ok(self.with_pending_size(ino, attr))
@@ -243,18 +243,21 @@ impl BenchFs {
         if ino == ROOT_INO {
             return self.set_root(set);
         }
-        let path = self.inodes.path(ino)?;
+        let set_attr = |c: Client, p: String| {
+            let set = set.clone();
+            async move { Ok(c.set_attr(&p, set).await?) }
+        };
         let attr = match set.size {
             Some(size) => {
                 let open = self.handles.files_of(ino);
                 for h in &open {
                     ignore_not_found(h.file.flush().await)?;
                 }
-                let attr = self.client.set_attr(&path, set).await?;
+                let attr = self.on_inode(ino, set_attr).await?;
                 open.iter().for_each(|h| h.file.truncated_to(size));
                 attr
             }
-            None => self.client.set_attr(&path, set).await?,
+            None => self.on_inode(ino, set_attr).await?,
         };
         self.dirs.put(ino, &attr);
         self.mode_is(ino, attr.mode);
@@ -266,28 +269,41 @@ impl BenchFs {
     /// BenchFS keeps only the record). `rdev` is the kernel's encoding, which for majors
     /// below 4096 is glibc's `makedev`, what the C API stores.
     pub async fn mknod(&self, parent: u64, name: &OsStr, mode: u32, rdev: u32, caller: Caller) -> Result<Entry> {
+        let kind = mode & libc::S_IFMT;
+        let special = if kind != 0 && kind != libc::S_IFREG {
+            let kind = FileKind::from_mode(mode)
+                .filter(|k| k.is_special())
+                .ok_or(FsError::Invalid("mknod of an unknown file type"))?;
+            Some(kind)
+        } else {
+            None
+        };
+        let opts = OpenOptions {
+            read: false,
+            write: false,
+            create: true,
+            exclusive: true,
+            truncate: false,
+            mode: mode & 0o7777,
+            owner: Some((caller.uid, caller.gid)),
+        };
         self.changing(&[parent], async {
-            let path = self.inodes.child_path(parent, name_str(name)?)?;
-            let kind = mode & libc::S_IFMT;
-            if kind != 0 && kind != libc::S_IFREG {
-                let kind = FileKind::from_mode(mode)
-                    .filter(|k| k.is_special())
-                    .ok_or(FsError::Invalid("mknod of an unknown file type"))?;
-                let attr =
-                    self.client.mknod_as(&path, kind, mode & 0o7777, u64::from(rdev), caller.uid, caller.gid).await?;
-                return Ok(self.entry(&path, attr));
-            }
-            let opts = OpenOptions {
-                read: false,
-                write: false,
-                create: true,
-                exclusive: true,
-                truncate: false,
-                mode: mode & 0o7777,
-                owner: Some((caller.uid, caller.gid)),
-            };
-            let file = self.client.open(&path, &opts).await?;
-            Ok(self.entry(&path, file.attr_at_open().clone()))
+            let (attr, path) = self
+                .in_dir(parent, name, |c, path| {
+                    let opts = &opts;
+                    async move {
+                        let attr = match special {
+                            Some(kind) => {
+                                let (perm, rdev) = (mode & 0o7777, u64::from(rdev));
+                                c.mknod_as(&path, kind, perm, rdev, caller.uid, caller.gid).await?
+                            }
+                            None => c.open(&path, opts).await?.attr_at_open().clone(),
+                        };
+                        Ok((attr, path))
+                    }
+                })
+                .await?;
+            Ok(self.entry(&path, attr))
         })
         .await
     }
@@ -295,9 +311,13 @@ impl BenchFs {
     /// symlink(2): the target is stored as given; the kernel resolves it (relative to the
     /// link's directory, ELOOP, dangling links), asking only [`BenchFs::readlink`].
     pub async fn symlink(&self, parent: u64, name: &OsStr, target: &OsStr, caller: Caller) -> Result<Entry> {
+        let target = name_str(target)?;
         self.changing(&[parent], async {
-            let path = self.inodes.child_path(parent, name_str(name)?)?;
-            let attr = self.client.symlink_as(name_str(target)?, &path, caller.uid, caller.gid).await?;
+            let (attr, path) = self
+                .in_dir(parent, name, |c, p| async move {
+                    Ok((c.symlink_as(target, &p, caller.uid, caller.gid).await?, p))
+                })
+                .await?;
             Ok(self.entry(&path, attr))
         })
         .await
@@ -308,14 +328,16 @@ impl BenchFs {
         if ino == ROOT_INO {
             return Err(FsError::Invalid("the root is not a symbolic link"));
         }
-        let path = self.inodes.path(ino)?;
-        Ok(self.client.readlink(&path).await?)
+        self.on_inode(ino, |c, p| async move { Ok(c.readlink(&p).await?) }).await
     }
 
     pub async fn mkdir(&self, parent: u64, name: &OsStr, mode: u32, caller: Caller) -> Result<Entry> {
         self.changing(&[parent], async {
-            let path = self.inodes.child_path(parent, name_str(name)?)?;
-            let attr = self.client.mkdir_as(&path, mode & 0o7777, caller.uid, caller.gid).await?;
+            let (attr, path) = self
+                .in_dir(parent, name, |c, p| async move {
+                    Ok((c.mkdir_as(&p, mode & 0o7777, caller.uid, caller.gid).await?, p))
+                })
+                .await?;
             Ok(self.entry(&path, attr))
         })
         .await
@@ -323,12 +345,12 @@ impl BenchFs {
 
     pub async fn unlink(&self, parent: u64, name: &OsStr) -> Result<()> {
         self.changing(&[parent], async {
-            let path = self.inodes.child_path(parent, name_str(name)?)?;
+            let (c, path) = self.in_dir(parent, name, |c, p| async move { Ok((c, p)) }).await?;
             let open = self.open_inode(&path);
             if let Some(ino) = open.filter(|&ino| !self.inodes.has_other_names(ino, &path)) {
-                return self.hide(ino, &path).await;
+                return self.hide(&c, ino, &path).await;
             }
-            self.client.unlink(&path).await?;
+            c.unlink(&path).await?;
             self.inodes.removed(&path);
             // An open file with another name publishes its size through that one.
             if let Some((ino, other)) = open.and_then(|ino| Some((ino, self.inodes.path(ino).ok()?))) {
@@ -350,7 +372,8 @@ impl BenchFs {
             for h in self.handles.files_of(ino) {
                 ignore_not_found(h.file.flush().await)?;
             }
-            let attr = self.client.link(&from, &to).await?;
+            let c = self.expecting_all(&[ino, new_parent])?;
+            let attr = identity::moved_is_stale(c.link(&from, &to).await)?;
             Ok(self.entry(&to, attr))
         })
         .await
@@ -363,12 +386,12 @@ impl BenchFs {
 
     /// Moves the open file `ino` at `path` to a hidden name in the same directory, where it
     /// lives until its last handle is released.
-    async fn hide(&self, ino: u64, path: &str) -> Result<()> {
+    async fn hide(&self, c: &Client, ino: u64, path: &str) -> Result<()> {
         let dir = split(path).map_or("/", |(dir, _)| dir);
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
         let tag = (u64::from(std::process::id()) << 40) ^ ino ^ (nanos as u64);
         let hidden = join(dir, &format!("{HIDDEN_PREFIX}{tag:016x}"));
-        self.client.rename_with(path, &hidden, true).await?;
+        c.rename_with(path, &hidden, true).await?;
         self.follow_rename(path, &hidden);
         self.inodes.set_hidden(ino);
         Ok(())
@@ -385,10 +408,10 @@ impl BenchFs {
     /// moment: close(2) returns before the kernel sends the release that removes them.
     pub async fn rmdir(&self, parent: u64, name: &OsStr) -> Result<()> {
         self.changing(&[parent], async {
-            let path = self.inodes.child_path(parent, name_str(name)?)?;
+            let (c, path) = self.in_dir(parent, name, |c, p| async move { Ok((c, p)) }).await?;
             let mut pause = std::time::Duration::from_millis(2);
             loop {
-                match self.client.rmdir(&path).await {
+                match c.rmdir(&path).await {
                     Err(benchfs::Error::NotEmpty(_)) if pause < RELEASE_WAIT && self.only_hidden(&path).await => {
                         tokio::time::sleep(pause).await;
                         pause *= 2;
@@ -419,14 +442,15 @@ impl BenchFs {
             let from = self.inodes.child_path(parent, name_str(name)?)?;
             let to = self.inodes.child_path(new_parent, name_str(new_name)?)?;
             let noreplace = flags & libc::RENAME_NOREPLACE != 0;
+            let c = self.expecting_all(&[parent, new_parent])?;
             // An open file about to be replaced keeps its data under a hidden name.
             let replaced = self.open_inode(&to).filter(|&ino| !self.inodes.has_other_names(ino, &to));
             if let Some(ino) = replaced.filter(|_| !noreplace && from != to) {
-                if self.client.stat(&from).await?.kind == FileKind::File {
-                    self.hide(ino, &to).await?;
+                if identity::moved_is_stale(c.stat(&from).await)?.kind == FileKind::File {
+                    self.hide(&c, ino, &to).await?;
                 }
             }
-            self.client.rename_with(&from, &to, noreplace).await?;
+            identity::moved_is_stale(c.rename_with(&from, &to, noreplace).await)?;
             self.follow_rename(&from, &to);
             // The moved record's ctime changed on its owner.
             if let Some(ino) = self.inodes.peek(&to) {
@@ -441,12 +465,15 @@ impl BenchFs {
     /// O_CREAT, O_EXCL and O_TRUNC). Returns the handle and whether the kernel may keep the
     /// pages it cached of the file ([`InodeTable::reopened`]).
     pub async fn open(&self, ino: u64, flags: i32) -> Result<(u64, bool)> {
-        let path = self.inodes.path(ino)?;
         let mut opts = OpenOptions::from_flags(flags & !(libc::O_CREAT | libc::O_EXCL | libc::O_TRUNC), 0);
         // The kernel checked access at open; it may read through any handle (page cache
         // fills for a write-only descriptor, mmap).
         opts.read = true;
-        let file = self.client.open(&path, &opts).await?;
+        let file = self.on_inode(ino, |c, p| {
+            let opts = &opts;
+            async move { Ok(c.open(&p, opts).await?) }
+        })
+        .await?;
         let keep = self.inodes.reopened(ino, Stamp::of(file.attr_at_open()));
         Ok((self.handles.insert_file(ino, file), keep))
     }
@@ -461,11 +488,15 @@ impl BenchFs {
         caller: Caller,
     ) -> Result<(Entry, u64)> {
         self.changing(&[parent], async {
-            let path = self.inodes.child_path(parent, name_str(name)?)?;
             let mut opts = OpenOptions::from_flags(flags | libc::O_CREAT, mode & 0o7777);
             opts.read = true;
             opts.owner = Some((caller.uid, caller.gid));
-            let file = self.client.open(&path, &opts).await?;
+            let (file, path) = self
+                .in_dir(parent, name, |c, p| {
+                    let opts = &opts;
+                    async move { Ok((c.open(&p, opts).await?, p)) }
+                })
+                .await?;
             let entry = self.entry(&path, file.attr_at_open().clone());
             // The record as the owner has it (the entry's size may include open handles').
             self.inodes.reopened(entry.ino, Stamp::of(file.attr_at_open()));
@@ -505,8 +536,7 @@ impl BenchFs {
     pub async fn release(&self, fh: u64) -> Result<()> {
         let h = self.handles.remove_file(fh)?;
         if self.inodes.is_hidden(h.ino) && self.handles.files_of(h.ino).is_empty() {
-            let path = self.inodes.path(h.ino)?;
-            self.client.unlink(&path).await?;
+            let path = self.on_inode(h.ino, |c, p| async move { c.unlink(&p).await.map(|()| p).map_err(Into::into) }).await?;
             self.inodes.removed(&path);
             return Ok(());
         }
@@ -531,8 +561,7 @@ impl BenchFs {
 
     /// Takes the snapshot of the listing that the handle's readdir calls page through.
     pub async fn opendir(&self, ino: u64) -> Result<u64> {
-        let path = self.inodes.path(ino)?;
-        let mut entries = self.client.readdir(&path).await?;
+        let (mut entries, path) = self.on_inode(ino, |c, p| async move { Ok((c.readdir(&p).await?, p)) }).await?;
         entries.retain(|e| !e.name.starts_with(HIDDEN_PREFIX));
         let parent_ino = match split(&path) {
             None => ROOT_INO,
@@ -584,9 +613,7 @@ impl BenchFs {
     /// access(2): with `default_permissions` the kernel answers it itself; if asked anyway,
     /// report whether the inode still exists.
     pub async fn access(&self, ino: u64) -> Result<()> {
-        let path = self.inodes.path(ino)?;
-        self.client.stat(&path).await?;
-        Ok(())
+        self.on_inode(ino, |c, p| async move { Ok(c.stat(&p).await.map(drop)?) }).await
     }
 }
 

@@ -21,6 +21,14 @@
 //!    `aliases`, and `by_path` maps each of them to it too. `by_fid` finds the node of a
 //!    file id, for every file the kernel holds, so a name another client linked joins the
 //!    node of the name this mount already knows.
+//! 6. **An inode number means one file or directory** (its `fid`, a directory's id
+//!    included) for as long as the kernel holds it, whatever other clients do with its
+//!    names. A name found to hold another record leaves the node ([`InodeTable::remember`]
+//!    gives the new record a new number); every request made for an inode carries the id
+//!    it expects at the path it is sent to ([`InodeTable::named`]), so a server that finds
+//!    another record there answers `Stale` (the name is dropped: [`InodeTable::stale`]) or
+//!    `Moved` (the node follows its record), and the mount never acts on whatever took
+//!    the name.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -54,7 +62,7 @@ struct Node {
     path: Option<String>,
     /// Further names of a hard-linked file (invariant 5).
     aliases: Vec<String>,
-    /// The file's id; 0 for directories.
+    /// The id of the file or directory (invariant 6); 0 for the root.
     fid: FileId,
     is_dir: bool,
     /// Unlinked while open, and parked under a hidden name (invariant 4).
@@ -140,9 +148,30 @@ impl InodeTable {
     /// # Errors
     /// `StaleInode` if the table does not hold `ino`, `Removed` if its name is gone.
     pub fn path(&self, ino: u64) -> Result<String> {
+        Ok(self.named(ino)?.0)
+    }
+
+    /// The current path of `ino` and the id of the record it stands for: what a request
+    /// made for the inode expects to find at that path (invariant 6).
+    ///
+    /// # Errors
+    /// As [`InodeTable::path`].
+    pub fn named(&self, ino: u64) -> Result<(String, FileId)> {
         let inner = self.lock();
         let node = inner.nodes.get(&ino).ok_or(FsError::StaleInode(ino))?;
-        node.path.clone().ok_or(FsError::Removed(ino))
+        Ok((node.path.clone().ok_or(FsError::Removed(ino))?, node.fid))
+    }
+
+    /// A server found that `path` no longer holds `ino`'s record: the node loses that
+    /// name (a hard-linked file keeps its others; invariant 6).
+    pub fn stale(&self, ino: u64, path: &str) {
+        let mut inner = self.lock();
+        if inner.by_path.get(path) == Some(&ino) {
+            inner.by_path.remove(path);
+        }
+        if let Some(node) = inner.nodes.get_mut(&ino) {
+            node.drop_name(path);
+        }
     }
 
     /// The path of entry `name` in directory `parent`.
@@ -159,33 +188,26 @@ impl InodeTable {
     /// file's number (invariant 5).
     pub fn remember(&self, path: &str, attr: &Attr) -> u64 {
         let is_dir = attr.kind == FileKind::Dir;
-        let fid = if is_dir { 0 } else { attr.fid };
+        let fid = attr.fid;
         let mut inner = self.lock();
         let inner = &mut *inner;
-        // A name of a hard-linked node that now holds another file (replaced by another
-        // client) leaves that node: its other names still are the old file.
         if let Some(&ino) = inner.by_path.get(path) {
-            if let Some(node) = inner.nodes.get_mut(&ino).filter(|n| n.fid != fid && !n.aliases.is_empty()) {
-                node.drop_name(path);
-                inner.by_path.remove(path);
-            }
-        }
-        if let Some(&ino) = inner.by_path.get(path) {
-            if let Some(node) = inner.nodes.get_mut(&ino) {
-                node.lookups += 1;
-                // A name can change kind between lookups (removed and recreated elsewhere).
-                node.is_dir = is_dir;
-                if node.fid != fid {
-                    unindex_fid(&mut inner.by_fid, node.fid, ino);
-                    node.fid = fid;
+            match inner.nodes.get_mut(&ino) {
+                Some(node) if node.fid == fid && node.is_dir == is_dir => {
+                    node.lookups += 1;
+                    if !is_dir {
+                        inner.by_fid.insert(fid, ino);
+                    }
+                    return ino;
                 }
-                if fid != 0 {
-                    inner.by_fid.insert(fid, ino);
-                }
-                return ino;
+                // The name now holds another record (another client replaced it): it
+                // leaves the node, which keeps meaning its own file (invariant 6).
+                Some(node) => node.drop_name(path),
+                None => {}
             }
+            inner.by_path.remove(path);
         }
-        if attr.linked {
+        if attr.linked && !is_dir {
             if let Some(node) = inner.by_fid.get(&fid).and_then(|i| inner.nodes.get_mut(i).map(|n| (*i, n))) {
                 let (ino, node) = node;
                 node.lookups += 1;
@@ -201,7 +223,7 @@ impl InodeTable {
         inner.next_ino += 1;
         inner.nodes.insert(ino, Node::new(path, fid, is_dir));
         inner.by_path.insert(path.to_string(), ino);
-        if fid != 0 {
+        if !is_dir {
             inner.by_fid.insert(fid, ino);
         }
         ino
@@ -254,6 +276,11 @@ impl InodeTable {
                 node.drop_name(path);
             }
         }
+    }
+
+    /// The id of the record `ino` stands for.
+    pub fn fid(&self, ino: u64) -> Option<FileId> {
+        self.lock().nodes.get(&ino).map(|n| n.fid)
     }
 
     /// Whether `ino` has a name other than `path` that the kernel knows of.

@@ -527,7 +527,7 @@ impl Gen {
 
     /// Any request, with fields anywhere in their range.
     pub fn request(&mut self) -> Request {
-        match self.below(29) {
+        match self.below(30) {
             0 => Ping {}.into(),
             1 => Hello { nonce: self.array() }.into(),
             2 => Auth { proof: self.array() }.into(),
@@ -583,6 +583,12 @@ impl Gen {
             25 => InodeStat { fid: self.fid() }.into(),
             26 => InodeUpdate { fid: self.fid(), set: self.set_attr() }.into(),
             27 => InodeUnlink { fid: self.fid() }.into(),
+            28 => {
+                // Nested at random too (a nested Expect is refused by validation).
+                let n = self.below(6);
+                let expect = (0..n).map(|_| (self.path(), self.fid())).collect();
+                Expect { expect, request: Box::new(self.request()) }.into()
+            }
             _ => {
                 let n = self.below(4);
                 DropFiles { fids: (0..n).map(|_| self.fid()).collect() }.into()
@@ -821,7 +827,8 @@ fn _generators_cover_every_variant(r: &Request, p: &Reply) {
         | Request::InodeLink(_)
         | Request::InodeStat(_)
         | Request::InodeUpdate(_)
-        | Request::InodeUnlink(_) => {}
+        | Request::InodeUnlink(_)
+        | Request::Expect(_) => {}
     }
     match p {
         Reply::Pong(_)

@@ -70,7 +70,7 @@ impl File {
     pub(super) fn new(client: Client, path: String, attr: Attr, readable: bool, writable: bool) -> File {
         let touched = (0..client.server_count()).map(|_| AtomicBool::new(false)).collect();
         File {
-            client,
+            client: client.plain(),
             path: RwLock::new(path),
             fid: attr.fid,
             chunk_size: u64::from(attr.chunk_size.max(1)),
@@ -140,7 +140,9 @@ impl File {
     /// Reads up to `buf.len()` bytes at `off`; holes read as zeros. Returns 0 at end of file.
     pub async fn read_at(&self, buf: &mut [u8], off: u64) -> Result<usize> {
         let len = self.readable_len(off, buf.len()).await?;
-        self.read_pieces(&mut buf[..len], off).await?;
+        if self.read_pieces(&mut buf[..len], off).await? {
+            return self.end_after_short_read(off, len).await;
+        }
         Ok(len)
     }
 
@@ -156,13 +158,15 @@ impl File {
             return Ok(buf);
         };
         let mut data = self.read_piece(&p).await?;
-        data.resize(p.len, 0); // past the chunk file's end: a hole
+        let len = if data.len() < p.len { self.end_after_short_read(off, p.len).await? } else { p.len };
+        data.resize(len, 0); // past the chunk file's end, within the file: a hole
         Ok(data)
     }
 
     /// Fills all of `buf` from `off`, every chunk's piece in parallel (the caller has
-    /// checked that the bytes exist).
-    async fn read_pieces(&self, buf: &mut [u8], off: u64) -> Result<()> {
+    /// checked that the bytes exist). Returns whether a piece came back short (its zeros
+    /// are a hole only if [`File::end_after_short_read`] says so).
+    async fn read_pieces(&self, buf: &mut [u8], off: u64) -> Result<bool> {
         let mut rest = buf;
         let mut parts = Vec::new();
         for p in pieces(off, rest.len(), self.chunk_size) {
@@ -170,14 +174,47 @@ impl File {
             rest = tail;
             parts.push((p, head));
         }
-        try_join_all(parts.into_iter().map(|(p, dst)| async move {
+        let short = try_join_all(parts.into_iter().map(|(p, dst)| async move {
             let data = self.read_piece(&p).await?;
             dst[..data.len()].copy_from_slice(&data);
-            dst[data.len()..].fill(0); // past the chunk file's end: a hole
-            Ok::<_, Error>(())
+            dst[data.len()..].fill(0); // past the chunk file's end: a hole, or dropped
+            Ok::<_, Error>(data.len() < p.len)
         }))
         .await?;
-        Ok(())
+        Ok(short.contains(&true))
+    }
+
+    /// A piece of the `len` bytes at `off` came back short: a hole, or data dropped since
+    /// this handle learnt the size (another client truncated or removed the file). The
+    /// owner's current size of this very file decides how many of the bytes exist: the
+    /// read ends there, so a reader never gets zeros nobody wrote. A file that is gone is
+    /// `Stale`. (A truncate drops the chunks before it sets the size: a read between the
+    /// two still sees the old size and reads zeros.)
+    async fn end_after_short_read(&self, off: u64, len: usize) -> Result<usize> {
+        let seen = *self.lock_truncations();
+        let a = self.current().await?;
+        let now = self.lock_truncations();
+        if *now == seen {
+            self.known_size.store(a.size, Ordering::Release);
+        }
+        drop(now);
+        let end = a.size.max(self.written_end.load(Ordering::Acquire));
+        Ok(len.min(usize::try_from(end.saturating_sub(off)).unwrap_or(usize::MAX)))
+    }
+
+    /// The file's record as its metadata owner has it now, asked by the path this handle
+    /// knows and checked to be this file (following renames its old owner remembers).
+    /// `Stale` when the path holds another file, or none.
+    async fn current(&self) -> Result<Attr> {
+        for _ in 0..super::namespace::MAX_MOVE_HOPS {
+            let path = self.path();
+            match self.client.expecting(vec![(path.clone(), self.fid)]).stat(&path).await {
+                Err(Error::Moved(to)) => self.set_path(&to),
+                Err(Error::NotFound(m)) => return Err(Error::Stale(m)),
+                r => return r,
+            }
+        }
+        Err(Error::Stale(format!("{}: renamed too many times while it was read", self.path())))
     }
 
     /// How many of the `len` bytes at `off` exist: the size is asked again when the range
@@ -214,7 +251,7 @@ impl File {
     /// Asks the metadata owner for the current size (another client may have grown it).
     async fn refresh_size(&self) -> Result<u64> {
         let seen = *self.lock_truncations();
-        match self.client.stat(&self.path()).await {
+        match self.current().await {
             Ok(a) => {
                 let now = self.lock_truncations();
                 if *now == seen {
@@ -223,8 +260,9 @@ impl File {
                 drop(now);
                 Ok(self.size())
             }
-            // Renamed or removed since open: keep what we know.
-            Err(Error::NotFound(_)) => Ok(self.size()),
+            // Removed, or the name reused, since open: keep what we know (the chunk
+            // servers refuse a removed file's reads).
+            Err(Error::Stale(_)) => Ok(self.size()),
             Err(e) => Err(e),
         }
     }

@@ -20,7 +20,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::meta::{Attr, FileId};
 use crate::placement::Ring;
-use crate::proto::{Fsync, Op, Ping, Reply, ReplyBody, Request, StatFs, TruncateChunks, Usage};
+use crate::proto::{Expecting, Fsync, Op, Ping, Reply, ReplyBody, Request, StatFs, TruncateChunks, Usage};
 use crate::transport::per_thread::PerThreadTcp;
 use crate::transport::tcp::{TcpOptions, TcpTransport};
 use crate::transport::Transport;
@@ -39,6 +39,9 @@ pub struct DirEntry {
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<Inner>,
+    /// Paths and the ids they must still hold for this client's metadata requests to be
+    /// served ([`Client::expecting`]); empty for a plain client.
+    expect: Arc<[(String, FileId)]>,
 }
 
 struct Inner {
@@ -96,7 +99,22 @@ impl Client {
         cfg.servers = transport.servers().to_vec();
         let ring = Ring::new(&cfg.servers);
         let dirs = dir_cache::DirCache::new(cfg.dir_cache_ttl);
-        Client { inner: Arc::new(Inner { cfg, transport, ring, dirs }) }
+        Client { inner: Arc::new(Inner { cfg, transport, ring, dirs }), expect: Arc::new([]) }
+    }
+
+    /// This client, with every metadata request it sends made on behalf of known files:
+    /// served only while each path of `expect` still holds the record with that id (the
+    /// root is id 0), else failing with [`Error::Stale`] (or [`Error::Moved`] with where
+    /// the one named record went). What a mount sends for a kernel inode, and an open
+    /// handle for its file, so that neither acts on another file that took the name.
+    pub fn expecting(&self, expect: Vec<(String, FileId)>) -> Client {
+        Client { inner: self.inner.clone(), expect: expect.into() }
+    }
+
+    /// This client without expectations (what an open handle keeps: it checks its own
+    /// file id, at whatever path the file is by then).
+    fn plain(&self) -> Client {
+        Client { inner: self.inner.clone(), expect: Arc::new([]) }
     }
 
     pub fn config(&self) -> &Config {
@@ -155,7 +173,15 @@ impl Client {
 
     /// One typed request to the metadata owner of `path`.
     async fn meta_op<O: Op>(&self, path: &str, op: O) -> Result<O::Reply> {
-        self.op(self.ring().meta_owner(path), op).await
+        self.named_op(self.ring().meta_owner(path), op).await
+    }
+
+    /// One typed metadata request to server `i`, with this client's expectations.
+    async fn named_op<O: Op>(&self, i: usize, op: O) -> Result<O::Reply> {
+        if self.expect.is_empty() {
+            return self.op(i, op).await;
+        }
+        self.op(i, Expecting { expect: self.expect.to_vec(), op }).await
     }
 
     /// The same request to every server, answers in server order.

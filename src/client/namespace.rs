@@ -10,7 +10,7 @@ use crate::proto::{
 };
 
 /// Renames followed at most while publishing an open file's size.
-const MAX_MOVE_HOPS: usize = 16;
+pub(super) const MAX_MOVE_HOPS: usize = 16;
 
 /// How to open a file; [`OpenOptions::from_flags`] maps open(2) flags.
 #[derive(Debug, Clone)]
@@ -284,7 +284,7 @@ impl Client {
         loop {
             let after = out.last().map(|e| e.name.clone());
             let req = Readdir { dir: dir.to_string(), after, limit: 1024 };
-            let crate::proto::Entries { entries, more } = self.op(i, req).await?;
+            let crate::proto::Entries { entries, more } = self.named_op(i, req).await?;
             out.extend(entries.into_iter().map(|e| DirEntry { name: e.name, attr: e.attr }));
             if !more {
                 return Ok(out);

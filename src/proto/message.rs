@@ -206,6 +206,35 @@ requests! {
     /// To the inode owner of `fid`: one name fewer. Answers what remains, or None after
     /// the last name (the owner then has every server drop the file's chunks).
     InodeUnlink { fid: FileId } => Removed,
+    // ---- identity (appended: postcard index) ----
+    /// `request` (a metadata request) on behalf of files the client holds: a kernel
+    /// inode, an open handle, the directory a name is looked up in. Served only if each
+    /// path of `expect` still holds the record with that id (0: the root, or a directory
+    /// made before directories had ids); else `Moved` with the path the server moved
+    /// that record to, or `Stale`. Answered as `request` is: send it as [`Expecting`],
+    /// which has the right reply type (the `Done` here is nominal).
+    Expect { expect: Vec<(String, FileId)>, request: Box<Request> } => Done,
+}
+
+/// Most paths one [`Expect`] may name (a rename names two directories).
+pub const MAX_EXPECT: usize = 4;
+
+/// A typed [`Expect`]: `op`, served only while each path of `expect` holds that id.
+#[derive(Debug, Clone)]
+pub struct Expecting<O: Op> {
+    pub expect: Vec<(String, FileId)>,
+    pub op: O,
+}
+
+impl<O: Op> From<Expecting<O>> for Request {
+    fn from(e: Expecting<O>) -> Request {
+        Request::Expect(Expect { expect: e.expect, request: Box::new(e.op.into()) })
+    }
+}
+
+impl<O: Op> Op for Expecting<O> {
+    type Reply = O::Reply;
+    const NAME: &'static str = O::NAME;
 }
 
 /// Per-server usage, summed by the client for statfs and shown by `benchfs status`.

@@ -56,6 +56,10 @@ statuses! {
     Loop = 20,
     /// Not permitted for this kind of file (a hard link to a directory).
     Perm = 21,
+    /// The file or directory a request expected is not there: another record (or none)
+    /// holds the path an [`super::Expect`] names, or the file's chunks were dropped
+    /// (it was removed) and this server refuses to read or write them again.
+    Stale = 22,
 }
 
 impl Serialize for Status {

@@ -4,7 +4,7 @@
 //! else is refused before a handler sees it, so `/x/y\0z` and `/x\0y/z` can never alias
 //! one store key and `/a/../b` can never file a record under a missing parent.
 
-use super::{Request, Status};
+use super::{Request, Status, MAX_EXPECT};
 use crate::meta::{Attr, FileKind, MAX_TARGET};
 use crate::path::{MAX_NAME, MAX_PATH};
 
@@ -120,6 +120,28 @@ impl Request {
                 Err(bad(Status::Perm, "a directory has no inode record: it cannot be linked".into()))
             }
             Request::InodeLink(r) => record(&r.attr),
+            Request::Expect(e) => {
+                if e.expect.is_empty() || e.expect.len() > MAX_EXPECT {
+                    return Err(bad(Status::Invalid, format!("an Expect names 1 to {MAX_EXPECT} paths")));
+                }
+                e.expect.iter().try_for_each(|(p, _)| canonical(p, true))?;
+                // Only metadata requests made on behalf of a known file (never a nested
+                // Expect, nor a request between servers or on chunks).
+                match &*e.request {
+                    Request::Stat(_)
+                    | Request::Update(_)
+                    | Request::Unlink(_)
+                    | Request::Rmdir(_)
+                    | Request::Rename(_)
+                    | Request::Readdir(_)
+                    | Request::Create(_)
+                    | Request::Mkdir(_)
+                    | Request::Symlink(_)
+                    | Request::Mknod(_)
+                    | Request::Link(_) => e.request.validate(),
+                    r => Err(bad(Status::Invalid, format!("{} cannot be sent as an Expect", r.name()))),
+                }
+            }
         }
     }
 }

@@ -24,6 +24,8 @@ use super::StoreError;
 use crate::meta::{now, Attr, FileId, FileKind, SetAttr};
 
 const META: TableDefinition<&[u8], &[u8]> = TableDefinition::new("meta");
+/// Files whose chunks this server dropped (see `server::tombstones`): id → when (ns).
+const DROPPED: TableDefinition<u128, u64> = TableDefinition::new("dropped");
 
 pub struct MetaStore {
     /// None after a failed commit until `sync` reopens it: redb refuses every commit after
@@ -85,6 +87,7 @@ impl MetaStore {
         let db = Database::create(path)?;
         let tx = db.begin_write()?;
         tx.open_table(META)?;
+        tx.open_table(DROPPED)?;
         tx.commit()?;
         let mut mem = BTreeMap::new();
         {
@@ -189,7 +192,9 @@ impl MetaStore {
         self.update(path, |old| match old {
             Some(_) => Err(StoreError::Exists(path.to_string())),
             None => {
-                let a = Attr::new(FileKind::Dir, mode, (uid, gid), now(), 0, 0);
+                // An id of its own, as a file's: what a client holding the directory
+                // expects at its path (server::identity).
+                let a = Attr::new(FileKind::Dir, mode, (uid, gid), now(), new_fid(), 0);
                 Ok((Some(a.clone()), a))
             }
         })
@@ -384,6 +389,42 @@ impl MetaStore {
 
     pub fn is_dirty(&self) -> bool {
         !self.lock_pending().is_empty()
+    }
+
+    /// The ids of dropped files, oldest first.
+    pub fn dropped(&self) -> Result<Vec<FileId>, StoreError> {
+        let db = self.db.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(d) = db.as_ref() else { return Err(StoreError::Invalid("metadata store closed".into())) };
+        let tx = d.begin_read()?;
+        let t = tx.open_table(DROPPED)?;
+        let mut all = Vec::new();
+        for item in t.iter()? {
+            let (k, v) = item?;
+            all.push((v.value(), k.value()));
+        }
+        all.sort_unstable();
+        Ok(all.into_iter().map(|(_, f)| f).collect())
+    }
+
+    /// Durably adds `new` to the dropped files and forgets `evicted`, in one transaction.
+    pub fn put_dropped(&self, new: &[FileId], evicted: &[FileId]) -> Result<(), StoreError> {
+        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        let t = u64::try_from(t.as_nanos()).unwrap_or(u64::MAX);
+        let db = self.db.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(d) = db.as_ref() else { return Err(StoreError::Invalid("metadata store closed".into())) };
+        let mut tx = d.begin_write()?;
+        tx.set_durability(Durability::Immediate)?;
+        {
+            let mut table = tx.open_table(DROPPED)?;
+            for f in evicted {
+                table.remove(*f)?;
+            }
+            for f in new {
+                table.insert(*f, t)?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
     }
 
     /// Writes every queued change to redb in one durable (fsynced) transaction.

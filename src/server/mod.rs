@@ -9,6 +9,7 @@ mod chunk_store;
 mod claims;
 mod connection;
 mod fence;
+mod identity;
 mod membership;
 mod meta_store;
 mod moves;
@@ -16,6 +17,7 @@ mod namespace;
 mod node;
 pub(crate) mod private;
 mod store_error;
+mod tombstones;
 
 use std::future::Future;
 use std::sync::Arc;

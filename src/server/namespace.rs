@@ -113,9 +113,12 @@ impl Node {
                 return Err(fail(Status::NotEmpty, r.to.clone()));
             }
             self.broadcast(a, MoveTree { from: r.from.clone(), to: r.to.clone() }).await?;
+            let id = src.fid;
             let insert = Insert { path: r.to.clone(), attr: src, replace: true, bypass_fence: true };
             self.peer(a, to_owner, insert).await?;
             self.meta.take(&r.from)?;
+            // Clients holding the directory by its old path follow it (server::identity).
+            self.moves.record(&r.from, id, &r.to);
             Ok(dst)
         }
         .await;
@@ -211,12 +214,10 @@ impl Node {
                 let Ok(attr) = self.meta.get(&old) else { return Ok::<u32, Fail>(0) };
                 let new = format!("{to}{}", &old[from.len()..]);
                 let owner = a.ring.meta_owner(&new);
-                let fid = (!attr.is_dir()).then_some(attr.fid);
+                let fid = attr.fid;
                 self.peer(&a, owner, Insert { path: new.clone(), attr, replace: true, bypass_fence: true }).await?;
                 self.meta.take(&old)?;
-                if let Some(fid) = fid {
-                    self.moves.record(&old, fid, &new);
-                }
+                self.moves.record(&old, fid, &new);
                 Ok(1)
             }
         });

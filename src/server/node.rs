@@ -8,8 +8,10 @@ use std::time::Duration;
 
 use super::claims::Claims;
 use super::fence::{FenceRead, Fenced, Fences};
+use super::identity::DirIds;
 use super::membership::{Adopted, Membership};
 use super::moves::Moves;
+use super::tombstones::Tombstones;
 use super::{ChunkStore, MetaStore, StoreError};
 use crate::auth::Secret;
 use crate::error::Error;
@@ -91,6 +93,10 @@ pub struct Node {
     pub(super) fences: Fences,
     pub(super) claims: Claims,
     pub(super) moves: Moves,
+    /// Files whose chunks this server dropped: never written (nor read) again.
+    pub(super) dropped: Tombstones,
+    /// Other servers' directories' ids, for the identity check (see `identity`).
+    pub(super) dir_ids: DirIds,
     /// Files unlinked here whose chunks every server is yet to drop (sent in batches).
     pub(super) unlinked: Mutex<Vec<FileId>>,
     /// Parent directories whose entries changed here, and the latest time each changed:
@@ -112,6 +118,7 @@ impl Node {
         super::private::private_dir(data_dir)?;
         let peer_opts = TcpOptions { timeout: PEER_TIMEOUT, max_in_flight: 64, secret: secret.clone() };
         let meta = MetaStore::open(&meta_path)?;
+        let dropped = Tombstones::load(&meta)?;
         let chunks = ChunkStore::open(&data_dir.join("chunks"))?;
         super::private::keep_ballast(data_dir, chunks.space()?.0);
         // redb creates its file with the umask's mode: make it private too.
@@ -125,6 +132,8 @@ impl Node {
             fences: Fences::default(),
             claims: Claims::default(),
             moves: Moves::default(),
+            dropped,
+            dir_ids: DirIds::default(),
             unlinked: Mutex::new(Vec::new()),
             touched: Mutex::new(HashMap::new()),
         })
@@ -430,11 +439,19 @@ impl Node {
             Request::Write(w) => {
                 self.own_chunk(w.fid, w.index)?;
                 let n = u32::try_from(data.len()).map_err(|_| fail(Status::Invalid, "payload too large"))?;
+                self.refuse_dropped(w.fid)?;
                 self.chunks.write(w.fid, w.index, w.offset, &data)?;
+                if self.dropped.contains(w.fid) {
+                    // Dropped while this wrote: the drop may have run before these bytes
+                    // landed, so they go too.
+                    self.chunks.truncate(w.fid, 0, 1)?;
+                    self.refuse_dropped(w.fid)?;
+                }
                 reply(Done(n))
             }
             Request::Read(r) => {
                 let a = self.own_chunk(r.fid, r.index)?;
+                self.refuse_dropped(r.fid)?;
                 if r.len > MAX_DATA {
                     return Err(fail(Status::Invalid, format!("read of {} bytes exceeds the frame limit", r.len)));
                 }
@@ -490,11 +507,14 @@ impl Node {
             }
             Request::Fence(f) => {
                 self.fences.set(&f.dir, f.state);
+                self.dir_ids.forget_below(&f.dir);
                 let held = f.probe && !self.meta.readdir(&f.dir, None, 1)?.0.is_empty();
                 reply(Done(u32::from(held)))
             }
             Request::MoveTree(m) => self.move_tree(&m.from, &m.to).await.and_then(|n| reply(Done(n))),
             Request::DropFiles(d) => {
+                // Before the chunks go: see `tombstones` for why the order matters.
+                self.dropped.add(&self.meta, &d.fids)?;
                 for fid in d.fids {
                     self.chunks.truncate(fid, 0, 1)?;
                 }
@@ -550,7 +570,20 @@ impl Node {
                 self.forget_file(&left);
                 reply(Removed(None))
             }
+            Request::Expect(e) => {
+                self.check_ids(&e.expect).await?;
+                // Boxed: a request's future may not contain itself.
+                Box::pin(self.dispatch(*e.request, data)).await
+            }
         }
+    }
+
+    /// `Stale` for a file whose chunks this server dropped (its last name was removed).
+    fn refuse_dropped(&self, fid: FileId) -> Result<(), Fail> {
+        if self.dropped.contains(fid) {
+            return Err(fail(Status::Stale, format!("file {fid:032x} was removed: its data is gone")));
+        }
+        Ok(())
     }
 
     /// Sends every queued unlinked file to every member, which drops its chunks.

@@ -1,0 +1,86 @@
+//! Requests made for an inode carry the id of the record it stands for (the inode table's
+//! invariant 6): the servers check it at the path the request is sent to, so the mount
+//! never acts on another file or directory that took the name.
+//!
+//! A failed check is settled here: `Moved` (the record's old owner knows where it went)
+//! moves the inode, and everything below it, to the new path and tries again; `Stale`
+//! drops the name and tries the inode's other names (a hard-linked file's), and is ESTALE
+//! when none is left (the kernel then looks the path up again once).
+
+use std::future::Future;
+
+use benchfs::meta::FileId;
+use benchfs::path::join;
+use benchfs::Client;
+
+use super::{name_str, BenchFs};
+use crate::error::{FsError, Result};
+use crate::inode::ROOT_INO;
+
+/// Renames followed at most for one request.
+const MAX_HOPS: usize = 16;
+
+impl BenchFs {
+    /// Runs `op` for inode `ino` with a client whose requests expect its record at the path
+    /// `op` is given.
+    pub(super) async fn on_inode<T, Fut>(&self, ino: u64, op: impl Fn(Client, String) -> Fut) -> Result<T>
+    where
+        Fut: Future<Output = Result<T>>,
+    {
+        if ino == ROOT_INO {
+            return op(self.client.clone(), "/".to_string()).await;
+        }
+        for _ in 0..MAX_HOPS {
+            let (path, fid) = self.inodes.named(ino)?;
+            match op(self.client.expecting(vec![(path.clone(), fid)]), path.clone()).await {
+                Err(FsError::Core(benchfs::Error::Moved(to))) => self.follow_rename(&path, &to),
+                Err(FsError::Core(benchfs::Error::Stale(why))) => {
+                    self.inodes.stale(ino, &path);
+                    if self.inodes.named(ino).is_err() {
+                        return Err(benchfs::Error::Stale(why).into());
+                    }
+                }
+                r => return r,
+            }
+        }
+        Err(benchfs::Error::Stale(format!("inode {ino}: renamed more than {MAX_HOPS} times meanwhile")).into())
+    }
+
+    /// Runs `op` on entry `name` of directory `parent`, with a client whose requests expect
+    /// the directory at the path the entry's is below.
+    pub(super) async fn in_dir<T, Fut>(
+        &self,
+        parent: u64,
+        name: &std::ffi::OsStr,
+        op: impl Fn(Client, String) -> Fut,
+    ) -> Result<T>
+    where
+        Fut: Future<Output = Result<T>>,
+    {
+        let name = name_str(name)?;
+        self.inodes.child_path(parent, name)?; // refuses what is not a plain name
+        self.on_inode(parent, |c, dir| op(c, join(&dir, name))).await
+    }
+
+    /// A client whose requests expect each of `inos` (other than the root) at its path, for
+    /// a request that names several (rename, link). A failed check is ESTALE here (which
+    /// of the records moved is not said): the kernel looks the paths up again.
+    pub(super) fn expecting_all(&self, inos: &[u64]) -> Result<Client> {
+        let mut expect: Vec<(String, FileId)> = Vec::with_capacity(inos.len());
+        for &ino in inos.iter().filter(|&&i| i != ROOT_INO) {
+            expect.push(self.inodes.named(ino)?);
+        }
+        if expect.is_empty() {
+            return Ok(self.client.clone());
+        }
+        Ok(self.client.expecting(expect))
+    }
+}
+
+/// `Moved` from a request that named several records is, for the caller, a stale handle.
+pub(super) fn moved_is_stale<T>(r: benchfs::Result<T>) -> benchfs::Result<T> {
+    match r {
+        Err(benchfs::Error::Moved(to)) => Err(benchfs::Error::Stale(format!("a directory moved to {to}"))),
+        r => r,
+    }
+}

@@ -1,0 +1,112 @@
+//! The identity check of [`Expect`]: a request made on behalf of a file or directory the
+//! client holds (a kernel inode, an open handle, the directory a name is looked up in) is
+//! served only while each path it names still holds that record. A client that remembered
+//! a path must never act on whatever now has the name (DESIGN.md, "Identity, not
+//! remembered paths").
+//!
+//! Checked in this one place, before the request's handler runs: on the path's owner
+//! from its own records (and, when the record moved away from here lately, answered
+//! `Moved` with where it went, so the client can follow a renamed file or directory), on
+//! any other server by asking the owner the same question.
+//!
+//! The check and the request are two steps: a rename that lands between them is not seen.
+//! Callers that need more ride on checks of their own that are atomic with the change
+//! (`Update` with a file id, the chunk servers' tombstones).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use super::node::{check, fail, Fail, Node};
+use crate::meta::FileId;
+use crate::path::is_within;
+use crate::proto::{AttrReply, Expecting, Stat, Status};
+
+/// Directory ids remembered at most; past it, all are forgotten.
+const MAX_DIR_IDS: usize = 100_000;
+
+/// Ids of directories other servers own, as they answered: a name created or looked up
+/// in a directory checks the directory's id on the name's owner, and only the first
+/// check of a directory there costs a hop to its owner. A directory's record changes
+/// identity only by a rename or rmdir, each under a fence set on every server, and every
+/// fence forgets what it covers ([`DirIds::forget_below`]), so an id kept here is current.
+#[derive(Default)]
+pub struct DirIds {
+    /// (generation: fences seen, path → id). A std mutex: never held across an `.await`.
+    inner: Mutex<(u64, HashMap<String, FileId>)>,
+}
+
+impl DirIds {
+    fn lock(&self) -> std::sync::MutexGuard<'_, (u64, HashMap<String, FileId>)> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn get(&self, path: &str) -> (u64, Option<FileId>) {
+        let g = self.lock();
+        (g.0, g.1.get(path).copied())
+    }
+
+    /// Keeps `id` for `path` unless a fence came since `generation` (the answer may be older).
+    fn put(&self, generation: u64, path: &str, id: FileId) {
+        let mut g = self.lock();
+        if g.0 != generation {
+            return;
+        }
+        if g.1.len() >= MAX_DIR_IDS {
+            g.1.clear();
+        }
+        g.1.insert(path.to_string(), id);
+    }
+
+    /// A fence on `dir`: its record, and every record below it, may change identity.
+    pub fn forget_below(&self, dir: &str) {
+        let mut g = self.lock();
+        g.0 += 1;
+        g.1.retain(|p, _| !is_within(p, dir));
+    }
+}
+
+impl Node {
+    /// Fails with `Moved` or `Stale` unless every path of `expect` holds the record `fid`.
+    pub(super) async fn check_ids(&self, expect: &[(String, FileId)]) -> Result<(), Fail> {
+        for (path, fid) in expect {
+            self.check_id(path, *fid).await?;
+        }
+        Ok(())
+    }
+
+    async fn check_id(&self, path: &str, fid: FileId) -> Result<(), Fail> {
+        if path == "/" {
+            return if fid == 0 { Ok(()) } else { Err(stale(path, fid)) };
+        }
+        let a = self.ring()?;
+        if !a.owns_path(path) {
+            let (generation, known) = self.dir_ids.get(path);
+            if known == Some(fid) {
+                return Ok(());
+            }
+            // The owner answers the same question (and knows where the record went).
+            let ask = Expecting { expect: vec![(path.to_string(), fid)], op: Stat { path: path.to_string() } };
+            let AttrReply(attr) = self.peer(&a, a.ring.meta_owner(path), ask).await?;
+            if attr.is_dir() {
+                self.dir_ids.put(generation, path, fid);
+            }
+            return Ok(());
+        }
+        let found = {
+            let fences = self.fences.read();
+            check(&fences, path)?;
+            self.meta.get(path).ok().map(|r| r.fid)
+        };
+        if found == Some(fid) {
+            return Ok(());
+        }
+        Err(match self.moves.find(path, fid) {
+            Some(to) => fail(Status::Moved, to),
+            None => stale(path, fid),
+        })
+    }
+}
+
+fn stale(path: &str, fid: FileId) -> Fail {
+    fail(Status::Stale, format!("{path} no longer holds file {fid:032x}"))
+}
