@@ -185,7 +185,10 @@ impl BenchFs {
     fn with_pending_size(&self, ino: u64, mut attr: Attr) -> Attr {
         if attr.kind == FileKind::File {
             for h in self.handles.files_of(ino) {
-                attr.size = attr.size.max(h.file.size());
+                // Only what the handle wrote: the size it saw at open may be older than
+                // the owner's (another client truncated), and a kernel told that size
+                // would read the dropped range as zeros.
+                attr.size = attr.size.max(h.file.written_end());
             }
         }
         attr

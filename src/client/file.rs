@@ -110,6 +110,11 @@ impl File {
         self.known_size.load(Ordering::Acquire).max(self.written_end.load(Ordering::Acquire))
     }
 
+    /// One past the highest byte this handle wrote (0: none), published or not.
+    pub fn written_end(&self) -> u64 {
+        self.written_end.load(Ordering::Acquire)
+    }
+
     /// Writes all of `buf` at `off`. Returns `buf.len()`.
     pub async fn write_at(&self, buf: &[u8], off: u64) -> Result<usize> {
         if !self.writable {
@@ -154,7 +159,9 @@ impl File {
         let mut ps = pieces(off, len, self.chunk_size);
         let (Some(p), None) = (ps.next(), ps.next()) else {
             let mut buf = vec![0; len];
-            self.read_pieces(&mut buf, off).await?;
+            if self.read_pieces(&mut buf, off).await? {
+                buf.truncate(self.end_after_short_read(off, len).await?);
+            }
             return Ok(buf);
         };
         let mut data = self.read_piece(&p).await?;
