@@ -511,7 +511,14 @@ impl BenchFs {
 
     pub async fn read(&self, fh: u64, offset: u64, size: u32) -> Result<Vec<u8>> {
         let h = self.handles.file(fh)?;
-        Ok(h.file.read_owned(offset, size as usize).await?)
+        let data = h.file.read_owned(offset, size as usize).await?;
+        if data.len() < size as usize && h.file.shrank() {
+            // Another client truncated the file under this handle. The kernel still has
+            // the old size, and of several short reads in flight it takes only one as the
+            // new end: the others' pages would read as zeros. An error reads as nothing.
+            return Err(benchfs::Error::Stale(format!("inode {}: truncated by another client", h.ino)).into());
+        }
+        Ok(data)
     }
 
     /// A write; `kill_privs`: the writer may not keep setuid/setgid (the kernel asks that

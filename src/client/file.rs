@@ -41,6 +41,9 @@ pub struct File {
     /// reported before one must not be stored after it: a read racing a truncate would
     /// bring the old size back. The lock makes "still the same count, store" one step.
     truncations: Mutex<u64>,
+    /// A read found the file shorter than this handle had seen it (another client
+    /// truncated it): see [`File::shrank`].
+    shrank: AtomicBool,
 }
 
 /// One chunk-sized piece of a read or write.
@@ -83,6 +86,7 @@ impl File {
             wrote: AtomicU64::new(0),
             touched,
             truncations: Mutex::new(0),
+            shrank: AtomicBool::new(false),
         }
     }
 
@@ -108,6 +112,14 @@ impl File {
     /// or the end of this handle's own writes, whichever is larger.
     pub fn size(&self) -> u64 {
         self.known_size.load(Ordering::Acquire).max(self.written_end.load(Ordering::Acquire))
+    }
+
+    /// Whether a read found the file shorter than this handle had seen it: another client
+    /// truncated it while it was open. A reader that was told the old size (a kernel's
+    /// page cache) must not take a short read for the end of the file: the FUSE mount
+    /// answers ESTALE instead, as the kernel may fill what it thinks exists with zeros.
+    pub fn shrank(&self) -> bool {
+        self.shrank.load(Ordering::Acquire)
     }
 
     /// One past the highest byte this handle wrote (0: none), published or not.
@@ -201,6 +213,9 @@ impl File {
         let seen = *self.lock_truncations();
         let a = self.current().await?;
         let now = self.lock_truncations();
+        if a.size < self.known_size.load(Ordering::Acquire) {
+            self.shrank.store(true, Ordering::Release);
+        }
         if *now == seen {
             self.known_size.store(a.size, Ordering::Release);
         }
