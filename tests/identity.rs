@@ -61,7 +61,11 @@ fn a_reader_never_reads_zeros_after_another_client_truncates_or_removes() {
             );
             match what {
                 "truncate" => assert_eq!((rest.len(), err.is_none()), (1 << 20, true), "{err:?}"),
-                _ => assert!(err.as_ref().is_some_and(|e| e.errno() == libc::ESTALE) && rest.is_empty(), "{} bytes, {err:?}", rest.len()),
+                _ => assert!(
+                    err.as_ref().is_some_and(|e| e.errno() == libc::ESTALE) && rest.is_empty(),
+                    "{} bytes, {err:?}",
+                    rest.len()
+                ),
             }
         }
     });

@@ -316,8 +316,8 @@ impl BenchFs {
     pub async fn symlink(&self, parent: u64, name: &OsStr, target: &OsStr, caller: Caller) -> Result<Entry> {
         let target = name_str(target)?;
         self.changing(&[parent], async {
-            let (attr, path) = self
-                .in_dir(parent, name, |c, p| async move {
+            let (attr, path) =
+                self.in_dir(parent, name, |c, p| async move {
                     Ok((c.symlink_as(target, &p, caller.uid, caller.gid).await?, p))
                 })
                 .await?;
@@ -472,11 +472,12 @@ impl BenchFs {
         // The kernel checked access at open; it may read through any handle (page cache
         // fills for a write-only descriptor, mmap).
         opts.read = true;
-        let file = self.on_inode(ino, |c, p| {
-            let opts = &opts;
-            async move { Ok(c.open(&p, opts).await?) }
-        })
-        .await?;
+        let file = self
+            .on_inode(ino, |c, p| {
+                let opts = &opts;
+                async move { Ok(c.open(&p, opts).await?) }
+            })
+            .await?;
         let keep = self.inodes.reopened(ino, Stamp::of(file.attr_at_open()));
         Ok((self.handles.insert_file(ino, file), keep))
     }
@@ -546,7 +547,8 @@ impl BenchFs {
     pub async fn release(&self, fh: u64) -> Result<()> {
         let h = self.handles.remove_file(fh)?;
         if self.inodes.is_hidden(h.ino) && self.handles.files_of(h.ino).is_empty() {
-            let path = self.on_inode(h.ino, |c, p| async move { c.unlink(&p).await.map(|()| p).map_err(Into::into) }).await?;
+            let path =
+                self.on_inode(h.ino, |c, p| async move { c.unlink(&p).await.map(|()| p).map_err(Into::into) }).await?;
             self.inodes.removed(&path);
             return Ok(());
         }
