@@ -474,6 +474,35 @@ mod tests {
     }
 
     #[test]
+    fn a_hidden_file_goes_with_its_last_open_whatever_the_order() {
+        let t = InodeTable::new();
+        // FORGET before the RELEASE of the last handle: the node waits for the release.
+        let a = t.remember("/a", &file(1));
+        assert_eq!(t.open_begin(a).unwrap(), "/a");
+        assert!(t.hide_begin(a));
+        t.renamed("/a", "/.h1");
+        assert_eq!(t.hide_end(a, true), None, "still open");
+        t.forget(a, 1);
+        assert_eq!(t.open_end(a).as_deref(), Some("/.h1"));
+        assert!(matches!(t.path(a), Err(FsError::StaleInode(_))));
+        // Every handle released while the rename was in flight: the hide removes it.
+        let b = t.remember("/b", &file(2));
+        t.open_begin(b).unwrap();
+        assert!(t.hide_begin(b));
+        assert_eq!(t.open_end(b), None, "the hide is not done");
+        t.renamed("/b", "/.h2");
+        assert_eq!(t.hide_end(b, true).as_deref(), Some("/.h2"));
+        // A failed hide leaves the file as it was; no opens, nothing to hide.
+        let c = t.remember("/c", &file(3));
+        t.open_begin(c).unwrap();
+        assert!(t.hide_begin(c));
+        assert_eq!(t.hide_end(c, false), None);
+        assert_eq!(t.open_end(c), None);
+        assert!(!t.hide_begin(c));
+        assert_eq!(t.path(c).unwrap(), "/c");
+    }
+
+    #[test]
     fn lookups_and_forget() {
         let t = InodeTable::new();
         let a = t.remember("/a", &file(1));
