@@ -10,11 +10,21 @@
 //!
 //! A file unlinked (or replaced by a rename) while open is moved aside to a hidden name in
 //! its directory, as NFS clients do, so its open descriptors keep reading and writing it;
-//! the last release removes it. Readdir does not list hidden names.
+//! the end of its last open removes it (the inode table's invariants 4, 6 and 7 say how
+//! that holds whatever order RELEASE, FORGET, UNLINK and OPEN arrive in). Readdir does not
+//! list hidden names.
+//!
+//! Sizes handed to the kernel: the owner's, raised by what this mount's open handles
+//! wrote and have not yet published ([`BenchFs::pending_end`]); never the size a handle
+//! saw at open, which a truncate since may have made stale. The kernel keeps that size
+//! as the file's end, so a stale one shows zeros past the data (a short read) or lets an
+//! O_APPEND write leave a hole. O_APPEND writes land where the owner and this mount's
+//! handles say the file ends now (see [`BenchFs::write`]).
 
 use std::ffi::OsStr;
 use std::sync::atomic::Ordering;
 use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use benchfs::meta::SetAttr;
 use benchfs::path::{join, split};
@@ -22,7 +32,7 @@ use benchfs::{Attr, Client, FileKind, OpenOptions, StatFs};
 
 use crate::dir_attrs::DirAttrs;
 use crate::error::{FsError, Result};
-use crate::handles::{DirSnapshot, Handles};
+use crate::handles::{DirSnapshot, Handles, Listed, OpenFile};
 use crate::inode::{InodeTable, Stamp, ROOT_INO};
 
 mod identity;
@@ -30,7 +40,11 @@ mod identity;
 pub use benchfs::path::HIDDEN_PREFIX;
 
 /// How long rmdir waits for hidden files' releases (see [`BenchFs::rmdir`]).
-const RELEASE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+const RELEASE_WAIT: Duration = Duration::from_secs(1);
+
+/// Entries of a directory snapshot whose attributes one readdirplus refreshes at most: a
+/// reply page (4 KiB) holds fewer.
+const REFRESH_BATCH: usize = 32;
 
 /// Inode number reported by plain readdir for entries the kernel holds no inode for
 /// (FUSE_UNKNOWN_INO); readdirplus always reports real numbers.
@@ -76,6 +90,9 @@ pub struct BenchFs {
     root: Mutex<Attr>,
     /// Directories' attributes for the kernel's permission checks (see `dir_attrs.rs`).
     dirs: DirAttrs,
+    /// How long the kernel caches attributes: a directory snapshot's attributes older than
+    /// this are asked again before readdirplus hands them over.
+    attr_ttl: Duration,
 }
 
 /// Mode of the mount's root unless `--root-mode` says otherwise.
@@ -127,14 +144,17 @@ impl BenchFs {
             inodes: InodeTable::new(),
             handles: Handles::default(),
             root: Mutex::new(root),
-            dirs: DirAttrs::new(std::time::Duration::ZERO),
+            dirs: DirAttrs::new(Duration::ZERO),
+            attr_ttl: Duration::ZERO,
         }
     }
 
     /// Answers the kernel's requests for directories' attributes from what the mount
-    /// heard from their owners less than `ttl` ago (the attribute timeout).
-    pub fn with_dir_ttl(mut self, ttl: std::time::Duration) -> BenchFs {
+    /// heard from their owners less than `ttl` ago (the attribute timeout), and lets
+    /// readdirplus hand over a snapshot's attributes for as long.
+    pub fn with_dir_ttl(mut self, ttl: Duration) -> BenchFs {
         self.dirs = DirAttrs::new(ttl);
+        self.attr_ttl = ttl;
         self
     }
 
@@ -184,14 +204,15 @@ impl BenchFs {
     /// so `stat` during a write sees the data that `read` already returns.
     fn with_pending_size(&self, ino: u64, mut attr: Attr) -> Attr {
         if attr.kind == FileKind::File {
-            for h in self.handles.files_of(ino) {
-                // Only what the handle wrote: the size it saw at open may be older than
-                // the owner's (another client truncated), and a kernel told that size
-                // would read the dropped range as zeros.
-                attr.size = attr.size.max(h.file.written_end());
-            }
+            attr.size = attr.size.max(self.pending_end(ino));
         }
         attr
+    }
+
+    /// The end of what open handles of `ino` wrote and the owner has not yet acknowledged
+    /// (0: nothing). Only writes count: a handle's size as of its open may be stale.
+    fn pending_end(&self, ino: u64) -> u64 {
+        self.handles.files_of(ino).iter().map(|h| h.file.pending_end()).max().unwrap_or(0)
     }
 
     /// Counts one more kernel reference to `path` and builds its entry.
@@ -231,7 +252,8 @@ impl BenchFs {
         let attr = self.on_inode(ino, |c, p| async move { Ok(c.stat(&p).await?) }).await?;
         self.dirs.put(ino, &attr);
         self.mode_is(ino, attr.mode);
-        Ok(self.with_pending_size(ino, attr))
+        let a = self.with_pending_size(ino, attr);
+        Ok(a)
     }
 
     /// The open handles of `ino` learn its permission bits (another client may have
@@ -240,28 +262,29 @@ impl BenchFs {
         self.handles.files_of(ino).iter().for_each(|h| h.mode.store(mode, Ordering::Release));
     }
 
-    /// chmod, chown, truncate and utimens in one. A size change first publishes what open
-    /// handles of the file wrote, then truncates, then tells those handles the new size.
+    /// chmod, chown, truncate and utimens in one. A size or mtime change first publishes
+    /// what open handles of the file wrote: a truncate then cuts those writes too, and an
+    /// explicit mtime (futimens before close: tar, `cp -p`) wins over the publication of
+    /// writes made before it, which would otherwise set the close's time at close. A
+    /// truncate then tells those handles the new size.
     pub async fn setattr(&self, ino: u64, set: SetAttr) -> Result<Attr> {
         if ino == ROOT_INO {
             return self.set_root(set);
         }
-        let set_attr = |c: Client, p: String| {
-            let set = set.clone();
-            async move { Ok(c.set_attr(&p, set).await?) }
-        };
-        let attr = match set.size {
-            Some(size) => {
-                let open = self.handles.files_of(ino);
-                for h in &open {
-                    ignore_not_found(h.file.flush().await)?;
-                }
-                let attr = self.on_inode(ino, set_attr).await?;
-                open.iter().for_each(|h| h.file.truncated_to(size));
-                attr
-            }
-            None => self.on_inode(ino, set_attr).await?,
-        };
+        let open = if set.size.is_some() || set.mtime.is_some() { self.handles.files_of(ino) } else { Vec::new() };
+        for h in &open {
+            ignore_not_found(h.file.flush().await)?;
+        }
+        let size = set.size;
+        let attr = self
+            .on_inode(ino, |c: Client, p: String| {
+                let set = set.clone();
+                async move { Ok(c.set_attr(&p, set).await?) }
+            })
+            .await?;
+        if let Some(size) = size {
+            open.iter().for_each(|h| h.file.truncated_to(size));
+        }
         self.dirs.put(ino, &attr);
         self.mode_is(ino, attr.mode);
         Ok(self.with_pending_size(ino, attr))
@@ -349,14 +372,16 @@ impl BenchFs {
     pub async fn unlink(&self, parent: u64, name: &OsStr) -> Result<()> {
         self.changing(&[parent], async {
             let (c, path) = self.in_dir(parent, name, |c, p| async move { Ok((c, p)) }).await?;
-            let open = self.open_inode(&path);
-            if let Some(ino) = open.filter(|&ino| !self.inodes.has_other_names(ino, &path)) {
+            let target = self.inodes.peek(&path);
+            let last = target.filter(|&ino| !self.inodes.has_other_names(ino, &path));
+            let _removing = self.removing(last).await;
+            if let Some(ino) = last.filter(|&ino| self.inodes.hide_begin(ino)) {
                 return self.hide(&c, ino, &path).await;
             }
             c.unlink(&path).await?;
             self.inodes.removed(&path);
             // An open file with another name publishes its size through that one.
-            if let Some((ino, other)) = open.and_then(|ino| Some((ino, self.inodes.path(ino).ok()?))) {
+            if let Some((ino, other)) = target.and_then(|ino| Some((ino, self.inodes.path(ino).ok()?))) {
                 self.handles.files_of(ino).iter().for_each(|h| h.file.set_path(&other));
             }
             Ok(())
@@ -382,22 +407,52 @@ impl BenchFs {
         .await
     }
 
-    /// The inode at `path` if it has open handles.
-    fn open_inode(&self, path: &str) -> Option<u64> {
-        self.inodes.peek(path).filter(|&ino| !self.handles.files_of(ino).is_empty())
+    /// Holds the gate of `ino` (the file whose last name is about to go) exclusively, so
+    /// that no open of it starts until the servers answered (the inode table's invariant 7).
+    async fn removing(&self, ino: Option<u64>) -> Option<tokio::sync::OwnedRwLockWriteGuard<()>> {
+        let gate = self.inodes.gate(ino?).ok()?;
+        Some(gate.write_owned().await)
+    }
+
+    /// Holds the gate of `ino` shared, so that no hide moves the file while a request by
+    /// its path is in flight: sent to the name it is leaving, the request would find
+    /// nothing, or another file (see `publishing`, `read`).
+    async fn settled(&self, ino: u64) -> Option<tokio::sync::OwnedRwLockReadGuard<()>> {
+        let gate = self.inodes.gate(ino).ok()?;
+        Some(gate.read_owned().await)
     }
 
     /// Moves the open file `ino` at `path` to a hidden name in the same directory, where it
-    /// lives until its last handle is released.
+    /// lives until its last open ends (after [`InodeTable::hide_begin`], holding the gate).
     async fn hide(&self, c: &Client, ino: u64, path: &str) -> Result<()> {
         let dir = split(path).map_or("/", |(dir, _)| dir);
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
         let tag = (u64::from(std::process::id()) << 40) ^ ino ^ (nanos as u64);
         let hidden = join(dir, &format!("{HIDDEN_PREFIX}{tag:016x}"));
-        c.rename_with(path, &hidden, true).await?;
-        self.follow_rename(path, &hidden);
-        self.inodes.set_hidden(ino);
-        Ok(())
+        let moved = c.rename_with(path, &hidden, true).await;
+        if moved.is_ok() {
+            self.follow_rename(path, &hidden);
+        }
+        // Every handle may have been released while the rename was in flight.
+        if let Some(gone) = self.inodes.hide_end(ino, moved.is_ok()) {
+            self.remove_hidden(&gone).await?;
+        }
+        Ok(moved?)
+    }
+
+    /// Removes the hidden name of a file whose last open ended.
+    async fn remove_hidden(&self, path: &str) -> Result<()> {
+        let r = self.client.unlink(path).await;
+        self.inodes.removed(path);
+        ignore_not_found(r)
+    }
+
+    /// An open of `ino` ended (released, or failed): the last one of a hidden file removes it.
+    async fn open_end(&self, ino: u64) -> Result<()> {
+        match self.inodes.open_end(ino) {
+            Some(hidden) => self.remove_hidden(&hidden).await,
+            None => Ok(()),
+        }
     }
 
     /// Updates the inode table and the open handles after `from` became `to`.
@@ -447,9 +502,11 @@ impl BenchFs {
             let noreplace = flags & libc::RENAME_NOREPLACE != 0;
             let c = self.expecting_all(&[parent, new_parent])?;
             // An open file about to be replaced keeps its data under a hidden name.
-            let replaced = self.open_inode(&to).filter(|&ino| !self.inodes.has_other_names(ino, &to));
-            if let Some(ino) = replaced.filter(|_| !noreplace && from != to) {
-                if identity::moved_is_stale(c.stat(&from).await)?.kind == FileKind::File {
+            let replaced =
+                self.inodes.peek(&to).filter(|&ino| !noreplace && from != to && !self.inodes.has_other_names(ino, &to));
+            let _removing = self.removing(replaced).await;
+            if let Some(ino) = replaced {
+                if identity::moved_is_stale(c.stat(&from).await)?.kind == FileKind::File && self.inodes.hide_begin(ino) {
                     self.hide(&c, ino, &to).await?;
                 }
             }
@@ -468,18 +525,32 @@ impl BenchFs {
     /// O_CREAT, O_EXCL and O_TRUNC). Returns the handle and whether the kernel may keep the
     /// pages it cached of the file ([`InodeTable::reopened`]).
     pub async fn open(&self, ino: u64, flags: i32) -> Result<(u64, bool)> {
+        // Counted before its request leaves, and under the gate until its handle is in the
+        // table (the inode table's invariants 7 and 8): an unlink either waits and then
+        // finds it (and moves its path with the others'), or was done before it started.
+        let gate = self.inodes.gate(ino)?;
+        let opening = gate.read().await;
+        self.inodes.open_begin(ino)?;
         let mut opts = OpenOptions::from_flags(flags & !(libc::O_CREAT | libc::O_EXCL | libc::O_TRUNC), 0);
         // The kernel checked access at open; it may read through any handle (page cache
         // fills for a write-only descriptor, mmap).
         opts.read = true;
-        let file = self
+        let opened = self
             .on_inode(ino, |c, p| {
                 let opts = &opts;
                 async move { Ok(c.open(&p, opts).await?) }
             })
-            .await?;
+            .await;
+        let file = match opened {
+            Ok(file) => file,
+            Err(e) => {
+                drop(opening);
+                self.open_end(ino).await?;
+                return Err(e);
+            }
+        };
         let keep = self.inodes.reopened(ino, Stamp::of(file.attr_at_open()));
-        Ok((self.handles.insert_file(ino, file), keep))
+        Ok((self.handles.insert_file(ino, file, flags), keep))
     }
 
     /// Creates (or, without O_EXCL, opens) `name` and opens it. Returns the entry and handle.
@@ -504,15 +575,24 @@ impl BenchFs {
             let entry = self.entry(&path, file.attr_at_open().clone());
             // The record as the owner has it (the entry's size may include open handles').
             self.inodes.reopened(entry.ino, Stamp::of(file.attr_at_open()));
-            let fh = self.handles.insert_file(entry.ino, file);
+            // The kernel holds the directory locked until the reply: no unlink of the name
+            // can come between, so no gate is needed.
+            self.inodes.open_begin(entry.ino)?;
+            let fh = self.handles.insert_file(entry.ino, file, flags);
             Ok((entry, fh))
         })
         .await
     }
 
+    /// A read. Bytes that other handles of the file wrote here and have not yet published
+    /// exist (their chunks are written) though the owner's size does not cover them: a
+    /// read short of them would have the kernel cut the file's size (and then place an
+    /// O_APPEND write over them, or show zeros).
     pub async fn read(&self, fh: u64, offset: u64, size: u32) -> Result<Vec<u8>> {
         let h = self.handles.file(fh)?;
-        let data = h.file.read_owned(offset, size as usize).await?;
+        // A read past the size the handle knows asks the owner by the file's path.
+        let _settled = self.settled(h.ino).await;
+        let data = h.file.read_owned_knowing(offset, size as usize, self.pending_end(h.ino)).await?;
         if data.len() < size as usize && h.file.shrank() {
             // Another client truncated the file under this handle. The kernel still has
             // the old size, and of several short reads in flight it takes only one as the
@@ -533,8 +613,26 @@ impl BenchFs {
         if kill != 0 {
             self.setattr(h.ino, SetAttr { mode: Some(mode & !kill), ..SetAttr::default() }).await?;
         }
+        let offset = if h.append { self.end_of(&h).await? } else { offset };
         let n = h.file.write_at(data, offset).await?;
         u32::try_from(n).map_err(|_| FsError::Invalid("write larger than 4 GiB"))
+    }
+
+    /// Where an O_APPEND write through `h` lands: the end of the file as its metadata owner
+    /// has it now, or past what this mount's handles wrote and have not yet published,
+    /// whichever is further. Not the offset the kernel sent: the kernel places it at the
+    /// size it cached, which may predate another client's append and close (NFS asks the
+    /// server at open for that reason) or another process's truncate here. The kernel
+    /// sends the O_APPEND writes of one file one at a time (it holds the inode's lock), and
+    /// the handle bypasses the page cache (see `fuse.rs`), so nothing cached disagrees.
+    async fn end_of(&self, h: &OpenFile) -> Result<u64> {
+        let owner = match self.client.stat(&h.file.path()).await {
+            Ok(a) => a.size,
+            // Removed by another client: what this handle knows.
+            Err(benchfs::Error::NotFound(_)) => h.file.size(),
+            Err(e) => return Err(e.into()),
+        };
+        Ok(owner.max(self.pending_end(h.ino)))
     }
 
     /// close(2) on a descriptor of the handle: publish the size its writes reached.
@@ -543,43 +641,90 @@ impl BenchFs {
         self.publish(h.ino, &h.file).await
     }
 
-    /// The last descriptor of the handle is gone; a hidden file goes with its last handle.
+    /// The last descriptor of the handle is gone; a hidden file goes with its last open.
+    /// The handle stays in the table while it publishes, so that its writes count in the
+    /// sizes handed to the kernel until the owner has them.
     pub async fn release(&self, fh: u64) -> Result<()> {
-        let h = self.handles.remove_file(fh)?;
-        if self.inodes.is_hidden(h.ino) && self.handles.files_of(h.ino).is_empty() {
-            let path =
-                self.on_inode(h.ino, |c, p| async move { c.unlink(&p).await.map(|()| p).map_err(Into::into) }).await?;
-            self.inodes.removed(&path);
-            return Ok(());
-        }
-        self.publish(h.ino, &h.file).await
+        let h = self.handles.file(fh)?;
+        // A hidden file too: other handles may still read it.
+        let published = self.publish(h.ino, &h.file).await;
+        self.handles.remove_file(fh)?;
+        self.open_end(h.ino).await?;
+        published
     }
 
     async fn publish(&self, ino: u64, file: &benchfs::File) -> Result<()> {
-        match self.inodes.path(ino) {
-            // Removed (or replaced by a rename): its size has nowhere to go.
-            Err(FsError::Removed(_)) => Ok(()),
-            _ => ignore_not_found(file.flush().await),
-        }
+        self.publishing(ino, file.flush()).await
     }
 
     pub async fn fsync(&self, fh: u64) -> Result<()> {
         let h = self.handles.file(fh)?;
-        match self.inodes.path(h.ino) {
+        self.publishing(h.ino, h.file.fsync()).await
+    }
+
+    /// Runs a publication of `ino`'s writes, never while a hide moves the file: sent to
+    /// the name it is leaving, it would find nothing, and the size of a file other handles
+    /// still read would stay behind its data (invariant 7 of the inode table).
+    async fn publishing(
+        &self,
+        ino: u64,
+        publish: impl std::future::Future<Output = benchfs::Result<()>>,
+    ) -> Result<()> {
+        let _settled = self.settled(ino).await;
+        match self.inodes.path(ino) {
+            // Removed (or replaced by a rename): its size has nowhere to go.
             Err(FsError::Removed(_)) => Ok(()),
-            _ => ignore_not_found(h.file.fsync().await),
+            _ => ignore_not_found(publish.await),
         }
     }
 
     /// Takes the snapshot of the listing that the handle's readdir calls page through.
     pub async fn opendir(&self, ino: u64) -> Result<u64> {
+        let seen = Instant::now();
         let (mut entries, path) = self.on_inode(ino, |c, p| async move { Ok((c.readdir(&p).await?, p)) }).await?;
         entries.retain(|e| !e.name.starts_with(HIDDEN_PREFIX));
+        let entries = entries.into_iter().map(|entry| Listed { entry, seen, gone: false }).collect();
         let parent_ino = match split(&path) {
             None => ROOT_INO,
             Some((parent, _)) => self.inodes.peek(parent).unwrap_or(UNKNOWN_INO),
         };
-        Ok(self.handles.insert_dir(DirSnapshot { ino, parent_ino, path, entries }))
+        Ok(self.handles.insert_dir(DirSnapshot { ino, parent_ino, path, entries: Mutex::new(entries) }))
+    }
+
+    /// The entries that a readdirplus of `fh` from `offset` would hand over with
+    /// attributes older than the attribute timeout (at most [`REFRESH_BATCH`]): their
+    /// indexes and names. The kernel takes a readdirplus entry's size as the file's, so an
+    /// old snapshot (a directory handle read again later, after a rewind) would roll back
+    /// another client's append, and an O_APPEND after it would overwrite it.
+    pub fn stale_entries(&self, fh: u64, offset: u64) -> Result<Vec<(usize, String)>> {
+        let dir = self.handles.dir(fh)?;
+        let skip = usize::try_from(offset).unwrap_or(usize::MAX).saturating_sub(2);
+        let entries = dir.entries();
+        let live = entries.iter().enumerate().skip(skip).filter(|(_, l)| !l.gone).take(REFRESH_BATCH);
+        Ok(live.filter(|(_, l)| l.seen.elapsed() >= self.attr_ttl).map(|(i, l)| (i, l.entry.name.clone())).collect())
+    }
+
+    /// Asks the owners again for the attributes of `stale` entries of `fh` (from
+    /// [`BenchFs::stale_entries`]); an entry found gone is no longer listed.
+    pub async fn refresh_entries(&self, fh: u64, stale: Vec<(usize, String)>) -> Result<()> {
+        let dir = self.handles.dir(fh)?;
+        let seen = Instant::now();
+        let stats = stale.iter().map(|(_, name)| {
+            let path = join(&dir.path, name);
+            async move { self.client.stat(&path).await }
+        });
+        let attrs = futures::future::join_all(stats).await;
+        let mut entries = dir.entries();
+        for ((i, _), attr) in stale.into_iter().zip(attrs) {
+            let Some(l) = entries.get_mut(i) else { continue };
+            match attr {
+                Ok(a) => l.entry.attr = a,
+                Err(benchfs::Error::NotFound(_)) => l.gone = true,
+                Err(e) => return Err(e.into()),
+            }
+            l.seen = seen;
+        }
+        Ok(())
     }
 
     /// Fills `out` from the snapshot of `fh`, starting after the entry whose `next_offset`
@@ -595,7 +740,8 @@ impl BenchFs {
             }
         }
         let skip = start.saturating_sub(2);
-        for (i, e) in dir.entries.iter().enumerate().skip(skip) {
+        let entries = dir.entries();
+        for (i, e) in entries.iter().enumerate().skip(skip).filter(|(_, l)| !l.gone).map(|(i, l)| (i, &l.entry)) {
             let path = benchfs::path::join(&dir.path, &e.name);
             let next_offset = i as u64 + 3;
             if plus {

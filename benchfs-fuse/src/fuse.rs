@@ -9,7 +9,7 @@
 //! way (as the C API does). Requests in flight are then as many as session threads. With
 //! [`Driver::Tasks`] the call is a task on a multi-thread runtime and the session thread
 //! returns at once. Calls that touch no server (forget, readdir pages from the opendir
-//! snapshot, releasedir) run inline either way.
+//! snapshot whose attributes are still fresh, releasedir) run inline either way.
 //!
 //! Nothing here decides semantics: see `fs.rs`.
 
@@ -117,7 +117,10 @@ impl FuseAdapter {
         // write(2) is a request either way), so its writes skip the copy into it, and
         // writes of several processes to one file run in parallel. The kernel drops cached
         // pages of the range written before each such write.
-        if self.opts.direct_io || mode == libc::O_WRONLY {
+        // An O_APPEND handle's writes land at the file's end as the mount finds it, not
+        // where the kernel's cached size put them (see `BenchFs::write`): its pages must
+        // not be cached at the kernel's offsets.
+        if self.opts.direct_io || mode == libc::O_WRONLY || flags & libc::O_APPEND != 0 {
             fopen |= FopenFlags::FOPEN_DIRECT_IO | FopenFlags::FOPEN_PARALLEL_DIRECT_WRITES;
         }
         // A read-only handle has no size to publish at close: the kernel may skip the
@@ -483,10 +486,27 @@ impl Filesystem for FuseAdapter {
     }
 
     fn readdirplus(&self, _req: &Request, _ino: INodeNo, fh: FileHandle, offset: u64, mut reply: ReplyDirectoryPlus) {
-        match self.fs.readdir(fh.0, offset, true, &mut Plus(&mut reply, self.opts.attr_ttl)) {
-            Ok(()) => reply.ok(),
-            Err(e) => fail("readdirplus", reply, &e),
+        let ttl = self.opts.attr_ttl;
+        let stale = match self.fs.stale_entries(fh.0, offset) {
+            Ok(stale) => stale,
+            Err(e) => return fail("readdirplus", reply, &e),
+        };
+        if stale.is_empty() {
+            return match self.fs.readdir(fh.0, offset, true, &mut Plus(&mut reply, ttl)) {
+                Ok(()) => reply.ok(),
+                Err(e) => fail("readdirplus", reply, &e),
+            };
         }
+        // The snapshot's attributes of this page are older than the kernel may keep
+        // attributes: asked again first.
+        let fs = self.fs.clone();
+        let call = async move { fs.refresh_entries(fh.0, stale).await.map(|()| fs) };
+        self.spawn("readdirplus", reply, call, move |mut reply, fs| {
+            match fs.readdir(fh.0, offset, true, &mut Plus(&mut reply, ttl)) {
+                Ok(()) => reply.ok(),
+                Err(e) => fail("readdirplus", reply, &e),
+            }
+        });
     }
 
     fn releasedir(&self, _req: &Request, _ino: INodeNo, fh: FileHandle, _flags: OpenFlags, reply: ReplyEmpty) {

@@ -2,11 +2,13 @@
 //!
 //! A file handle holds the open [`benchfs::File`] (which tracks the size its writes reached
 //! until they are published). A directory handle holds a snapshot of the listing taken at
-//! opendir, so readdir offsets stay stable while the directory changes.
+//! opendir, so readdir offsets stay stable while the directory changes; readdirplus
+//! refreshes the attributes of its entries once they are older than the attribute timeout.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use benchfs::{DirEntry, File};
 
@@ -19,6 +21,11 @@ pub struct OpenFile {
     /// The file's permission bits as last known here: at open, then from each chmod
     /// through this mount (what a direct write checks for setuid/setgid to clear).
     pub mode: AtomicU32,
+    /// Opened with O_APPEND: each write lands at the end of the file wherever the kernel
+    /// placed it (see [`crate::fs::BenchFs::write`]). Set at open only: a handle that
+    /// gets O_APPEND later (fcntl) may go through the page cache, which must agree with
+    /// where its writes land, so the kernel places those.
+    pub append: bool,
 }
 
 /// A directory listing as it was at opendir.
@@ -28,8 +35,25 @@ pub struct DirSnapshot {
     pub parent_ino: u64,
     /// The directory's path at opendir (entries' paths are `path/name`).
     pub path: String,
-    /// Sorted by name, without "." and "..".
-    pub entries: Vec<DirEntry>,
+    /// Sorted by name, without "." and "..". Lock order: after nothing, before the inode
+    /// table's lock (readdirplus remembers entries while it holds it); a std mutex, never
+    /// held across an `.await`.
+    pub entries: Mutex<Vec<Listed>>,
+}
+
+/// An entry of a directory snapshot.
+pub struct Listed {
+    pub entry: DirEntry,
+    /// When the servers gave its attributes.
+    pub seen: Instant,
+    /// Found gone when its attributes were asked again: no longer listed.
+    pub gone: bool,
+}
+
+impl DirSnapshot {
+    pub fn entries(&self) -> std::sync::MutexGuard<'_, Vec<Listed>> {
+        lock(&self.entries)
+    }
 }
 
 #[derive(Default)]
@@ -58,11 +82,13 @@ impl Handles {
         self.next_fh.fetch_add(1, Ordering::Relaxed) + 1
     }
 
-    pub fn insert_file(&self, ino: u64, file: File) -> u64 {
+    /// A new handle of `ino` opened with open(2)'s `flags`.
+    pub fn insert_file(&self, ino: u64, file: File, flags: i32) -> u64 {
         let fh = self.next();
         let mut t = lock(&self.files);
         let mode = AtomicU32::new(file.attr_at_open().mode);
-        t.by_fh.insert(fh, Arc::new(OpenFile { ino, file, mode }));
+        let append = flags & libc::O_APPEND != 0;
+        t.by_fh.insert(fh, Arc::new(OpenFile { ino, file, mode, append }));
         t.by_ino.entry(ino).or_default().insert(fh);
         fh
     }

@@ -14,8 +14,12 @@
 //! 3. `by_path` and the `path` of live nodes agree: `by_path[p] == ino` iff
 //!    `nodes[ino].path == Some(p)`. A node whose name was removed (unlink, rmdir, or replaced
 //!    by a rename) has `path == None` and stays until the kernel forgets it.
-//! 4. A `hidden` node is a file unlinked while open: its path is the hidden name it was
-//!    moved to, removed for good when its last handle is released (see `fs.rs`).
+//! 4. A `hidden` node is a file unlinked (or replaced by a rename) while open: its path is
+//!    the hidden name it was moved to, removed for good by whoever ends its last open, be
+//!    that a release, a failed open, or the hide itself when every handle was released while
+//!    the rename to the hidden name was in flight ([`Hidden::Hiding`]). Exactly one of them
+//!    sees "no opens left and hidden", under the table's lock, so the hidden name lives
+//!    exactly as long as the last open handle, and is removed once.
 //! 5. A hard-linked file is one node whatever name it is reached by (so one `st_ino`, one
 //!    page cache and one set of cached attributes in the kernel): its further names are
 //!    `aliases`, and `by_path` maps each of them to it too. `by_fid` finds the node of a
@@ -29,9 +33,24 @@
 //!    another record there answers `Stale` (the name is dropped: [`InodeTable::stale`]) or
 //!    `Moved` (the node follows its record), and the mount never acts on whatever took
 //!    the name.
+//! 7. A node with open handles (or an open in flight, counted from before its request to
+//!    the servers) stays, whatever the kernel forgets: the kernel may send FORGET for an
+//!    unlinked file before the RELEASE of its last handle, and that release must still
+//!    find the node, its hidden name and its state. Opens are counted here, under the same
+//!    lock as the lookups and the hidden state, so "last one out" is one decision.
+//! 8. Removing a file's last name and opening it exclude each other through the node's
+//!    [`gate`](InodeTable::gate): an unlink (or a rename over the file) holds it exclusively
+//!    from the moment it looks for open handles until the servers answered, and an open
+//!    holds it shared from registering itself until its handle is in the handle table. So
+//!    either the unlink sees the open (and the hide moves its handle's path with the
+//!    others'), or the open starts after the name is gone and fails with ENOENT: never an
+//!    open of a file whose chunks an unlink then drops under it (a reader would read zeros
+//!    where the data was), nor a handle left with a name that now means another file.
+//!    Requests a handle sends by its path (publications, the size a read asks for) hold it
+//!    shared too, so none goes to the name a hide is moving the file from.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use benchfs::meta::FileId;
 use benchfs::path::{is_within, join};
@@ -66,12 +85,27 @@ struct Node {
     fid: FileId,
     is_dir: bool,
     /// Unlinked while open, and parked under a hidden name (invariant 4).
-    hidden: bool,
+    hidden: Hidden,
     /// Entries replied to the kernel minus those it forgot.
     lookups: u64,
+    /// Open handles, and opens in flight (invariant 7).
+    opens: u64,
+    /// Orders removing the last name against opening (invariant 8). A tokio lock: held
+    /// across the servers' answer; it works from any runtime (the session threads' own).
+    gate: Arc<tokio::sync::RwLock<()>>,
     /// The file as this mount last opened it: the kernel caches no page of the inode from
     /// before that (see [`InodeTable::reopened`]).
     opened: Option<Stamp>,
+}
+
+/// Whether a file was unlinked while open (invariant 4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hidden {
+    No,
+    /// The rename to the hidden name is in flight; the hide finishes what a last release
+    /// during it left undone.
+    Hiding,
+    Yes,
 }
 
 /// What decides whether a file's cached pages are still its data: its id (the name may
@@ -93,7 +127,22 @@ impl Stamp {
 
 impl Node {
     fn new(path: &str, fid: FileId, is_dir: bool) -> Node {
-        Node { path: Some(path.to_string()), aliases: Vec::new(), fid, is_dir, hidden: false, lookups: 1, opened: None }
+        Node {
+            path: Some(path.to_string()),
+            aliases: Vec::new(),
+            fid,
+            is_dir,
+            hidden: Hidden::No,
+            lookups: 1,
+            opens: 0,
+            gate: Arc::default(),
+            opened: None,
+        }
+    }
+
+    /// Neither the kernel nor an open handle nor a hide in flight needs it (invariants 1, 7).
+    fn unused(&self) -> bool {
+        self.lookups == 0 && self.opens == 0 && self.hidden != Hidden::Hiding
     }
 
     /// Forgets the name `p` of this node; a further name, if any, becomes its path.
@@ -118,6 +167,23 @@ impl Node {
 fn unindex_fid(by_fid: &mut HashMap<FileId, u64>, fid: FileId, ino: u64) {
     if by_fid.get(&fid) == Some(&ino) {
         by_fid.remove(&fid);
+    }
+}
+
+impl Inner {
+    /// Drops `ino` when nothing needs it any more (see [`Node::unused`]).
+    fn drop_if_unused(&mut self, ino: u64) {
+        if !self.nodes.get(&ino).is_some_and(Node::unused) {
+            return;
+        }
+        if let Some(node) = self.nodes.remove(&ino) {
+            for p in node.path.iter().chain(&node.aliases) {
+                if self.by_path.get(p) == Some(&ino) {
+                    self.by_path.remove(p);
+                }
+            }
+            unindex_fid(&mut self.by_fid, node.fid, ino);
+        }
     }
 }
 
@@ -257,14 +323,7 @@ impl InodeTable {
         let Some(node) = inner.nodes.get_mut(&ino) else { return };
         debug_assert!(node.lookups >= n, "forget({ino}, {n}) with only {} lookups", node.lookups);
         node.lookups = node.lookups.saturating_sub(n);
-        if node.lookups == 0 {
-            if let Some(node) = inner.nodes.remove(&ino) {
-                for p in node.path.iter().chain(&node.aliases) {
-                    inner.by_path.remove(p);
-                }
-                unindex_fid(&mut inner.by_fid, node.fid, ino);
-            }
-        }
+        inner.drop_if_unused(ino);
     }
 
     /// The name `path` was removed (unlink, rmdir): its inode, if any, loses that name
@@ -322,15 +381,67 @@ impl InodeTable {
         moved
     }
 
-    /// Marks `ino` as unlinked while open (invariant 4).
-    pub fn set_hidden(&self, ino: u64) {
-        if let Some(node) = self.lock().nodes.get_mut(&ino) {
-            node.hidden = true;
+    /// The lock that orders removing `ino`'s last name against opening it (invariant 8).
+    ///
+    /// # Errors
+    /// `StaleInode` if the table does not hold `ino`.
+    pub fn gate(&self, ino: u64) -> Result<Arc<tokio::sync::RwLock<()>>> {
+        self.lock().nodes.get(&ino).map(|n| n.gate.clone()).ok_or(FsError::StaleInode(ino))
+    }
+
+    /// An open of `ino` starts (call it holding the gate shared): counts it and returns
+    /// the path to open. Every `Ok` must be matched by one [`InodeTable::open_end`].
+    ///
+    /// # Errors
+    /// As [`InodeTable::path`]; nothing is counted then.
+    pub fn open_begin(&self, ino: u64) -> Result<String> {
+        let mut inner = self.lock();
+        let node = inner.nodes.get_mut(&ino).ok_or(FsError::StaleInode(ino))?;
+        let path = node.path.clone().ok_or(FsError::Removed(ino))?;
+        node.opens += 1;
+        Ok(path)
+    }
+
+    /// An open of `ino` ended (its handle was released, or the open failed). Returns the
+    /// hidden name to remove when this was the file's last open (invariant 4).
+    pub fn open_end(&self, ino: u64) -> Option<String> {
+        let mut inner = self.lock();
+        let node = inner.nodes.get_mut(&ino)?;
+        debug_assert!(node.opens > 0, "open_end({ino}) without an open");
+        node.opens = node.opens.saturating_sub(1);
+        let remove = (node.opens == 0 && node.hidden == Hidden::Yes).then(|| node.path.clone()).flatten();
+        inner.drop_if_unused(ino);
+        remove
+    }
+
+    /// An unlink or replacing rename of `ino`'s last name is about to happen (holding the
+    /// gate exclusively): true, and the node is [`Hidden::Hiding`], if it has opens; the
+    /// caller then moves it to a hidden name and calls [`InodeTable::hide_end`].
+    pub fn hide_begin(&self, ino: u64) -> bool {
+        let mut inner = self.lock();
+        match inner.nodes.get_mut(&ino) {
+            Some(node) if node.opens > 0 && node.hidden == Hidden::No => {
+                node.hidden = Hidden::Hiding;
+                true
+            }
+            _ => false,
         }
     }
 
+    /// The rename to the hidden name is done (`moved`) or failed. Returns the hidden name
+    /// to remove when every handle was released meanwhile.
+    pub fn hide_end(&self, ino: u64, moved: bool) -> Option<String> {
+        let mut inner = self.lock();
+        let node = inner.nodes.get_mut(&ino)?;
+        node.hidden = if moved { Hidden::Yes } else { Hidden::No };
+        let remove = (moved && node.opens == 0).then(|| node.path.clone()).flatten();
+        inner.drop_if_unused(ino);
+        remove
+    }
+
+    /// Whether `ino` was unlinked while open (its name is a hidden one, or about to be).
     pub fn is_hidden(&self, ino: u64) -> bool {
-        self.lock().nodes.get(&ino).is_some_and(|n| n.hidden)
+        self.lock().nodes.get(&ino).is_some_and(|n| n.hidden != Hidden::No)
     }
 
     /// Number of inodes the kernel holds (root included).
@@ -387,6 +498,35 @@ mod tests {
         assert!(matches!(t.path(a), Err(FsError::StaleInode(_))));
         assert_ne!(t.remember("/y", &linked(7)), a);
         assert_eq!(t.path(d).unwrap(), "/e");
+    }
+
+    #[test]
+    fn a_hidden_file_goes_with_its_last_open_whatever_the_order() {
+        let t = InodeTable::new();
+        // FORGET before the RELEASE of the last handle: the node waits for the release.
+        let a = t.remember("/a", &file(1));
+        assert_eq!(t.open_begin(a).unwrap(), "/a");
+        assert!(t.hide_begin(a));
+        t.renamed("/a", "/.h1");
+        assert_eq!(t.hide_end(a, true), None, "still open");
+        t.forget(a, 1);
+        assert_eq!(t.open_end(a).as_deref(), Some("/.h1"));
+        assert!(matches!(t.path(a), Err(FsError::StaleInode(_))));
+        // Every handle released while the rename was in flight: the hide removes it.
+        let b = t.remember("/b", &file(2));
+        t.open_begin(b).unwrap();
+        assert!(t.hide_begin(b));
+        assert_eq!(t.open_end(b), None, "the hide is not done");
+        t.renamed("/b", "/.h2");
+        assert_eq!(t.hide_end(b, true).as_deref(), Some("/.h2"));
+        // A failed hide leaves the file as it was; no opens, nothing to hide.
+        let c = t.remember("/c", &file(3));
+        t.open_begin(c).unwrap();
+        assert!(t.hide_begin(c));
+        assert_eq!(t.hide_end(c, false), None);
+        assert_eq!(t.open_end(c), None);
+        assert!(!t.hide_begin(c));
+        assert_eq!(t.path(c).unwrap(), "/c");
     }
 
     #[test]

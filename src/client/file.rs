@@ -31,6 +31,11 @@ pub struct File {
     known_size: AtomicU64,
     /// One past the highest byte this handle wrote (0: none).
     written_end: AtomicU64,
+    /// One past the highest byte written since the last publication the owner
+    /// acknowledged (0: none pending). What a publication raises the size to: writes
+    /// published before were covered then, and a truncate by another client since has cut
+    /// them, so publishing them again would cover zeros with a size.
+    unpublished_end: AtomicU64,
     /// Writes not yet published to the metadata owner.
     dirty: AtomicBool,
     /// Bytes written since the last publication (for `st_blocks`, see `Attr::written`).
@@ -82,6 +87,7 @@ impl File {
             known_size: AtomicU64::new(attr.size),
             opened: attr,
             written_end: AtomicU64::new(0),
+            unpublished_end: AtomicU64::new(0),
             dirty: AtomicBool::new(false),
             wrote: AtomicU64::new(0),
             touched,
@@ -127,6 +133,12 @@ impl File {
         self.written_end.load(Ordering::Acquire)
     }
 
+    /// The end of this handle's writes that the owner has not yet acknowledged (0: none):
+    /// bytes that exist in their chunks beyond, possibly, the size the owner reports.
+    pub fn pending_end(&self) -> u64 {
+        self.unpublished_end.load(Ordering::Acquire)
+    }
+
     /// Writes all of `buf` at `off`. Returns `buf.len()`.
     pub async fn write_at(&self, buf: &[u8], off: u64) -> Result<usize> {
         if !self.writable {
@@ -148,7 +160,9 @@ impl File {
             self.client.op_data(server, req, &buf[p.start..p.start + p.len])
         }))
         .await?;
+        // Only once the data landed: a size never runs ahead of its data.
         self.written_end.fetch_max(end, Ordering::AcqRel);
+        self.unpublished_end.fetch_max(end, Ordering::AcqRel);
         self.wrote.fetch_add(buf.len() as u64, Ordering::AcqRel);
         self.dirty.store(true, Ordering::Release);
         Ok(buf.len())
@@ -156,9 +170,9 @@ impl File {
 
     /// Reads up to `buf.len()` bytes at `off`; holes read as zeros. Returns 0 at end of file.
     pub async fn read_at(&self, buf: &mut [u8], off: u64) -> Result<usize> {
-        let len = self.readable_len(off, buf.len()).await?;
+        let len = self.readable_len(off, buf.len(), 0).await?;
         if self.read_pieces(&mut buf[..len], off).await? {
-            return self.end_after_short_read(off, len).await;
+            return self.end_after_short_read(off, len, 0).await;
         }
         Ok(len)
     }
@@ -167,17 +181,24 @@ impl File {
     /// within one chunk is the server's reply as it came, with no zeroed buffer to fill
     /// and no copy (the mount's reads, which hand the buffer to the kernel).
     pub async fn read_owned(&self, off: u64, len: usize) -> Result<Vec<u8>> {
-        let len = self.readable_len(off, len).await?;
+        self.read_owned_knowing(off, len, 0).await
+    }
+
+    /// [`File::read_owned`], knowing that the file's bytes reach at least `end`: what other
+    /// handles of this process wrote and have not yet published (their
+    /// [`File::pending_end`]), which the owner's size does not show yet.
+    pub async fn read_owned_knowing(&self, off: u64, len: usize, end: u64) -> Result<Vec<u8>> {
+        let len = self.readable_len(off, len, end).await?;
         let mut ps = pieces(off, len, self.chunk_size);
         let (Some(p), None) = (ps.next(), ps.next()) else {
             let mut buf = vec![0; len];
             if self.read_pieces(&mut buf, off).await? {
-                buf.truncate(self.end_after_short_read(off, len).await?);
+                buf.truncate(self.end_after_short_read(off, len, end).await?);
             }
             return Ok(buf);
         };
         let mut data = self.read_piece(&p).await?;
-        let len = if data.len() < p.len { self.end_after_short_read(off, p.len).await? } else { p.len };
+        let len = if data.len() < p.len { self.end_after_short_read(off, p.len, end).await? } else { p.len };
         data.resize(len, 0); // past the chunk file's end, within the file: a hole
         Ok(data)
     }
@@ -209,7 +230,8 @@ impl File {
     /// read ends there, so a reader never gets zeros nobody wrote. A file that is gone is
     /// `Stale`. (A truncate drops the chunks before it sets the size: a read between the
     /// two still sees the old size and reads zeros.)
-    async fn end_after_short_read(&self, off: u64, len: usize) -> Result<usize> {
+    /// `end`: as in [`File::read_owned_knowing`], bytes other handles of this process wrote.
+    async fn end_after_short_read(&self, off: u64, len: usize, end: u64) -> Result<usize> {
         let seen = *self.lock_truncations();
         let a = self.current().await?;
         let now = self.lock_truncations();
@@ -220,7 +242,7 @@ impl File {
             self.known_size.store(a.size, Ordering::Release);
         }
         drop(now);
-        let end = a.size.max(self.written_end.load(Ordering::Acquire));
+        let end = a.size.max(self.written_end.load(Ordering::Acquire)).max(end);
         Ok(len.min(usize::try_from(end.saturating_sub(off)).unwrap_or(usize::MAX)))
     }
 
@@ -239,15 +261,16 @@ impl File {
         Err(Error::Stale(format!("{}: renamed too many times while it was read", self.path())))
     }
 
-    /// How many of the `len` bytes at `off` exist: the size is asked again when the range
-    /// passes the end known here (another client may have grown the file).
-    async fn readable_len(&self, off: u64, len: usize) -> Result<usize> {
+    /// How many of the `len` bytes at `off` exist (at least up to `end`): the size is asked
+    /// again when the range passes the end known here (another client may have grown the
+    /// file).
+    async fn readable_len(&self, off: u64, len: usize, end: u64) -> Result<usize> {
         if !self.readable {
             return Err(Error::Access(format!("{} is not open for reading", self.path())));
         }
-        let mut size = self.size();
+        let mut size = self.size().max(end);
         if off.saturating_add(len as u64) > size {
-            size = self.refresh_size().await?;
+            size = self.refresh_size().await?.max(end);
         }
         if off >= size || len == 0 {
             return Ok(0);
@@ -304,10 +327,13 @@ impl File {
             return Ok(());
         }
         let wrote = self.wrote.swap(0, Ordering::AcqRel);
-        let end = self.written_end.load(Ordering::Acquire).max(extra.grow_to.unwrap_or(0));
+        let pending = self.unpublished_end.load(Ordering::Acquire);
+        let end = pending.max(extra.grow_to.unwrap_or(0));
         let set = SetAttr { grow_to: Some(end), wrote: Some(wrote), ..extra };
         match self.client.update_file(&self.path(), self.fid, set).await {
             Ok((path, a)) => {
+                // Covered now, unless a write since raised it (it stays pending then).
+                let _ = self.unpublished_end.compare_exchange(pending, 0, Ordering::AcqRel, Ordering::Acquire);
                 if path != self.path() {
                     self.set_path(&path);
                 }
@@ -339,6 +365,7 @@ impl File {
         let mut n = self.lock_truncations();
         *n += 1;
         self.written_end.fetch_min(size, Ordering::AcqRel);
+        self.unpublished_end.fetch_min(size, Ordering::AcqRel);
         self.known_size.store(size, Ordering::Release);
     }
 
