@@ -177,7 +177,9 @@ async fn status(c: Client) -> ExitCode {
     let (usage, rings) = futures::join!(c.server_status(), c.server_rings());
     for (s, ring) in usage.into_iter().zip(rings) {
         let ring = match ring {
-            Ok(Some(r)) => r.to_string(),
+            // The member list's hash: servers that formed the ring at one instant may
+            // each have stamped their own formation time.
+            Ok(Some(r)) => format!("{:016x}", r.members_hash),
             // Formed by the first client that uses the cluster, never by this command.
             Ok(None) => "not formed yet".to_string(),
             Err(_) => "?".to_string(),
