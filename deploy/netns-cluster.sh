@@ -178,7 +178,7 @@ cmd_up() {
     # setsid: the server outlives this script and gets no terminal signals.
     RUST_LOG=${RUST_LOG:-info} setsid ip netns exec "$ns" "$bin/benchfsd" \
       --listen "$(host_ip "$i"):$PORT" --data-dir "$STATE/h$i/data" \
-      --registry "$STATE/registry" --threads "$THREADS" \
+      --registry "$STATE/registry" --threads "$THREADS" --expect "$n" \
       >"$STATE/h$i/stdout" 2>"$STATE/h$i/log" </dev/null &
     echo $! >"$STATE/h$i/pid"
   done

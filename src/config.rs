@@ -29,6 +29,10 @@ pub struct Config {
     pub dir_cache_ttl: Duration,
     /// The cluster secret, when the servers require authentication.
     pub secret: Option<Secret>,
+    /// Whether a server that has no ring yet is bound to this client's list (the first
+    /// client to use the cluster forms its ring). False for read-only commands such as
+    /// `benchfs status`, which must never fix the membership.
+    pub form_ring: bool,
 }
 
 impl Config {
@@ -53,20 +57,31 @@ impl Config {
             check_parent: true,
             dir_cache_ttl: Duration::from_secs(1),
             secret: None,
+            form_ring: true,
         })
     }
 
     /// Parses "h:p,h:p" or "registry:DIR".
     pub fn from_spec(spec: &str) -> Result<Config> {
+        Config::from_spec_within(spec, DEFAULT_TIMEOUT)
+    }
+
+    fn from_spec_within(spec: &str, wait: Duration) -> Result<Config> {
         match spec.strip_prefix("registry:") {
-            Some(dir) => Config::from_registry(&PathBuf::from(dir)),
+            Some(dir) => Config::from_registry_within(&PathBuf::from(dir), wait),
             None => Config::new(spec.split(',').map(String::from).collect()),
         }
     }
 
-    /// The servers listed in a registry directory, and its secret if it has one.
+    /// The servers listed in a registry directory, and its secret if it has one. When
+    /// the servers were told the cluster's size (`benchfsd --expect N`), it waits (up
+    /// to the default timeout) until N registered; see [`crate::registry::read_all_expected`].
     pub fn from_registry(dir: &std::path::Path) -> Result<Config> {
-        let mut cfg = Config::new(crate::registry::read(dir)?)?;
+        Config::from_registry_within(dir, DEFAULT_TIMEOUT)
+    }
+
+    fn from_registry_within(dir: &std::path::Path, wait: Duration) -> Result<Config> {
+        let mut cfg = Config::new(crate::registry::read_all_expected(dir, wait)?)?;
         let secret = dir.join(crate::auth::REGISTRY_SECRET);
         if secret.exists() {
             cfg.secret = Some(Secret::load(&secret)?);
@@ -111,14 +126,20 @@ impl Config {
     pub fn resolve_if_given(args: &ClusterArgs) -> Result<Option<Config>> {
         let given = |s: &Option<String>| s.clone().filter(|s| !s.trim().is_empty());
         let given_path = |p: &Option<PathBuf>| p.clone().filter(|p| !p.as_os_str().is_empty());
+        // First: it is also how long a registry is waited for.
+        let timeout = match (args.timeout, env("BENCHFS_TIMEOUT")) {
+            (Some(t), _) => t,
+            (None, Some(t)) => parse_seconds("BENCHFS_TIMEOUT", &t)?,
+            (None, None) => DEFAULT_TIMEOUT,
+        };
         let mut cfg = if let Some(spec) = given(&args.servers) {
-            Config::from_spec(&spec)?
+            Config::from_spec_within(&spec, timeout)?
         } else if let Some(dir) = given_path(&args.registry) {
-            Config::from_registry(&dir)?
+            Config::from_registry_within(&dir, timeout)?
         } else if let Some(spec) = given(&env("BENCHFS_SERVERS")) {
-            Config::from_spec(&spec)?
+            Config::from_spec_within(&spec, timeout)?
         } else if let Some(dir) = given_path(&env("BENCHFS_REGISTRY").map(PathBuf::from)) {
-            Config::from_registry(&dir)?
+            Config::from_registry_within(&dir, timeout)?
         } else {
             return Ok(None);
         };
@@ -127,11 +148,7 @@ impl Config {
         {
             cfg.secret = Some(Secret::load(&f)?);
         }
-        cfg.timeout = match (args.timeout, env("BENCHFS_TIMEOUT")) {
-            (Some(t), _) => t,
-            (None, Some(t)) => parse_seconds("BENCHFS_TIMEOUT", &t)?,
-            (None, None) => DEFAULT_TIMEOUT,
-        };
+        cfg.timeout = timeout;
         if let Some(c) = env("BENCHFS_CHUNK_SIZE") {
             cfg.chunk_size = parse_chunk_size(&c)?;
         }

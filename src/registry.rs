@@ -9,10 +9,15 @@
 //! for names written before the escaping (`server-HOST_PORT`), which are read as before.
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 
 const PREFIX: &str = "server-";
+/// The cluster's size, when its servers were told it (`benchfsd --expect N`).
+const EXPECT_FILE: &str = "expect";
+/// How often a client waiting for the rest of the servers lists the registry again.
+const WAIT_POLL: Duration = Duration::from_millis(100);
 
 fn file_name(addr: &str) -> String {
     let mut name = String::from(PREFIX);
@@ -48,6 +53,70 @@ pub fn register(dir: &Path, addr: &str) -> std::io::Result<()> {
     let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
     std::fs::write(&tmp, format!("{addr}\n"))?;
     std::fs::rename(&tmp, dir.join(name))
+}
+
+/// Writes the cluster's size `n` into `dir` (before the server registers, so a client
+/// that sees its entry also sees the size). Every server of a job writes the same
+/// number; one that finds another is refused, since their rings could never agree.
+pub fn announce_expected(dir: &Path, n: usize) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let f = dir.join(EXPECT_FILE);
+    match std::fs::read_to_string(&f) {
+        Ok(t) if t.trim().parse::<usize>().ok() == Some(n) => return Ok(()),
+        Ok(t) => {
+            return Err(std::io::Error::other(format!(
+                "{} says the cluster has {} servers; --expect says {n}",
+                f.display(),
+                t.trim()
+            )))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let tmp = dir.join(format!(".{EXPECT_FILE}.tmp.{}", std::process::id()));
+    std::fs::write(&tmp, format!("{n}\n"))?;
+    std::fs::rename(&tmp, f)
+}
+
+/// The cluster's size written by [`announce_expected`], if its servers were told one.
+pub fn expected(dir: &Path) -> Result<Option<usize>> {
+    let f = dir.join(EXPECT_FILE);
+    match std::fs::read_to_string(&f) {
+        Ok(t) => t
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| Error::Config(format!("{}: {:?} is not a number of servers", f.display(), t.trim()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::Config(format!("{}: {e}", f.display()))),
+    }
+}
+
+/// [`read`], but when the servers announced the cluster's size, only once that many
+/// registered: a ring formed from fewer would leave the rest out for good. Meanwhile it
+/// says on stderr "waiting for K of N servers" (each time K changes) and gives up after
+/// `timeout` with the same words.
+pub fn read_all_expected(dir: &Path, timeout: Duration) -> Result<Vec<String>> {
+    let Some(n) = expected(dir)? else { return read(dir) };
+    let deadline = Instant::now() + timeout;
+    let mut said = None;
+    loop {
+        let found = match read(dir) {
+            Ok(list) if list.len() >= n => return Ok(list),
+            Ok(list) => list.len(),
+            Err(_) if dir.is_dir() => 0,
+            Err(e) => return Err(e),
+        };
+        let waiting = format!("waiting for {found} of {n} servers (registered in {})", dir.display());
+        if Instant::now() >= deadline {
+            return Err(Error::Membership(format!("{waiting}: gave up after {timeout:?}")));
+        }
+        if said != Some(found) {
+            eprintln!("benchfs: {waiting}");
+            said = Some(found);
+        }
+        std::thread::sleep(WAIT_POLL.min(deadline.saturating_duration_since(Instant::now())));
+    }
 }
 
 /// Removes `addr` from `dir` (clean shutdown).
@@ -116,5 +185,20 @@ mod tests {
         assert_eq!(read(dir.path()).unwrap(), want);
         unregister(dir.path(), &addrs[0]).unwrap();
         assert_eq!(read(dir.path()).unwrap().len(), 1000);
+    }
+
+    #[test]
+    fn an_expected_size_is_waited_for_and_must_agree() {
+        let dir = tempfile::tempdir().unwrap();
+        register(dir.path(), "h:1").unwrap();
+        // Without a size, whatever registered is the list.
+        assert_eq!(read_all_expected(dir.path(), Duration::ZERO).unwrap(), ["h:1"]);
+        announce_expected(dir.path(), 2).unwrap();
+        announce_expected(dir.path(), 2).unwrap();
+        assert!(announce_expected(dir.path(), 3).is_err(), "a second size was accepted");
+        let e = read_all_expected(dir.path(), Duration::from_millis(50)).unwrap_err();
+        assert!(e.to_string().contains("waiting for 1 of 2 servers"), "{e}");
+        register(dir.path(), "h:2").unwrap();
+        assert_eq!(read_all_expected(dir.path(), Duration::ZERO).unwrap(), ["h:1", "h:2"]);
     }
 }

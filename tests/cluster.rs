@@ -225,3 +225,48 @@ fn open_handles_publish_to_where_the_file_went() {
         assert_eq!(b.stat("/k").await.unwrap().size, 5, "an old handle grew the file that took its name");
     });
 }
+
+/// Regression (issue 21, case 7, the minimal form of `repro/dir-rename-enoent.jsonl`): a
+/// directory's name is removed (rmdir, or renamed away), and later a directory that holds
+/// a subdirectory of that name is renamed onto its parent's name, replacing it or not.
+/// Everything the moved tree lists must then be reachable, through the client and the CLI.
+#[test]
+fn a_directory_renamed_onto_a_name_that_held_a_removed_one_is_reachable() {
+    let cluster = Cluster::start(3);
+    let rt = runtime();
+    rt.block_on(async {
+        let c = cluster.client().await;
+        // (parent, how its subdirectory b went, whether the parent itself goes too)
+        for (p, rmdir, parent_goes) in [("/p1", true, false), ("/p2", false, false), ("/p3", true, true)] {
+            c.mkdir(p, 0o755).await.unwrap();
+            c.mkdir(&format!("{p}/b"), 0o755).await.unwrap();
+            if rmdir {
+                c.rmdir(&format!("{p}/b")).await.unwrap();
+            } else {
+                c.rename(&format!("{p}/b"), &format!("{p}-away")).await.unwrap();
+            }
+            if parent_goes {
+                c.rmdir(p).await.unwrap();
+            }
+            let src = format!("{p}-new");
+            c.mkdir(&src, 0o755).await.unwrap();
+            c.mkdir(&format!("{src}/b"), 0o755).await.unwrap();
+            c.mkdir(&format!("{src}/b/sub"), 0o755).await.unwrap();
+            c.create(&format!("{src}/b/f"), 0o644).await.unwrap().close().await.unwrap();
+            c.rename(&src, p).await.unwrap();
+            let listed = c.readdir(&format!("{p}/b")).await.unwrap();
+            let mut names: Vec<String> = listed.into_iter().map(|e| e.name).collect();
+            names.sort();
+            assert_eq!(names, ["f", "sub"], "{p}/b");
+            for n in &names {
+                let path = format!("{p}/b/{n}");
+                if let Err(e) = c.stat(&path).await {
+                    panic!("{path} is listed but stat says {e}");
+                }
+                cluster.cli(&["stat", &path]);
+            }
+            // Below it, creates work again.
+            c.create(&format!("{p}/b/sub/g"), 0o644).await.unwrap().close().await.unwrap();
+        }
+    });
+}

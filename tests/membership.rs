@@ -296,3 +296,100 @@ fn replaced_server_with_empty_data_is_an_error_not_zeros() {
     eprintln!("replaced_server_with_empty_data_is_an_error_not_zeros: {:.1} s", t.elapsed().as_secs_f64());
     ck.finish("replaced_server_with_empty_data_is_an_error_not_zeros");
 }
+
+/// `benchfs` with `args`, its output.
+fn cli(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_benchfs")).args(args).output().expect("run benchfs")
+}
+
+/// Issue 21, case 8: servers started one at a time, with `benchfs status` polled in
+/// between (a user's readiness loop), by registry and by the list of those up so far.
+/// Status must never form a ring, so the first real client forms one of all of them. With
+/// `--expect 3` a status that finds fewer waits and fails saying so; without it, status
+/// shows what is there.
+#[test]
+fn servers_started_one_at_a_time_with_status_polls_form_one_ring_of_all() {
+    for expect in [false, true] {
+        let mut ck = Checks::default();
+        let extra = |dir: &std::path::Path| {
+            let mut a = vec!["--registry".to_string(), dir.join("registry").display().to_string()];
+            if expect {
+                a.extend(["--expect".to_string(), "3".to_string()]);
+            }
+            a
+        };
+        let cluster = Cluster::start_each(3, extra, |c| {
+            let registry = c.registry().display().to_string();
+            let by_registry = cli(&["--registry", &registry, "--timeout", "0.5", "status"]);
+            let n = c.servers.len();
+            if expect && n < 3 {
+                let text = String::from_utf8_lossy(&by_registry.stderr);
+                ck.expect(
+                    !by_registry.status.success() && text.contains(&format!("waiting for {n} of 3 servers")),
+                    format!("status with {n} of 3 registered waits and fails saying so:\n{}", show(&by_registry)),
+                );
+            } else {
+                ck.expect(by_registry.status.success(), format!("status by registry, {n} up:\n{}", show(&by_registry)));
+            }
+            let secret = c.registry().join("secret").display().to_string();
+            let by_list = cli(&["--servers", &c.spec(), "--secret-file", &secret, "--timeout", "2", "status"]);
+            let text = String::from_utf8_lossy(&by_list.stdout);
+            ck.expect(
+                by_list.status.success() && text.matches("not formed yet").count() == n,
+                format!("status by the list of the {n} up so far shows no ring on any:\n{}", show(&by_list)),
+            );
+        });
+        let rt = runtime();
+        rt.block_on(async {
+            // Connecting checks that every server serves the ring of all three.
+            match Client::connect(registry_client(&cluster)).await {
+                Ok(c) => {
+                    let data = pattern(21, 4 * MIB);
+                    write_file(&c, "/f", &data).await.expect("write /f");
+                    let got = common::read::whole(&c, "/f").await.expect("read /f");
+                    ck.expect(got == data, "a file spread over the servers reads back");
+                    // (Servers that form at one instant may each stamp their own
+                    // formation time; the member list is what makes the ring.)
+                    let want = benchfs::placement::members_hash(&cluster.config().servers);
+                    let rings: Vec<_> = c.server_rings().await.into_iter().map(|r| r.ok().flatten()).collect();
+                    ck.expect(
+                        rings.iter().all(|r| r.is_some_and(|r| r.members_hash == want)),
+                        format!("every server serves the ring of all three: {rings:?}"),
+                    );
+                }
+                Err(e) => ck.expect(false, format!("a client of all three servers connects: {e}")),
+            }
+        });
+        ck.finish(&format!("one at a time, --expect {expect}"));
+    }
+}
+
+/// Issue 21, case 8: with `--expect 3` and two servers registered, a client waits,
+/// printing "waiting for 2 of 3 servers", and fails with it after its timeout; a client
+/// given the two by hand is refused by them. Neither forms a ring.
+#[test]
+fn a_client_that_finds_fewer_than_expected_waits_then_fails_saying_so() {
+    let mut ck = Checks::default();
+    let cluster = Cluster::start_with(2, |dir| {
+        vec!["--registry".into(), dir.join("registry").display().to_string(), "--expect".into(), "3".into()]
+    });
+    let registry = cluster.registry().display().to_string();
+    let out = cli(&["--registry", &registry, "--timeout", "1", "mkdir", "/x"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    ck.expect(
+        !out.status.success() && err.matches("waiting for 2 of 3 servers").count() >= 2,
+        format!("mkdir waits (says so), then fails with the same words:\n{}", show(&out)),
+    );
+    let secret = cluster.registry().join("secret").display().to_string();
+    let out = cli(&["--servers", &cluster.spec(), "--secret-file", &secret, "--timeout", "2", "mkdir", "/x"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    ck.expect(
+        !out.status.success() && err.contains("expects 3 servers"),
+        format!("a list of two is refused by servers that expect three:\n{}", show(&out)),
+    );
+    let mut cfg = cluster.config();
+    cfg.secret = Some(benchfs::auth::Secret::load(&cluster.registry().join("secret")).expect("the secret"));
+    let rings = runtime().block_on(async { Client::new_lazy(cfg).server_rings().await });
+    ck.expect(rings.iter().all(|r| matches!(r, Ok(None))), format!("no server formed a ring: {rings:?}"));
+    ck.finish("fewer than expected");
+}

@@ -1,8 +1,14 @@
 //! Differential POSIX test: the same seeded random sequence of file and directory
 //! operations runs on the mount and on a local directory (tmpfs when /dev/shm exists);
-//! every result (value or errno) must match, and so must the final trees.
+//! every result (value or errno) must match, so must the metadata (type, mode, size,
+//! link count) of every path an operation touched, looked at after it, and so must the
+//! final trees. The sequences rename directories onto names that held others before,
+//! make hard links, and write and read through a file unlinked while open; one variant
+//! alternates the operations between two mounts of one cluster (each result looked at
+//! through the other mount).
 //!
-//! Reproduce a failure with `BENCHFS_DIFF_SEED=<seed>` (printed on mismatch).
+//! `BENCHFS_DIFF_SEEDS=N` runs seeds 1..=N (the default is sized for CI, see [`SEEDS`]);
+//! reproduce a failure with `BENCHFS_DIFF_SEED=<seed>` (printed on mismatch).
 
 #[macro_use]
 mod common;
@@ -23,6 +29,12 @@ const DIRS: &[&str] = &["", "d1", "d2", "d1/d3"];
 const FILE_NAMES: &[&str] = &["f1", "f2", "f3", "f4"];
 const DIR_NAMES: &[&str] = &["d1", "d2", "d3"];
 const OPS: usize = 400;
+/// Seeds of one CI run, per test. Measured (debug build, a loaded 2-core machine, 400
+/// operations a seed): 0.13 s a seed embedded, 0.22 s on a 3-server cluster, 1.5 s on
+/// two mounts (no attribute cache): about 2.5 minutes for the three together.
+/// `BENCHFS_DIFF_SEEDS=N` runs N in each instead.
+const SEEDS: u64 = 200;
+const TWO_MOUNT_SEEDS: u64 = 40;
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -108,6 +120,12 @@ enum Op {
         from: String,
         to: String,
     },
+    /// Opens `path`, unlinks it, then writes `len` bytes, reads them back and fstats
+    /// through the descriptor before closing it (all on one mount).
+    UnlinkWhileOpen {
+        path: String,
+        len: usize,
+    },
 }
 
 /// Link targets: relative (same directory, up, into a directory), absolute into the tree,
@@ -138,18 +156,21 @@ fn random_op(rng: &mut StdRng) -> Op {
         30..=32 => Op::OpenTrunc { path, len },
         33..=44 => Op::Read { path, off: off % 40_000, len },
         45..=50 => Op::Truncate { path, size: rng.random_range(0..100_000) },
-        51..=55 => Op::Rename { from: path, to: random_path(rng, false) },
-        56..=57 => Op::Rename { from: dir(rng), to: dir(rng) },
-        58..=60 => Op::RenameNoReplace { from: path, to: random_path(rng, false) },
-        61..=67 => Op::Unlink { path },
-        68..=74 => Op::Mkdir { path: dir(rng) },
-        75..=77 => Op::Rmdir { path: dir(rng) },
-        78..=83 => Op::Readdir { path: DIRS[rng.random_range(0..DIRS.len())].to_string() },
-        84..=90 => Op::Stat { path: if rng.random_bool(0.7) { path } else { dir(rng) } },
-        91..=92 => Op::Symlink { target: TARGETS[rng.random_range(0..TARGETS.len())].to_string(), path },
-        93 => Op::Readlink { path },
-        94 => Op::Lstat { path },
-        95..=96 => Op::Link { from: path, to: random_path(rng, false) },
+        51..=54 => Op::Rename { from: path, to: random_path(rng, false) },
+        // Directory names are few, so a rename often lands on a name that held another
+        // directory (removed or renamed away) earlier in the sequence.
+        55..=58 => Op::Rename { from: dir(rng), to: dir(rng) },
+        59..=60 => Op::RenameNoReplace { from: path, to: random_path(rng, false) },
+        61..=65 => Op::Unlink { path },
+        66..=71 => Op::Mkdir { path: dir(rng) },
+        72..=74 => Op::Rmdir { path: dir(rng) },
+        75..=79 => Op::Readdir { path: DIRS[rng.random_range(0..DIRS.len())].to_string() },
+        80..=86 => Op::Stat { path: if rng.random_bool(0.7) { path } else { dir(rng) } },
+        87..=88 => Op::Symlink { target: TARGETS[rng.random_range(0..TARGETS.len())].to_string(), path },
+        89 => Op::Readlink { path },
+        90 => Op::Lstat { path },
+        91..=94 => Op::Link { from: path, to: random_path(rng, false) },
+        95..=96 => Op::UnlinkWhileOpen { path, len },
         _ => Op::Chmod { path, mode: [0o600, 0o644, 0o755, 0o700][rng.random_range(0..4)] },
     }
 }
@@ -256,8 +277,46 @@ fn run_op(root: &Path, i: usize, op: &Op) -> Outcome {
         Op::Mkfifo { path } => mknod(&p(path), libc::S_IFIFO | 0o640, 0).map(|_| String::new()),
         Op::Mknod { path, mode, rdev } => mknod(&p(path), *mode, *rdev).map(|_| String::new()),
         Op::Link { from, to } => fs::hard_link(p(from), p(to)).map(|_| String::new()),
+        Op::UnlinkWhileOpen { path, len } => {
+            let f = OpenOptions::new().read(true).write(true).open(p(path))?;
+            fs::remove_file(p(path))?;
+            f.write_all_at(&data(i, *len), 0)?;
+            let mut buf = vec![0u8; *len + 100];
+            let n = f.read_at(&mut buf, 0)?;
+            let m = f.metadata()?;
+            // Not compared yet: fstat's link count. The mount says 1 (the hidden name it
+            // keeps the file under until the last close), tmpfs 0 (seed 1, op #253). The
+            // hidden name's life is issue 21 case 2 (branch w-mountraces); compare
+            // `m.nlink()` too once that lands.
+            Ok(format!("read {n} crc {:08x}; fstat size {}", crc(&buf[..n]), m.len()))
+        }
     })();
     r.map_err(errno)
+}
+
+/// The paths (relative to the tree's root) whose metadata `op` may have changed.
+fn touched(op: &Op) -> Vec<&str> {
+    match op {
+        Op::Rename { from, to } | Op::RenameNoReplace { from, to } | Op::Link { from, to } => vec![from, to],
+        Op::Readdir { .. } | Op::Readlink { .. } => Vec::new(),
+        Op::CreateWrite { path, .. }
+        | Op::CreateExcl { path }
+        | Op::Write { path, .. }
+        | Op::Append { path, .. }
+        | Op::OpenTrunc { path, .. }
+        | Op::Read { path, .. }
+        | Op::Truncate { path, .. }
+        | Op::Unlink { path }
+        | Op::Mkdir { path }
+        | Op::Rmdir { path }
+        | Op::Stat { path }
+        | Op::Chmod { path, .. }
+        | Op::Symlink { path, .. }
+        | Op::Lstat { path }
+        | Op::Mkfifo { path }
+        | Op::Mknod { path, .. }
+        | Op::UnlinkWhileOpen { path, .. } => vec![path],
+    }
 }
 
 fn describe(m: &fs::Metadata) -> String {
@@ -315,7 +374,8 @@ fn tree(root: &Path) -> Vec<String> {
         for e in fs::read_dir(root.join(&rel)).expect("read_dir") {
             let e = e.expect("entry");
             let r = rel.join(e.file_name());
-            let m = fs::symlink_metadata(root.join(&r)).expect("metadata");
+            let m = fs::symlink_metadata(root.join(&r))
+                .unwrap_or_else(|e| panic!("{} is listed, but lstat says {e}", root.join(&r).display()));
             if !m.is_dir() {
                 inodes.push((m.ino(), r.display().to_string()));
             }
@@ -338,49 +398,141 @@ fn tree(root: &Path) -> Vec<String> {
     out
 }
 
-fn seeds() -> Vec<u64> {
-    match std::env::var("BENCHFS_DIFF_SEED").ok().and_then(|s| s.parse().ok()) {
+/// `BENCHFS_DIFF_SEED=s`: just s; `BENCHFS_DIFF_SEEDS=n`: 1..=n; else 1..=`default`.
+fn seeds(default: u64) -> Vec<u64> {
+    let var = |name: &str| std::env::var(name).ok().and_then(|s| s.parse::<u64>().ok());
+    match var("BENCHFS_DIFF_SEED") {
         Some(s) => vec![s],
-        None => vec![1, 2, 3],
+        None => (1..=var("BENCHFS_DIFF_SEEDS").unwrap_or(default)).collect(),
     }
 }
 
-fn differential(m: &common::TestMount) {
-    for seed in seeds() {
-        let reference = common::fast_tempdir();
-        let mnt = m.path().join(format!("seed{seed}"));
-        fs::create_dir(&mnt).expect("mkdir on the mount");
-        for d in DIRS.iter().filter(|d| !d.is_empty()) {
-            let op = Op::Mkdir { path: d.to_string() };
-            assert_eq!(run_op(&mnt, 0, &op), run_op(reference.path(), 0, &op));
+/// The metadata of `rel` under `root` as [`describe`] prints it, or the errno of lstat.
+fn lstat(root: &Path, rel: &str) -> Outcome {
+    fs::symlink_metadata(root.join(rel)).map(|m| describe(&m)).map_err(errno)
+}
+
+/// Runs seed `seed`'s sequence on the mounts (`mounts[k]` is one mount's directory for
+/// this seed; with two, the operations alternate at random between them and each
+/// result is looked at through the other) and on a tmpfs reference.
+fn differential_seed(seed: u64, mounts: &[PathBuf]) -> (usize, std::collections::BTreeMap<i32, usize>) {
+    let tmp = common::fast_tempdir();
+    // One level down, so that a relative link target such as "../f2" stays inside
+    // this seed's directories (at the top it would reach /dev/shm/f2 and the mount's root).
+    let reference = tmp.path().join("t");
+    let reference = reference.as_path();
+    let mounts: Vec<PathBuf> = mounts.iter().map(|m| m.join("t")).collect();
+    fs::create_dir(reference).expect("mkdir in the reference");
+    fs::create_dir(&mounts[0]).expect("mkdir on the mount");
+    for d in DIRS.iter().filter(|d| !d.is_empty()) {
+        let op = Op::Mkdir { path: d.to_string() };
+        assert_eq!(run_op(&mounts[0], 0, &op), run_op(reference, 0, &op));
+    }
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut pick = StdRng::seed_from_u64(seed ^ 0x5eed);
+    let (mut ok, mut errnos) = (0, std::collections::BTreeMap::<i32, usize>::new());
+    let rerun = format!("rerun with BENCHFS_DIFF_SEED={seed}");
+    for i in 0..OPS {
+        let op = random_op(&mut rng);
+        let (at, look) = match mounts.len() {
+            1 => (0, 0),
+            n => {
+                let k = pick.random_range(0..n);
+                (k, (k + 1) % n)
+            }
+        };
+        if mounts.len() > 1 && left_out_with_two_mounts(reference, &op) {
+            // Until issue 21 case 1 lands (branch w-identity: a mount reaches a directory
+            // or a hard-linked file by the path it first saw, so another mount's rename
+            // sends it astray), then put them back:
+            // - after one mount renames a directory, the other lists an entry below the
+            //   new name that lstat says is not there (seed 1: `f4/d3/f1` after op #17
+            //   renamed `d1` to `f4`);
+            // - hard links: mount 0 knows `d2/f1` and its link `d1/d3/f3`; after mount 1
+            //   renames `d2/f1` to `d1/d2` (seed 2, op #101), mount 0's lstat of
+            //   `d1/d2` and later of `d1/d3/f3` is ENOENT (op #119).
+            continue;
         }
-        let mut rng = StdRng::seed_from_u64(seed);
-        let (mut ok, mut errnos) = (0, std::collections::BTreeMap::<i32, usize>::new());
-        for i in 0..OPS {
-            let op = random_op(&mut rng);
-            let want = run_op(reference.path(), i, &op);
-            let got = run_op(&mnt, i, &op);
+        let want = run_op(reference, i, &op);
+        // An absolute link target made on one mount names that mount's root.
+        let got = run_op(&mounts[at], i, &op).map(|v| unroot_all(&mounts, &v));
+        assert_eq!(
+            got, want,
+            "seed {seed}, op #{i} {op:?} on mount {at}: mount (left) differs from tmpfs (right); {rerun}"
+        );
+        for path in touched(&op) {
             assert_eq!(
-                got, want,
-                "seed {seed}, op #{i} {op:?}: mount (left) differs from reference (right); \
-                 rerun with BENCHFS_DIFF_SEED={seed}"
+                lstat(&mounts[look], path),
+                lstat(reference, path),
+                "seed {seed}, after op #{i} {op:?} on mount {at}: lstat {path} on mount {look} (left) differs \
+                 from tmpfs (right); {rerun}"
             );
-            match want {
-                Ok(_) => ok += 1,
-                Err(e) => *errnos.entry(e).or_default() += 1,
-            }
-            if std::env::var_os("DIFF_TRACE").is_some() {
-                eprintln!("{i} {op:?} -> {want:?}");
-            }
         }
-        eprintln!("seed {seed}: {ok} of {OPS} operations succeeded; errno counts {errnos:?}");
-        // The sequence must exercise both success and the error paths.
-        assert!(ok >= OPS / 4 && errnos.len() >= 4, "seed {seed}: too little coverage: {ok} ok, {errnos:?}");
-        assert_eq!(tree(&mnt), tree(reference.path()), "seed {seed}: final trees differ");
+        match want {
+            Ok(_) => ok += 1,
+            Err(e) => *errnos.entry(e).or_default() += 1,
+        }
+        if std::env::var_os("DIFF_TRACE").is_some() {
+            eprintln!("{i} {op:?} on {at} -> {want:?}");
+        }
+    }
+    eprintln!("seed {seed}: {ok} of {OPS} operations succeeded; errno counts {errnos:?}");
+    for m in &mounts {
+        let got: Vec<String> = tree(m).iter().map(|l| unroot_all(&mounts, l)).collect();
+        assert_eq!(got, tree(reference), "seed {seed}: final trees differ ({})", m.display());
+    }
+    (ok, errnos)
+}
+
+/// `s` with the root of each of `mounts` spelled `{ROOT}`.
+fn unroot_all(mounts: &[PathBuf], s: &str) -> String {
+    mounts.iter().fold(s.to_string(), |s, m| unroot(m, &s))
+}
+
+/// Whether `op` renames a directory (as the reference tree stands before it) or makes
+/// a hard link.
+fn left_out_with_two_mounts(reference: &Path, op: &Op) -> bool {
+    match op {
+        Op::Rename { from, .. } | Op::RenameNoReplace { from, .. } => {
+            fs::symlink_metadata(reference.join(from)).is_ok_and(|m| m.is_dir())
+        }
+        Op::Link { .. } => true,
+        _ => false,
     }
 }
 
-both_backends!(posix_differential, |m| { differential(m) });
+/// Every seed on `roots` (one directory per mount of one cluster), each in a fresh subdirectory.
+fn differential(roots: &[&Path], default_seeds: u64) {
+    let t = std::time::Instant::now();
+    let seeds = seeds(default_seeds);
+    let (mut ok, mut errnos) = (0, std::collections::BTreeSet::new());
+    for &seed in &seeds {
+        let dirs: Vec<PathBuf> = roots.iter().map(|r| r.join(format!("seed{seed}"))).collect();
+        fs::create_dir(&dirs[0]).expect("mkdir on the mount");
+        let (k, e) = differential_seed(seed, &dirs);
+        ok += k;
+        errnos.extend(e.into_keys());
+    }
+    // The sequences must exercise both success and the error paths (a seed alone may
+    // lose its directories early and see mostly ENOENT).
+    let total = seeds.len() * OPS;
+    assert!(ok >= total / 4 && errnos.len() >= 4, "too little coverage: {ok} of {total} ok, errnos {errnos:?}");
+    eprintln!("{} seeds on {} mount(s) in {:.1?}", seeds.len(), roots.len(), t.elapsed());
+}
+
+both_backends!(posix_differential, |m| { differential(&[m.path()], SEEDS) });
+
+/// The sequences alternating between two mounts of one 3-server cluster. Attributes are
+/// not cached (`--attr-timeout 0`): what one mount did, the other must show at once.
+/// (With the default timeout another mount's changes show after up to 1 s, as on NFS.)
+#[test]
+fn posix_differential_two_mounts() {
+    require_fuse!();
+    let cluster = common::Cluster::start(3);
+    let a = common::TestMount::on_servers_with(&cluster.addrs, &["--attr-timeout", "0"]);
+    let b = common::TestMount::on_servers_with(&cluster.addrs, &["--attr-timeout", "0"]);
+    differential(&[a.path(), b.path()], TWO_MOUNT_SEEDS);
+}
 
 /// Links and special files, scripted: every result and the final trees must match tmpfs.
 /// The kernel resolves links (relative, absolute, dangling, loops: ELOOP); the mount only

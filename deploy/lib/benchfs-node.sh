@@ -18,7 +18,7 @@
 #
 # Options:
 #   --bin DIR       benchfsd, benchfs and benchfs-fuse (default: on PATH)
-#   --expect N      servers in the cluster (serve waits for N before mounting)
+#   --expect N      servers in the cluster (benchfsd --expect N; serve waits for N before mounting)
 #   --host IP       address to listen on (default: --iface's, else `hostname -I`'s first)
 #   --iface IF      take the listening address from this interface
 #   --port P        port (default 0: a free one; the registry carries the real one)
@@ -156,7 +156,8 @@ trap 'exit 130' INT
 trap 'exit 129' HUP
 
 mkdir -p "$DATA" "$STATE/ready" "$REGISTRY"
-args=(--listen "$HOST:$PORT" --data-dir "$DATA" --registry "$REGISTRY")
+# --expect: the ring forms only once all EXPECT servers registered, whoever asks first.
+args=(--listen "$HOST:$PORT" --data-dir "$DATA" --registry "$REGISTRY" --expect "$EXPECT")
 [[ -n $THREADS ]] && args+=(--threads "$THREADS")
 RUST_LOG=${RUST_LOG:-info} "$(exe benchfsd)" "${args[@]}" >"$NODE_DIR/rank$RANK.out" 2>"$NODE_DIR/rank$RANK.log" </dev/null &
 SERVER_PID=$!

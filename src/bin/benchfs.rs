@@ -136,8 +136,10 @@ fn config(cli: &Cli) -> benchfs::Result<Config> {
 }
 
 async fn run(cli: Cli) -> Result<ExitCode, String> {
-    let cfg = config(&cli).map_err(|e| e.to_string())?;
+    let mut cfg = config(&cli).map_err(|e| e.to_string())?;
     if let Cmd::Status = cli.cmd {
+        // A look, not a use: a cluster still starting must not get its ring from here.
+        cfg.form_ring = false;
         return Ok(status(Client::new_lazy(cfg)).await);
     }
     let c = Client::new_lazy(cfg);
@@ -169,13 +171,22 @@ async fn stage(c: Client, d: benchfs::stage::Direction, a: &benchfs::stage::Stag
 async fn status(c: Client) -> ExitCode {
     let mut ok = true;
     println!(
-        "{:<24} {:<11} {:>10} {:>14} {:>14} {:>10}",
+        "{:<24} {:<11} {:>10} {:>14} {:>14} {:>10}  RING",
         "SERVER", "STATE", "CHUNKS", "CHUNK BYTES", "FREE BYTES", "RECORDS"
     );
-    for s in c.server_status().await {
+    let (usage, rings) = futures::join!(c.server_status(), c.server_rings());
+    for (s, ring) in usage.into_iter().zip(rings) {
+        let ring = match ring {
+            // The member list's hash: servers that formed the ring at one instant may
+            // each have stamped their own formation time.
+            Ok(Some(r)) => format!("{:016x}", r.members_hash),
+            // Formed by the first client that uses the cluster, never by this command.
+            Ok(None) => "not formed yet".to_string(),
+            Err(_) => "?".to_string(),
+        };
         match s.result {
             Ok(st) => println!(
-                "{:<24} {:<11} {:>10} {:>14} {:>14} {:>10}",
+                "{:<24} {:<11} {:>10} {:>14} {:>14} {:>10}  {ring}",
                 s.addr, "reachable", st.chunks, st.chunk_bytes, st.avail_bytes, st.inodes
             ),
             Err(e) => {

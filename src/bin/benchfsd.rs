@@ -29,6 +29,11 @@ struct Args {
     /// Worker threads of the server's runtime (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
+    /// How many servers the job has (the Slurm and mpirun scripts pass it): the ring
+    /// forms only from a list of exactly N, and clients reading the registry wait until
+    /// N servers registered. Without it, the first client's list is the ring.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    expect: Option<u32>,
     /// Client connections served at once; more are closed at accept.
     #[arg(long, default_value_t = benchfs::server::DEFAULT_MAX_CONNECTIONS)]
     max_connections: usize,
@@ -117,7 +122,15 @@ async fn serve(args: Args) -> Result<(), String> {
     // The ring names servers by address, so the node needs its own before it opens.
     let node = benchfs::server::Node::open(&args.data_dir, &addr, secret)
         .map_err(|e| format!("cannot open data directory {}: {e}", args.data_dir.display()))?;
+    let expect = args.expect.map(|n| n as usize);
+    if let Some(n) = expect {
+        node.expect_members(n).map_err(|e| format!("--expect {n}: {e}"))?;
+    }
     if let Some(dir) = &args.registry {
+        // The size first: a client that sees this server's entry also sees how many to wait for.
+        if let Some(n) = expect {
+            benchfs::registry::announce_expected(dir, n).map_err(|e| format!("--expect {n}: {e}"))?;
+        }
         benchfs::registry::register(dir, &addr).map_err(|e| format!("cannot register in {}: {e}", dir.display()))?;
     }
     tracing::info!(%addr, data_dir = %args.data_dir.display(), "serving");

@@ -84,7 +84,7 @@ impl Client {
     /// Builds a client over TCP without contacting anyone; connections open on first use.
     pub fn new_lazy(cfg: Config) -> Client {
         let opts = Client::tcp_options(&cfg);
-        let transport = Arc::new(TcpTransport::new(cfg.servers.clone(), opts));
+        let transport = Arc::new(TcpTransport::new(cfg.servers.clone(), opts).forming(cfg.form_ring));
         Client::with_transport(cfg, transport)
     }
 
@@ -233,6 +233,13 @@ impl Client {
             .zip(rs)
             .map(|(addr, r)| ServerStatus { addr: addr.clone(), result: r.map(|u| u.0) })
             .collect()
+    }
+
+    /// The ring each server serves (None: it has none yet), asked without adopting
+    /// anything, or why it could not be asked.
+    pub async fn server_rings(&self) -> Vec<Result<Option<crate::proto::RingId>>> {
+        let probe = TcpTransport::new(self.servers().to_vec(), Client::tcp_options(self.config()));
+        fan_out::each(self.server_count(), |i| probe.ring_of(i)).await
     }
 
     /// Makes all metadata and data on every server durable.

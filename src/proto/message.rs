@@ -108,6 +108,10 @@ pub enum FenceState {
     Gone,
     /// Normal service.
     Lift,
+    /// A directory arrived here by rename, with its subtree: normal service on it, and
+    /// every `Gone` mark below it is dropped too (those names are the moved tree's now).
+    /// Appended: postcard index.
+    Arrived,
 }
 
 /// Identity of the ring a connection uses: a hash of the sorted member list and a nonce

@@ -5,8 +5,10 @@
 //! never surfacing it), so no create can slip in behind the move and be lost. When the
 //! move is done the old name becomes `Gone`: requests *below* it are `NotFound`, which a
 //! create that checked its parent before the move would otherwise miss. A `Gone` mark is
-//! lifted when the name is made a directory again, or expires after [`GONE_TTL`], far
-//! longer than a client trusts its directory cache plus a request's deadline.
+//! lifted when the name is made a directory again (by mkdir, or by a directory renamed
+//! onto it or onto a name above it: `Arrived` drops the marks below the target too), or
+//! expires after [`GONE_TTL`], far longer than a client trusts its directory cache plus a
+//! request's deadline.
 //!
 //! Setting a fence takes the write lock; request handlers check and change the store under
 //! the read lock ([`Fences::read`]), so once `set` returns no request that passed an old
@@ -17,6 +19,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
+use crate::path::is_within;
 use crate::proto::FenceState;
 
 /// How long a removed directory's name refuses creates below it.
@@ -84,6 +87,11 @@ impl Fences {
             FenceState::Lift => {
                 marks.remove(dir);
             }
+            FenceState::Arrived => {
+                // A `Hold` below stays: a rename of something below the new tree that
+                // started after it arrived must keep its own fence.
+                marks.retain(|p, (st, _)| p != dir && !(*st == FenceState::Gone && is_within(p, dir)));
+            }
             s => {
                 if marks.len() >= MAX_MARKS {
                     marks.retain(|_, (st, t)| *st == FenceState::Hold || t.elapsed() < GONE_TTL / 2);
@@ -114,5 +122,19 @@ mod tests {
         f.set("/a", FenceState::Lift);
         assert_eq!(f.read().check("/a/b"), Ok(()));
         assert!(f.read().marks.is_none());
+    }
+
+    #[test]
+    fn arrived_drops_gone_marks_below_but_keeps_holds() {
+        let f = Fences::default();
+        f.set("/d/b", FenceState::Gone);
+        f.set("/d/b/c", FenceState::Gone);
+        f.set("/d/q", FenceState::Hold);
+        f.set("/db", FenceState::Gone);
+        f.set("/d", FenceState::Hold);
+        f.set("/d", FenceState::Arrived);
+        assert_eq!(f.read().check("/d/b/c/x"), Ok(()));
+        assert_eq!(f.read().check("/d/q/x"), Err(Fenced::Retry));
+        assert_eq!(f.read().check("/db/x"), Err(Fenced::Gone));
     }
 }

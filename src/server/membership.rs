@@ -57,6 +57,9 @@ pub struct Membership {
     adopted: RwLock<Option<Arc<Adopted>>>,
     /// One adoption at a time.
     adopting: tokio::sync::Mutex<()>,
+    /// The cluster's size when the server was told it (`benchfsd --expect N`): a ring
+    /// of any other size is refused, so no client can form one from a partial registry.
+    expected: std::sync::OnceLock<usize>,
 }
 
 pub fn now_ns() -> u64 {
@@ -88,6 +91,7 @@ impl Membership {
             peer_opts,
             adopted: RwLock::new(None),
             adopting: tokio::sync::Mutex::new(()),
+            expected: std::sync::OnceLock::new(),
         };
         if let Ok(text) = std::fs::read_to_string(dir.join(RING_FILE)) {
             let mut lines = text.lines();
@@ -106,6 +110,15 @@ impl Membership {
 
     pub fn addr(&self) -> &str {
         &self.addr
+    }
+
+    /// Accepts only rings of `n` members from now on. Fails if the ring this server
+    /// already serves (from its data directory) has another size.
+    pub fn expect(&self, n: usize) -> Result<(), String> {
+        if let Some(a) = self.current().filter(|a| a.members.len() != n) {
+            return Err(format!("this data directory's ring {} has {} members, not {n}", a.id, a.members.len()));
+        }
+        self.expected.set(n).map_err(|_| "the cluster's size was given twice".to_string())
     }
 
     pub fn current(&self) -> Option<Arc<Adopted>> {
@@ -147,6 +160,15 @@ impl Membership {
         }
         if !members.contains(&self.addr) {
             return Err(format!("server {} is not in the offered member list", self.addr));
+        }
+        if let Some(&n) = self.expected.get().filter(|&&n| n != members.len()) {
+            return Err(format!(
+                "server {} expects {n} servers (benchfsd --expect); the list offered has {}: \
+                 waiting for {} of {n} servers",
+                self.addr,
+                members.len(),
+                members.len()
+            ));
         }
         let formed = match formed {
             Some(f) => f,

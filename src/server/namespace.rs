@@ -122,10 +122,13 @@ impl Node {
             Ok(dst)
         }
         .await;
-        let from_state = if moved.is_ok() { FenceState::Gone } else { FenceState::Lift };
+        // The target's subtree is the moved one now: a `Gone` mark left below it by an
+        // earlier removal or move of a directory there must not hide what arrived.
+        let (from_state, to_state) =
+            if moved.is_ok() { (FenceState::Gone, FenceState::Arrived) } else { (FenceState::Lift, FenceState::Lift) };
         let lifts = futures::future::join(
             self.broadcast(a, Fence { dir: r.from.clone(), state: from_state, probe: false }),
-            self.broadcast(a, Fence { dir: r.to.clone(), state: FenceState::Lift, probe: false }),
+            self.broadcast(a, Fence { dir: r.to.clone(), state: to_state, probe: false }),
         )
         .await;
         if let (Err(f), _) | (_, Err(f)) = lifts {

@@ -152,6 +152,11 @@ impl Node {
         self.membership.addr()
     }
 
+    /// The cluster has `n` servers (`benchfsd --expect`): only a ring of all of them forms.
+    pub fn expect_members(&self, n: usize) -> Result<(), String> {
+        self.membership.expect(n)
+    }
+
     /// Makes everything durable: metadata commit and a sync of the data file system.
     pub fn flush(&self) -> Result<(), StoreError> {
         self.sync_meta()?;

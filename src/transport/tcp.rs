@@ -57,6 +57,8 @@ pub struct TcpTransport {
     slots: Vec<Mutex<Option<Arc<Connection>>>>,
     /// Serialises reconnects to one server so a burst of callers opens one socket.
     connecting: Vec<tokio::sync::Mutex<()>>,
+    /// Whether a server with no ring yet is asked to adopt this list ([`TcpTransport::forming`]).
+    form: bool,
 }
 
 /// One typed request on a bare connection (the handshake, before the pool has it).
@@ -102,7 +104,16 @@ impl TcpTransport {
             opts,
             slots: (0..n).map(|_| Mutex::new(None)).collect(),
             connecting: (0..n).map(|_| tokio::sync::Mutex::new(())).collect(),
+            form: true,
         }
+    }
+
+    /// With `false`, a server that has no ring yet is used as it is (only requests that
+    /// need no ring, such as `Usage`, succeed there) and never bound to this list: a
+    /// read-only look at a cluster that is still starting must not fix its membership.
+    pub fn forming(mut self, form: bool) -> TcpTransport {
+        self.form = form;
+        self
     }
 
     fn current(&self, i: usize) -> Option<Arc<Connection>> {
@@ -122,10 +133,13 @@ impl TcpTransport {
         let addr = &self.servers[i];
         let (conn, ring) = self.open_retrying(addr).await?;
         let ring = match ring {
-            Some(r) => r,
-            None => typed(&conn, AdoptRing { members: self.servers.clone(), formed: None }).await?.ring,
+            Some(r) => Some(r),
+            None if self.form => {
+                Some(typed(&conn, AdoptRing { members: self.servers.clone(), formed: None }).await?.ring)
+            }
+            None => None,
         };
-        if ring.members_hash != self.ring_hash {
+        if let Some(ring) = ring.filter(|r| r.members_hash != self.ring_hash) {
             return Err(Error::Membership(format!(
                 "server {addr} belongs to a cluster of other members (ring {ring}); this client's list of {} \
                  servers hashes to {:016x}: give the exact server list the job started with",

@@ -55,18 +55,24 @@ impl Cluster {
 
     /// `n` servers, each given the extra arguments `extra(test dir)`.
     pub fn start_with(n: usize, extra: impl Fn(&Path) -> Vec<String>) -> Cluster {
+        Cluster::start_each(n, extra, |_| {})
+    }
+
+    /// [`Cluster::start_with`], calling `between(cluster so far)` after each server
+    /// started (what a user's readiness loop does while a job's servers come up).
+    pub fn start_each(n: usize, extra: impl Fn(&Path) -> Vec<String>, mut between: impl FnMut(&Cluster)) -> Cluster {
         let base = if Path::new("/dev/shm").is_dir() { "/dev/shm" } else { "/tmp" };
         let dir = tempfile::Builder::new().prefix("benchfs-test-").tempdir_in(base).expect("tempdir");
-        let servers = (0..n)
-            .map(|i| {
-                let data_dir = dir.path().join(format!("s{i}"));
-                let log = dir.path().join(format!("s{i}.log"));
-                let extra = extra(dir.path());
-                let (child, addr) = spawn("127.0.0.1:0", &data_dir, &log, &extra);
-                Server { child: Some(child), addr, data_dir, log, extra }
-            })
-            .collect();
-        Cluster { servers, dir }
+        let mut cluster = Cluster { servers: Vec::new(), dir };
+        for i in 0..n {
+            let data_dir = cluster.dir.path().join(format!("s{i}"));
+            let log = cluster.dir.path().join(format!("s{i}.log"));
+            let extra = extra(cluster.dir.path());
+            let (child, addr) = spawn("127.0.0.1:0", &data_dir, &log, &extra);
+            cluster.servers.push(Server { child: Some(child), addr, data_dir, log, extra });
+            between(&cluster);
+        }
+        cluster
     }
 
     pub fn addrs(&self) -> Vec<String> {
