@@ -47,12 +47,19 @@ impl Drop for Inside {
 
 /// `None` when this thread is already inside (or its thread-locals are gone).
 fn enter() -> Option<Inside> {
-    INSIDE.try_with(|i| (!i.replace(true)).then_some(Inside)).ok().flatten()
+    // Not `then_some(Inside)`: that would make (and drop, clearing the flag) a guard also
+    // when the thread is already inside.
+    let was_inside = INSIDE.try_with(|i| i.replace(true)).unwrap_or(true);
+    if was_inside {
+        None
+    } else {
+        Some(Inside)
+    }
 }
 
-/// True when the calling thread is inside the interposer: its calls go to the C library.
+/// True when the calling thread is inside the interposer: its calls are the interposer's own.
 pub fn inside() -> bool {
-    INSIDE.try_with(Cell::get).unwrap_or(true)
+    INSIDE.try_with(Cell::get).unwrap_or(false)
 }
 
 /// Runs an exported function: `serve` decides (guarded), `kernel` is the C library's call.

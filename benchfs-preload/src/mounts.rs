@@ -4,7 +4,7 @@
 
 use std::ffi::CString;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use benchfs::caller_driven::CallerDriven;
 use benchfs::mount_info::{self, MountCluster};
@@ -12,8 +12,11 @@ use benchfs::{Client, Config};
 
 use crate::real;
 
-/// The file system type benchfs-fuse mounts report (`Subtype("benchfs")`).
-const FSTYPE: &str = "fuse.benchfs";
+/// What benchfs-fuse mounts report: type `fuse.benchfs` (its subtype) or, mounted by
+/// root with mount(2), which drops the subtype, type `fuse` with source `benchfs`.
+fn is_benchfs(fstype: &str, source: &str) -> bool {
+    fstype == "fuse.benchfs" || (fstype == "fuse" && source == "benchfs")
+}
 
 /// A cluster served in user space: its client and the runtime the calling threads drive.
 pub struct Served {
@@ -38,9 +41,17 @@ pub struct Mount {
     pub root: String,
     /// The mount's device number (what the kernel's stat reports as st_dev).
     pub dev: u64,
-    /// `None`: its paths go to the kernel (not BenchFS, or a BenchFS mount the interposer
-    /// cannot reach).
-    pub served: Option<Arc<Served>>,
+    /// Whether it is a BenchFS mount (else a mount inside one: its paths are not ours).
+    pub benchfs: bool,
+    /// Its client, made on first use: `None` when its paths go to the kernel (a BenchFS
+    /// mount the interposer cannot reach).
+    served: OnceLock<Option<Arc<Served>>>,
+}
+
+impl Mount {
+    pub fn served(&self) -> Option<&Arc<Served>> {
+        self.served.get_or_init(|| if self.benchfs { connect(&self.root) } else { None }).as_ref()
+    }
 }
 
 /// The mount points of this process's namespace that are BenchFS mounts, or lie inside one
@@ -56,8 +67,7 @@ pub fn discover() -> Vec<Mount> {
         }
         // A later mount on the same point hides the earlier one.
         mounts.retain(|m| m.root != *root);
-        let served = if *is_benchfs { connect(root) } else { None };
-        mounts.push(Mount { root: root.clone(), dev: *dev, served });
+        mounts.push(Mount { root: root.clone(), dev: *dev, benchfs: *is_benchfs, served: OnceLock::new() });
     }
     mounts
 }
@@ -72,12 +82,13 @@ fn parse_line(line: &str) -> Option<(String, u64, bool)> {
     let mut f = line.split(' ');
     let (_id, _parent, devno, _root, point) = (f.next()?, f.next()?, f.next()?, f.next()?, f.next()?);
     // Optional fields end at "-"; the file system type follows.
-    let fstype = f.skip_while(|x| *x != "-").nth(1)?;
+    let mut rest = f.skip_while(|x| *x != "-").skip(1);
+    let (fstype, source) = (rest.next()?, rest.next().unwrap_or(""));
     let (major, minor) = devno.split_once(':')?;
     let dev = libc::makedev(major.parse().ok()?, minor.parse().ok()?);
     let point = String::from_utf8(unescape(point)).ok()?;
     let point = if point == "/" { String::new() } else { point };
-    Some((point, dev, fstype == FSTYPE))
+    Some((point, dev, is_benchfs(fstype, source)))
 }
 
 /// Undoes mountinfo's octal escapes (`\040` for a space).
@@ -166,6 +177,8 @@ mod tests {
         assert_eq!(parse_line(l), Some(("/tmp/a b".into(), libc::makedev(0, 52), true)));
         let l = "22 1 8:1 / / rw shared:1 master:2 - ext4 /dev/sda1 rw";
         assert_eq!(parse_line(l), Some((String::new(), libc::makedev(8, 1), false)));
+        let l = "45 27 0:40 / /tmp/m rw,nosuid - fuse benchfs rw,user_id=0";
+        assert_eq!(parse_line(l), Some(("/tmp/m".into(), libc::makedev(0, 40), true)));
         assert!(under("/m/x", "/m") && under("/m", "/m") && !under("/mx", "/m") && under("/a", ""));
     }
 }

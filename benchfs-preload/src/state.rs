@@ -28,7 +28,7 @@ pub fn get() -> Arc<State> {
     }
     crate::on_first_use();
     let st = Arc::new(State { mounts: mounts::discover() });
-    ANY.store(st.mounts.iter().any(|m| m.served.is_some()), Ordering::Relaxed);
+    ANY.store(st.mounts.iter().any(|m| m.benchfs), Ordering::Relaxed);
     *s = Some(st.clone());
     st
 }
@@ -129,7 +129,10 @@ impl State {
     fn find(&self, abs: &str) -> Target {
         let best = self.mounts.iter().filter(|m| mounts::under(abs, &m.root)).max_by_key(|m| m.root.len());
         let Some(m) = best else { return Target::Pass };
-        let Some(served) = &m.served else { return Target::Kernel };
+        if !m.benchfs {
+            return Target::Pass;
+        }
+        let Some(served) = m.served() else { return Target::Kernel };
         let inner = &abs[m.root.len()..];
         Target::Served(Place {
             served: served.clone(),

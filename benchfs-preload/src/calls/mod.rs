@@ -8,11 +8,13 @@
 //! - `names`: unlink, mkdir, rmdir, rename, truncate.
 //! - `handoff`: calls on a descriptor that are not served: handed to the kernel mount first.
 //! - `process`: fork, exec and spawn, which served descriptors do not survive as such.
+//! - `own_fds`: the interposer's own descriptors, kept out of the program's way.
 
 mod handoff;
 mod io;
 mod names;
 mod open;
+mod own_fds;
 mod process;
 mod stat;
 
@@ -61,26 +63,40 @@ fn on_fd<T: Fail>(name: &str, fd: c_int, serve: impl FnOnce(&Arc<OpenFile>) -> O
 fn settle<T>(p: &Place, o: Outcome<T>) -> Outcome<T> {
     match o {
         Outcome::Failed(libc::ELOOP | libc::EOPNOTSUPP) => Outcome::Kernel,
-        Outcome::Failed(e @ (libc::ENOENT | libc::ENOTDIR)) if !through_link(p) => Outcome::Failed(e),
-        Outcome::Failed(libc::ENOENT | libc::ENOTDIR) => Outcome::Kernel,
+        Outcome::Failed(e @ (libc::ENOENT | libc::ENOTDIR)) => match way_to(p) {
+            Way::Dirs => Outcome::Failed(e),
+            Way::NotDir => Outcome::Failed(libc::ENOTDIR),
+            Way::Link => Outcome::Kernel,
+        },
         o => o,
     }
 }
 
-/// True when a directory on the way to `p` is a symbolic link (or cannot be told).
-fn through_link(p: &Place) -> bool {
+/// What lies on the way to a path.
+enum Way {
+    /// Directories, up to one that is missing or up to the path's parent.
+    Dirs,
+    /// A file that is not a directory: ENOTDIR.
+    NotDir,
+    /// A symbolic link (or something that could not be told): the kernel's to answer.
+    Link,
+}
+
+/// The directories on the way to `p`, from the top.
+fn way_to(p: &Place) -> Way {
     let c = p.served.client();
     let mut at = 0;
     while let Some(i) = p.path[at + 1..].find('/') {
         at += 1 + i;
         match p.served.run(c.stat(&p.path[..at])) {
             Ok(a) if a.is_dir() => {}
-            Ok(a) => return a.kind == benchfs::FileKind::Symlink,
-            Err(benchfs::Error::NotFound(_)) => return false,
-            Err(_) => return true,
+            Ok(a) if a.kind == benchfs::FileKind::Symlink => return Way::Link,
+            Ok(_) => return Way::NotDir,
+            Err(benchfs::Error::NotFound(_)) => return Way::Dirs,
+            Err(_) => return Way::Link,
         }
     }
-    false
+    Way::Dirs
 }
 
 /// A client call's result as an outcome.

@@ -4,7 +4,7 @@ use std::ffi::{c_char, c_int};
 
 use libc::{mode_t, off_t};
 
-use super::{done, on_path, through_link};
+use super::{done, on_path, way_to, Way};
 use crate::entry::Outcome;
 use crate::real;
 use crate::state::{self, Place, Target};
@@ -105,7 +105,10 @@ unsafe fn rename_to(from: &Place, tofd: c_int, to: *const c_char) -> Outcome<c_i
     }
     match change(from, |f| f.served.run(f.served.client().rename(&f.path, &to.path))) {
         // Either path may run through a link; `settle` looks at the source only.
-        Outcome::Failed(libc::ENOENT | libc::ENOTDIR) if through_link(&to) => Outcome::Kernel,
+        Outcome::Failed(e @ (libc::ENOENT | libc::ENOTDIR)) => match way_to(&to) {
+            Way::Link => Outcome::Kernel,
+            _ => Outcome::Failed(e),
+        },
         o => o,
     }
 }

@@ -172,7 +172,7 @@ pub unsafe extern "C" fn close(fd: c_int) -> c_int {
 /// As close_range(2).
 #[no_mangle]
 pub unsafe extern "C" fn close_range(first: c_uint, last: c_uint, flags: c_int) -> c_int {
-    if flags & libc::CLOSE_RANGE_CLOEXEC == 0 {
+    if flags & libc::CLOSE_RANGE_CLOEXEC as c_int == 0 {
         let _ = entry::run(
             "close_range",
             || {

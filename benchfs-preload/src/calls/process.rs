@@ -39,6 +39,29 @@ pub extern "C" fn after_fork_in_child() {
     state::reset_in_child();
 }
 
+/// vfork(2) is fork(2) here (as POSIX allows): a vfork child shares the parent's memory,
+/// so handing its descriptors to the kernel before its exec would change the parent's
+/// table under it, while a fork hands them over in the parent first (the fork handlers),
+/// where the child's writes then share the parent's offset. Shells vfork for every command.
+///
+/// # Safety
+/// As fork(2) (the vfork contract is stricter, so every vfork caller is served).
+#[no_mangle]
+pub unsafe extern "C" fn vfork() -> libc::pid_t {
+    // SAFETY: as fork(2).
+    unsafe { libc::fork() }
+}
+
+/// glibc's other name of vfork.
+///
+/// # Safety
+/// As [`vfork`].
+#[no_mangle]
+pub unsafe extern "C" fn __vfork() -> libc::pid_t {
+    // SAFETY: as fork(2).
+    unsafe { libc::fork() }
+}
+
 /// # Safety
 /// As execve(2).
 #[no_mangle]

@@ -182,7 +182,13 @@ pub unsafe extern "C" fn __fxstat64(ver: c_int, fd: c_int, st: *mut libc::stat) 
 fn to_statx(st: &libc::stat) -> libc::statx {
     // SAFETY: plain old data; all-zero is valid.
     let mut x: libc::statx = unsafe { std::mem::zeroed() };
-    let ts = |s: i64, ns: i64| libc::statx_timestamp { tv_sec: s, tv_nsec: u32::try_from(ns).unwrap_or(0), __statx_timestamp_pad1: [0] };
+    let ts = |s: i64, ns: i64| {
+        // SAFETY: plain old data; all-zero is valid.
+        let mut t: libc::statx_timestamp = unsafe { std::mem::zeroed() };
+        t.tv_sec = s;
+        t.tv_nsec = u32::try_from(ns).unwrap_or(0);
+        t
+    };
     x.stx_mask = libc::STATX_BASIC_STATS;
     x.stx_blksize = u32::try_from(st.st_blksize).unwrap_or(u32::MAX);
     x.stx_nlink = u32::try_from(st.st_nlink).unwrap_or(u32::MAX);
