@@ -69,7 +69,8 @@ fn preloaded(cmd: &mut Command) -> Output {
 /// The calls the interposer served in the process with the first exit report in `stderr`.
 fn served(stderr: &[u8]) -> u64 {
     let text = String::from_utf8_lossy(stderr);
-    let line = text.lines().find(|l| l.contains("benchfs-preload: pid")).unwrap_or_else(|| panic!("no report:\n{text}"));
+    let line =
+        text.lines().find(|l| l.contains("benchfs-preload: pid")).unwrap_or_else(|| panic!("no report:\n{text}"));
     let n = line.split(" served ").nth(1).and_then(|r| r.split(' ').next()).and_then(|n| n.parse().ok());
     n.unwrap_or_else(|| panic!("unreadable report {line:?}"))
 }

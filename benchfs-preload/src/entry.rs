@@ -31,9 +31,18 @@ impl<T> From<Result<T, benchfs::Error>> for Outcome<T> {
     fn from(r: Result<T, benchfs::Error>) -> Self {
         match r {
             Ok(v) => Outcome::Done(v),
-            Err(e) => Outcome::Failed(e.errno()),
+            Err(e) => Outcome::Failed(failed(&e)),
         }
     }
+}
+
+/// `e`'s errno, and its message on stderr with `BENCHFS_PRELOAD_DEBUG=1`.
+pub fn failed(e: &benchfs::Error) -> i32 {
+    static DEBUG: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    if *DEBUG.get_or_init(|| std::env::var_os("BENCHFS_PRELOAD_DEBUG").is_some_and(|v| !v.is_empty() && v != "0")) {
+        crate::say(&format!("pid {}: {e}", std::process::id()));
+    }
+    e.errno()
 }
 
 /// Marks this thread as inside the interposer until dropped.

@@ -136,7 +136,7 @@ pub fn errno() -> i32 {
 pub fn to_kernel(fd: c_int) -> Result<(), i32> {
     let Some(of) = get(fd) else { return Ok(()) };
     let sharing: Vec<c_int> = all().into_iter().filter(|(_, o)| Arc::ptr_eq(o, &of)).map(|(fd, _)| fd).collect();
-    of.flush().map_err(|e| e.errno())?;
+    of.flush().map_err(|e| crate::entry::failed(&e))?;
     let path = CString::new(format!("{}{}", of.root, of.file.path())).map_err(|_| libc::EINVAL)?;
     let flags = of.flags.load(Ordering::Relaxed) & (libc::O_ACCMODE | libc::O_APPEND | libc::O_NONBLOCK);
     // SAFETY: a NUL-terminated path.
@@ -169,7 +169,7 @@ pub fn hand_over(all_of_them: bool) {
     for (fd, of) in all() {
         // SAFETY: F_GETFD on a descriptor number; no memory involved.
         let cloexec = unsafe { real::fcntl(fd, libc::F_GETFD, 0) } & libc::FD_CLOEXEC != 0;
-        let r = if all_of_them || !cloexec { to_kernel(fd) } else { of.flush().map_err(|e| e.errno()) };
+        let r = if all_of_them || !cloexec { to_kernel(fd) } else { of.flush().map_err(|e| crate::entry::failed(&e)) };
         if let Err(e) = r {
             let e = std::io::Error::from_raw_os_error(e);
             crate::say(&format!("descriptor {fd} ({}): cannot hand it to the kernel mount: {e}", of.file.path()));

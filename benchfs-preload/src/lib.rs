@@ -47,7 +47,11 @@ pub(crate) fn on_first_use() {
     ONCE.call_once(|| {
         // SAFETY: plain extern "C" functions with no arguments.
         unsafe {
-            libc::pthread_atfork(Some(calls::before_fork), Some(calls::after_fork_in_parent), Some(calls::after_fork_in_child))
+            libc::pthread_atfork(
+                Some(calls::before_fork),
+                Some(calls::after_fork_in_parent),
+                Some(calls::after_fork_in_child),
+            )
         };
         stats::register();
     });

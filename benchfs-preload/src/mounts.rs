@@ -141,8 +141,7 @@ fn tuned(mut cfg: Config) -> Config {
     if let Some(t) = std::env::var("BENCHFS_TIMEOUT").ok().and_then(|t| benchfs::config::parse_seconds("", &t).ok()) {
         cfg.timeout = t;
     }
-    if let Some(c) = std::env::var("BENCHFS_CHUNK_SIZE").ok().and_then(|c| benchfs::config::parse_chunk_size(&c).ok())
-    {
+    if let Some(c) = std::env::var("BENCHFS_CHUNK_SIZE").ok().and_then(|c| benchfs::config::parse_chunk_size(&c).ok()) {
         cfg.chunk_size = c;
     }
     cfg

@@ -7,7 +7,6 @@
 use std::ffi::{c_char, c_int, c_long, c_uint, c_void, CStr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-
 use libc::{mode_t, off_t, size_t, ssize_t};
 
 /// The address of `name` in the next object after this one (the C library), 0 if none.

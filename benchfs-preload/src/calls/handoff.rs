@@ -103,7 +103,14 @@ handed_over! {
 /// # Safety
 /// As mmap(2).
 #[no_mangle]
-pub unsafe extern "C" fn mmap(addr: *mut c_void, len: size_t, prot: c_int, flags: c_int, fd: c_int, off: off_t) -> *mut c_void {
+pub unsafe extern "C" fn mmap(
+    addr: *mut c_void,
+    len: size_t,
+    prot: c_int,
+    flags: c_int,
+    fd: c_int,
+    off: off_t,
+) -> *mut c_void {
     if flags & libc::MAP_ANONYMOUS == 0 {
         if let Err(e) = hand("mmap", &[fd]) {
             crate::real::set_errno(e);
@@ -117,7 +124,14 @@ pub unsafe extern "C" fn mmap(addr: *mut c_void, len: size_t, prot: c_int, flags
 /// # Safety
 /// As mmap(2).
 #[no_mangle]
-pub unsafe extern "C" fn mmap64(addr: *mut c_void, len: size_t, prot: c_int, flags: c_int, fd: c_int, off: off_t) -> *mut c_void {
+pub unsafe extern "C" fn mmap64(
+    addr: *mut c_void,
+    len: size_t,
+    prot: c_int,
+    flags: c_int,
+    fd: c_int,
+    off: off_t,
+) -> *mut c_void {
     if flags & libc::MAP_ANONYMOUS == 0 {
         if let Err(e) = hand("mmap64", &[fd]) {
             crate::real::set_errno(e);

@@ -27,13 +27,13 @@ fn read_into(of: &OpenFile, buf: &mut [u8], off: Option<off_t>) -> Outcome<ssize
                 *pos += n as u64;
                 Outcome::Done(count(n))
             }
-            Err(e) => Outcome::Failed(e.errno()),
+            Err(e) => Outcome::Failed(crate::entry::failed(&e)),
         };
     };
     let Ok(off) = u64::try_from(off) else { return Outcome::Failed(libc::EINVAL) };
     match of.served.run(of.file.read_at(buf, off)) {
         Ok(n) => Outcome::Done(count(n)),
-        Err(e) => Outcome::Failed(e.errno()),
+        Err(e) => Outcome::Failed(crate::entry::failed(&e)),
     }
 }
 
@@ -52,13 +52,13 @@ fn write_from(of: &OpenFile, buf: &[u8], off: Option<off_t>) -> Outcome<ssize_t>
                 *pos += n as u64;
                 Outcome::Done(count(n))
             }
-            Err(e) => Outcome::Failed(e.errno()),
+            Err(e) => Outcome::Failed(crate::entry::failed(&e)),
         };
     };
     let Ok(off) = u64::try_from(off) else { return Outcome::Failed(libc::EINVAL) };
     match of.served.run(of.file.write_at(buf, off)) {
         Ok(n) => Outcome::Done(count(n)),
-        Err(e) => Outcome::Failed(e.errno()),
+        Err(e) => Outcome::Failed(crate::entry::failed(&e)),
     }
 }
 
@@ -88,7 +88,14 @@ unsafe fn slice_mut<'a>(buf: *mut c_void, n: size_t) -> Option<&'a mut [u8]> {
 
 /// # Safety
 /// As read(2).
-unsafe fn read_common(name: &str, fd: c_int, buf: *mut c_void, n: size_t, off: Option<off_t>, kernel: impl FnOnce() -> ssize_t) -> ssize_t {
+unsafe fn read_common(
+    name: &str,
+    fd: c_int,
+    buf: *mut c_void,
+    n: size_t,
+    off: Option<off_t>,
+    kernel: impl FnOnce() -> ssize_t,
+) -> ssize_t {
     let serve = |of: &Arc<OpenFile>| {
         // SAFETY: the caller's contract.
         match unsafe { slice_mut(buf, n) } {
@@ -101,7 +108,14 @@ unsafe fn read_common(name: &str, fd: c_int, buf: *mut c_void, n: size_t, off: O
 
 /// # Safety
 /// As write(2).
-unsafe fn write_common(name: &str, fd: c_int, buf: *const c_void, n: size_t, off: Option<off_t>, kernel: impl FnOnce() -> ssize_t) -> ssize_t {
+unsafe fn write_common(
+    name: &str,
+    fd: c_int,
+    buf: *const c_void,
+    n: size_t,
+    off: Option<off_t>,
+    kernel: impl FnOnce() -> ssize_t,
+) -> ssize_t {
     let serve = |of: &Arc<OpenFile>| {
         // SAFETY: the caller's contract.
         match unsafe { slice(buf, n) } {
@@ -270,7 +284,7 @@ pub unsafe extern "C" fn lseek64(fd: c_int, off: off_t, whence: c_int) -> off_t 
 fn sync(of: &OpenFile) -> Outcome<c_int> {
     match of.served.run(of.file.fsync()) {
         Ok(()) => Outcome::Done(0),
-        Err(e) => Outcome::Failed(e.errno()),
+        Err(e) => Outcome::Failed(crate::entry::failed(&e)),
     }
 }
 
@@ -303,7 +317,7 @@ fn truncate_open(of: &OpenFile, len: off_t) -> Outcome<c_int> {
             of.file.truncated_to(len);
             Outcome::Done(0)
         }
-        Err(e) => Outcome::Failed(e.errno()),
+        Err(e) => Outcome::Failed(crate::entry::failed(&e)),
     }
 }
 

@@ -51,7 +51,12 @@ unsafe fn on_path<T: Fail>(
 }
 
 /// Serves a call on a descriptor when it is served.
-fn on_fd<T: Fail>(name: &str, fd: c_int, serve: impl FnOnce(&Arc<OpenFile>) -> Outcome<T>, kernel: impl FnOnce() -> T) -> T {
+fn on_fd<T: Fail>(
+    name: &str,
+    fd: c_int,
+    serve: impl FnOnce(&Arc<OpenFile>) -> Outcome<T>,
+    kernel: impl FnOnce() -> T,
+) -> T {
     entry::run(name, || fds::get(fd).map_or(Outcome::Pass, |of| serve(&of)), kernel)
 }
 

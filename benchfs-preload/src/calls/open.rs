@@ -7,6 +7,7 @@ use benchfs::OpenOptions;
 use libc::mode_t;
 
 use super::on_path;
+use super::own_fds::relocate;
 use crate::entry::{self, Outcome};
 use crate::fds::{self, OpenFile};
 use crate::real;
@@ -29,7 +30,7 @@ fn serve_open(p: &Place, flags: c_int, mode: mode_t) -> Outcome<c_int> {
     let file = match p.served.run(p.served.client().open(&p.path, &opts)) {
         Ok(f) => f,
         Err(e) if e.errno() == libc::EISDIR => return Outcome::Kernel,
-        Err(e) => return Outcome::Failed(e.errno()),
+        Err(e) => return Outcome::Failed(crate::entry::failed(&e)),
     };
     let fd = match fds::placeholder(&p.root, flags & libc::O_CLOEXEC != 0) {
         Ok(fd) => fd,
@@ -47,7 +48,14 @@ fn serve_open(p: &Place, flags: c_int, mode: mode_t) -> Outcome<c_int> {
 ///
 /// # Safety
 /// `path` is NULL or NUL-terminated.
-unsafe fn open_at(name: &str, dirfd: c_int, path: *const c_char, flags: c_int, mode: mode_t, kernel: impl FnOnce() -> c_int) -> c_int {
+unsafe fn open_at(
+    name: &str,
+    dirfd: c_int,
+    path: *const c_char,
+    flags: c_int,
+    mode: mode_t,
+    kernel: impl FnOnce() -> c_int,
+) -> c_int {
     // SAFETY: forwarded caller's contract.
     unsafe { on_path(name, dirfd, path, |p| serve_open(p, flags, mode), kernel) }
 }
@@ -140,7 +148,7 @@ pub unsafe extern "C" fn __openat64_2(dirfd: c_int, path: *const c_char, flags: 
 /// the C library's close. A failed publication is close's EIO, as NFS reports it.
 fn release(fd: c_int) -> Result<(), i32> {
     match fds::remove(fd) {
-        Some(of) => of.flush().map_err(|e| e.errno()),
+        Some(of) => of.flush().map_err(|e| crate::entry::failed(&e)),
         None => Ok(()),
     }
 }
@@ -218,6 +226,10 @@ fn copied(from: c_int, to: c_int, dup: impl FnOnce() -> c_int) -> c_int {
 /// As dup(2).
 #[no_mangle]
 pub unsafe extern "C" fn dup(fd: c_int) -> c_int {
+    if entry::inside() {
+        // SAFETY: as dup(2).
+        return relocate(unsafe { real::dup(fd) });
+    }
     // SAFETY: as dup(2).
     copied(fd, -1, || unsafe { real::dup(fd) })
 }
@@ -242,35 +254,38 @@ pub unsafe extern "C" fn dup3(fd: c_int, to: c_int, flags: c_int) -> c_int {
 /// descriptor flags (close-on-exec) are the placeholder's own; anything else (locks,
 /// leases, pipe sizes) is handed to the kernel mount first.
 fn fcntl_served(fd: c_int, cmd: c_int, arg: c_long, kernel: impl FnOnce() -> c_int) -> c_int {
+    if entry::inside() {
+        // The interposer's own (the runtime cloning its epoll descriptor): kept high.
+        let r = kernel();
+        return if matches!(cmd, libc::F_DUPFD | libc::F_DUPFD_CLOEXEC) { relocate(r) } else { r };
+    }
     match cmd {
         libc::F_DUPFD | libc::F_DUPFD_CLOEXEC => copied(fd, -1, kernel),
         libc::F_GETFD | libc::F_SETFD => kernel(),
-        _ => {
-            entry::run(
-                "fcntl",
-                || {
-                    let Some(of) = fds::get(fd) else { return Outcome::Pass };
-                    match cmd {
-                        libc::F_GETFL => Outcome::Done(of.flags.load(std::sync::atomic::Ordering::Relaxed)),
-                        libc::F_SETFL => {
-                            let changeable = libc::O_APPEND | libc::O_NONBLOCK;
-                            let new = i32::try_from(arg).unwrap_or(0) & changeable;
-                            let _ = of.flags.fetch_update(
-                                std::sync::atomic::Ordering::Relaxed,
-                                std::sync::atomic::Ordering::Relaxed,
-                                |f| Some((f & !changeable) | new),
-                            );
-                            Outcome::Done(0)
-                        }
-                        _ => match fds::to_kernel(fd) {
-                            Ok(()) => Outcome::Kernel,
-                            Err(e) => Outcome::Failed(e),
-                        },
+        _ => entry::run(
+            "fcntl",
+            || {
+                let Some(of) = fds::get(fd) else { return Outcome::Pass };
+                match cmd {
+                    libc::F_GETFL => Outcome::Done(of.flags.load(std::sync::atomic::Ordering::Relaxed)),
+                    libc::F_SETFL => {
+                        let changeable = libc::O_APPEND | libc::O_NONBLOCK;
+                        let new = i32::try_from(arg).unwrap_or(0) & changeable;
+                        let _ = of.flags.fetch_update(
+                            std::sync::atomic::Ordering::Relaxed,
+                            std::sync::atomic::Ordering::Relaxed,
+                            |f| Some((f & !changeable) | new),
+                        );
+                        Outcome::Done(0)
                     }
-                },
-                kernel,
-            )
-        }
+                    _ => match fds::to_kernel(fd) {
+                        Ok(()) => Outcome::Kernel,
+                        Err(e) => Outcome::Failed(e),
+                    },
+                }
+            },
+            kernel,
+        ),
     }
 }
 

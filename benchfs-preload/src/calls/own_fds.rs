@@ -20,7 +20,7 @@ fn floor() -> c_int {
 }
 
 /// Moves `fd`, just made by the interposer itself, above [`floor`] (close-on-exec).
-fn relocate(fd: c_int) -> c_int {
+pub(super) fn relocate(fd: c_int) -> c_int {
     if fd < 0 || !entry::inside() {
         return fd;
     }

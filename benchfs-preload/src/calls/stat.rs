@@ -72,7 +72,14 @@ unsafe fn put<T>(out: *mut T, v: Outcome<T>) -> Outcome<c_int> {
 
 /// # Safety
 /// `path` NULL or NUL-terminated, `st` NULL or writable.
-unsafe fn stat_at(name: &str, dirfd: c_int, path: *const c_char, st: *mut libc::stat, flags: c_int, kernel: impl FnOnce() -> c_int) -> c_int {
+unsafe fn stat_at(
+    name: &str,
+    dirfd: c_int,
+    path: *const c_char,
+    st: *mut libc::stat,
+    flags: c_int,
+    kernel: impl FnOnce() -> c_int,
+) -> c_int {
     let follow = flags & libc::AT_SYMLINK_NOFOLLOW == 0;
     // SAFETY: `path` is NULL or NUL-terminated (caller's contract).
     if flags & libc::AT_EMPTY_PATH != 0 && (path.is_null() || unsafe { *path } == 0) {
@@ -133,7 +140,13 @@ pub unsafe extern "C" fn fstatat64(dirfd: c_int, path: *const c_char, st: *mut l
 /// # Safety
 /// As fstatat(2).
 #[no_mangle]
-pub unsafe extern "C" fn __fxstatat(ver: c_int, dirfd: c_int, path: *const c_char, st: *mut libc::stat, flags: c_int) -> c_int {
+pub unsafe extern "C" fn __fxstatat(
+    ver: c_int,
+    dirfd: c_int,
+    path: *const c_char,
+    st: *mut libc::stat,
+    flags: c_int,
+) -> c_int {
     // SAFETY: as fstatat(2).
     unsafe { stat_at("__fxstatat", dirfd, path, st, flags, || real::__fxstatat(ver, dirfd, path, st, flags)) }
 }
@@ -141,7 +154,13 @@ pub unsafe extern "C" fn __fxstatat(ver: c_int, dirfd: c_int, path: *const c_cha
 /// # Safety
 /// As fstatat(2).
 #[no_mangle]
-pub unsafe extern "C" fn __fxstatat64(ver: c_int, dirfd: c_int, path: *const c_char, st: *mut libc::stat, flags: c_int) -> c_int {
+pub unsafe extern "C" fn __fxstatat64(
+    ver: c_int,
+    dirfd: c_int,
+    path: *const c_char,
+    st: *mut libc::stat,
+    flags: c_int,
+) -> c_int {
     // SAFETY: as fstatat(2).
     unsafe { stat_at("__fxstatat64", dirfd, path, st, flags, || real::__fxstatat64(ver, dirfd, path, st, flags)) }
 }
@@ -220,14 +239,25 @@ fn map<A, B>(o: Outcome<A>, f: impl FnOnce(A) -> B) -> Outcome<B> {
 /// # Safety
 /// As statx(2).
 #[no_mangle]
-pub unsafe extern "C" fn statx(dirfd: c_int, path: *const c_char, flags: c_int, mask: c_uint, st: *mut libc::statx) -> c_int {
+pub unsafe extern "C" fn statx(
+    dirfd: c_int,
+    path: *const c_char,
+    flags: c_int,
+    mask: c_uint,
+    st: *mut libc::statx,
+) -> c_int {
     // SAFETY: as statx(2).
     let kernel = || unsafe { real::statx(dirfd, path, flags, mask, st) };
     // SAFETY: `path` is NULL or NUL-terminated (statx's contract).
     let empty = path.is_null() || unsafe { *path } == 0;
     if flags & libc::AT_EMPTY_PATH != 0 && empty {
         // SAFETY: as statx(2).
-        return on_fd("statx", dirfd, |of: &Arc<OpenFile>| unsafe { put(st, Outcome::Done(to_statx(&stat_open(of)))) }, kernel);
+        return on_fd(
+            "statx",
+            dirfd,
+            |of: &Arc<OpenFile>| unsafe { put(st, Outcome::Done(to_statx(&stat_open(of)))) },
+            kernel,
+        );
     }
     let follow = flags & libc::AT_SYMLINK_NOFOLLOW == 0;
     // SAFETY: as statx(2).
