@@ -69,11 +69,11 @@ pub fn decode(v: &[u8]) -> Result<MountCluster> {
 
 fn from_hex(s: &str) -> Option<Vec<u8>> {
     let s = s.trim().as_bytes();
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     let digit = |c: u8| char::from(c).to_digit(16);
-    s.chunks(2).map(|p| Some(u8::try_from(digit(p[0])? * 16 + digit(p[1])?).ok()?)).collect()
+    s.chunks(2).map(|p| u8::try_from(digit(p[0])? * 16 + digit(p[1])?).ok()).collect()
 }
 
 #[cfg(test)]
