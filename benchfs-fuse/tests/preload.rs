@@ -13,28 +13,10 @@ use std::sync::OnceLock;
 
 use common::{Cluster, TestMount};
 
-/// `target/<profile>/libbenchfs_preload.so`, built once per test binary with the tests'
-/// profile (as `common::benchfsd_bin` builds the server).
+/// `target/<profile>/libbenchfs_preload.so`, built once per test binary.
 fn preload_so() -> &'static Path {
     static SO: OnceLock<PathBuf> = OnceLock::new();
-    SO.get_or_init(|| {
-        let exe = std::env::current_exe().expect("current_exe");
-        let out_dir = exe.parent().and_then(Path::parent).expect("target directory").to_path_buf();
-        let profile = match out_dir.file_name().and_then(|n| n.to_str()) {
-            Some("debug") | None => "dev".to_string(),
-            Some(other) => other.to_string(),
-        };
-        let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        let out = Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "-p", "benchfs-preload", "--lib", "--profile", &profile])
-            .current_dir(&workspace)
-            .output()
-            .expect("run cargo build -p benchfs-preload");
-        assert!(out.status.success(), "building the interposer failed:\n{}", String::from_utf8_lossy(&out.stderr));
-        let so = out_dir.join("libbenchfs_preload.so");
-        assert!(so.exists(), "{} is missing after cargo build", so.display());
-        so
-    })
+    SO.get_or_init(|| common::cargo_built(&["-p", "benchfs-preload", "--lib"], "libbenchfs_preload.so"))
 }
 
 /// Compiles `benchfs-preload/tests/<name>.c` (with `extra` flags) into `dir`.

@@ -98,8 +98,18 @@ handed_over! {
     fn fchdir(fd: c_int) -> c_int, fds [fd];
 }
 
-/// mmap fails with MAP_FAILED, not NULL, so it is written out.
-///
+/// A file's mapping is the kernel's: the descriptor is handed over first. mmap fails with
+/// MAP_FAILED, not NULL, so these are written out.
+fn mapped(name: &str, flags: c_int, fd: c_int, map: impl FnOnce() -> *mut c_void) -> *mut c_void {
+    if flags & libc::MAP_ANONYMOUS == 0 {
+        if let Err(e) = hand(name, &[fd]) {
+            crate::real::set_errno(e);
+            return libc::MAP_FAILED;
+        }
+    }
+    map()
+}
+
 /// # Safety
 /// As mmap(2).
 #[no_mangle]
@@ -111,14 +121,8 @@ pub unsafe extern "C" fn mmap(
     fd: c_int,
     off: off_t,
 ) -> *mut c_void {
-    if flags & libc::MAP_ANONYMOUS == 0 {
-        if let Err(e) = hand("mmap", &[fd]) {
-            crate::real::set_errno(e);
-            return libc::MAP_FAILED;
-        }
-    }
     // SAFETY: as mmap(2).
-    unsafe { next::mmap(addr, len, prot, flags, fd, off) }
+    mapped("mmap", flags, fd, || unsafe { next::mmap(addr, len, prot, flags, fd, off) })
 }
 
 /// # Safety
@@ -132,12 +136,6 @@ pub unsafe extern "C" fn mmap64(
     fd: c_int,
     off: off_t,
 ) -> *mut c_void {
-    if flags & libc::MAP_ANONYMOUS == 0 {
-        if let Err(e) = hand("mmap64", &[fd]) {
-            crate::real::set_errno(e);
-            return libc::MAP_FAILED;
-        }
-    }
     // SAFETY: as mmap(2).
-    unsafe { next::mmap64(addr, len, prot, flags, fd, off) }
+    mapped("mmap64", flags, fd, || unsafe { next::mmap64(addr, len, prot, flags, fd, off) })
 }

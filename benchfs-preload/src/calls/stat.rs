@@ -121,48 +121,26 @@ path_stats! {
     __lxstat64(ver: c_int) follow false;
 }
 
-/// # Safety
-/// As fstatat(2).
-#[no_mangle]
-pub unsafe extern "C" fn fstatat(dirfd: c_int, path: *const c_char, st: *mut libc::stat, flags: c_int) -> c_int {
-    // SAFETY: as fstatat(2).
-    unsafe { stat_at("fstatat", dirfd, path, st, flags, || real::fstatat(dirfd, path, st, flags)) }
+macro_rules! at_stats {
+    ($($name:ident($($pre:ident: $pt:ty),*);)*) => {$(
+        /// # Safety
+        /// As fstatat(2).
+        #[no_mangle]
+        pub unsafe extern "C" fn $name(
+            $($pre: $pt,)* dirfd: c_int, path: *const c_char, st: *mut libc::stat, flags: c_int,
+        ) -> c_int {
+            let kernel = || unsafe { real::$name($($pre,)* dirfd, path, st, flags) };
+            // SAFETY: as fstatat(2).
+            unsafe { stat_at(stringify!($name), dirfd, path, st, flags, kernel) }
+        }
+    )*};
 }
 
-/// # Safety
-/// As fstatat(2).
-#[no_mangle]
-pub unsafe extern "C" fn fstatat64(dirfd: c_int, path: *const c_char, st: *mut libc::stat, flags: c_int) -> c_int {
-    // SAFETY: as fstatat(2).
-    unsafe { stat_at("fstatat64", dirfd, path, st, flags, || real::fstatat64(dirfd, path, st, flags)) }
-}
-
-/// # Safety
-/// As fstatat(2).
-#[no_mangle]
-pub unsafe extern "C" fn __fxstatat(
-    ver: c_int,
-    dirfd: c_int,
-    path: *const c_char,
-    st: *mut libc::stat,
-    flags: c_int,
-) -> c_int {
-    // SAFETY: as fstatat(2).
-    unsafe { stat_at("__fxstatat", dirfd, path, st, flags, || real::__fxstatat(ver, dirfd, path, st, flags)) }
-}
-
-/// # Safety
-/// As fstatat(2).
-#[no_mangle]
-pub unsafe extern "C" fn __fxstatat64(
-    ver: c_int,
-    dirfd: c_int,
-    path: *const c_char,
-    st: *mut libc::stat,
-    flags: c_int,
-) -> c_int {
-    // SAFETY: as fstatat(2).
-    unsafe { stat_at("__fxstatat64", dirfd, path, st, flags, || real::__fxstatat64(ver, dirfd, path, st, flags)) }
+at_stats! {
+    fstatat();
+    fstatat64();
+    __fxstatat(ver: c_int);
+    __fxstatat64(ver: c_int);
 }
 
 /// # Safety
@@ -268,17 +246,7 @@ pub unsafe extern "C" fn statx(
 fn may_access(a: &Attr, mode: c_int) -> Outcome<c_int> {
     // SAFETY: getuid/getgid cannot fail.
     let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
-    let bits = if uid == 0 {
-        0o6 | if a.is_dir() || a.mode & 0o111 != 0 { 0o1 } else { 0 }
-    } else if uid == a.uid {
-        (a.mode >> 6) & 7
-    } else if gid == a.gid {
-        (a.mode >> 3) & 7
-    } else {
-        a.mode & 7
-    };
-    let want = (mode & (libc::R_OK | libc::W_OK | libc::X_OK)) as u32;
-    if want & !bits == 0 {
+    if a.allows(uid, gid, mode) {
         Outcome::Done(0)
     } else {
         Outcome::Failed(libc::EACCES)
