@@ -6,7 +6,8 @@
 # For each repetition: `-a BENCHFS` (the C API) on 2 benchfsd; `-a POSIX` on benchfs-fuse
 # over those servers, by default and with --runtime-threads 2 --threads 1 (requests as
 # runtime tasks, the mount before issue 14); the same two on the embedded server; bindfs
-# over tmpfs; tmpfs. mdtest -n FILES -u with 2 MPI ranks. Prints the creation, stat and
+# over tmpfs; tmpfs; and `-a POSIX` under the interposer (LD_PRELOAD=libbenchfs_preload.so)
+# on the default mount of the servers. mdtest -n FILES -u with 2 MPI ranks. Prints the creation, stat and
 # removal rates of each line, then the medians and the issue's ratios (each mount line
 # against bindfs and against the C API, median against median).
 #
@@ -14,8 +15,8 @@
 # 128m; -w -r -C -e: fsync after writing, and the read of a file closed since, which the
 # mount reads from the servers), file per process and one shared file with 2 ranks, and one
 # process alone, through the C API, the mount of the same servers, and that mount with
-# --direct-io (one process also on tmpfs); then medians and each mount line against the C
-# API (and tmpfs).
+# --direct-io, and that mount under the interposer (one process also on tmpfs); then
+# medians and each mount and interposer line against the C API (and tmpfs).
 #
 # Needs root (FUSE, bindfs), mpirun, bindfs, and an IOR/mdtest built with
 # ior_integration/install-into-ior.sh against target/release.
@@ -51,11 +52,12 @@ mount_on() { # ARGS...: mount benchfs-fuse on $W/mnt
   echo "benchfs-fuse did not mount" >&2
   exit 1
 }
-run_posix() { # LABEL DIR
+run_posix() { # LABEL DIR [MPI FLAGS...]
   LABEL=$1
   printf '%-24s' "$1"
-  "${MPI[@]}" "$MD" -a POSIX -n "$N" -u -d "$2" 2>&1 | rates
+  "${MPI[@]}" "${@:3}" "$MD" -a POSIX -n "$N" -u -d "$2" 2>&1 | rates
 }
+PRELOAD=(-x "LD_PRELOAD=$B/libbenchfs_preload.so")
 for rep in $(seq "$REPS"); do
   echo "repetition $rep"
   LABEL="C API (-a BENCHFS)"
@@ -66,6 +68,7 @@ for rep in $(seq "$REPS"); do
     # shellcheck disable=SC2086 # $mode is a list of flags
     mount_on --registry "$W/reg" $mode
     run_posix "fuse, 2 servers$label" "$W/mnt/md$rep"
+    [ -z "$mode" ] && run_posix "interposer, 2 servers" "$W/mnt/ip$rep" "${PRELOAD[@]}"
     umount "$W/mnt"
     rm -rf "$W/emb"
     # shellcheck disable=SC2086
@@ -77,6 +80,7 @@ for rep in $(seq "$REPS"); do
   run_posix "tmpfs" "$W/native/md$rep"
 done
 python3 bench/lib/ratios.py "$W/results" mdtest creation,stat,removal fuse "bindfs over tmpfs" "C API (-a BENCHFS)"
+python3 bench/lib/ratios.py "$W/results" mdtest creation,stat,removal interposer "fuse, 2 servers" "C API (-a BENCHFS)"
 
 [ -n "${BENCHFS_IOR_BIN:-}" ] || { echo "IOR skipped: BENCHFS_IOR_BIN is not set"; exit 0; }
 ior_rates() { # prints one IOR line's bandwidths (the summary's Max) and keeps them
@@ -103,6 +107,12 @@ for rep in $(seq "$REPS"); do
       LABEL="mount${mode:+ $mode}, $layout"
       "${RUN[@]}" -a POSIX "${IOR_ARGS[@]}" "${F[@]}" -o "$W/mnt/ior$rep" 2>&1 | ior_rates
       rm -f "$W/mnt/ior$rep"*
+      if [ -z "$mode" ]; then
+        LABEL="interposer, $layout"
+        mpirun "${NP[@]}" --oversubscribe --bind-to none "${PRELOAD[@]}" "$BENCHFS_IOR_BIN" -a POSIX \
+          "${IOR_ARGS[@]}" "${F[@]}" -o "$W/mnt/ip$rep" 2>&1 | ior_rates
+        rm -f "$W/mnt/ip$rep"*
+      fi
       umount "$W/mnt"
     done
     if [ "$layout" = "one process" ]; then
@@ -113,3 +123,4 @@ for rep in $(seq "$REPS"); do
   done
 done
 python3 bench/lib/ratios.py "$W/ior" IOR write,read mount "C API, *" "tmpfs, *"
+python3 bench/lib/ratios.py "$W/ior" IOR write,read interposer "C API, *" "mount, *"

@@ -47,6 +47,11 @@ impl Secret {
         Ok(Secret(b.to_vec()))
     }
 
+    /// The secret's bytes, for handing it to a trusted process (a mount's interposer).
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
     /// Reads the secret from `path`, refusing a file that others than its owner may read:
     /// a secret anyone on the node can copy authenticates nothing.
     pub fn load(path: &Path) -> Result<Secret> {

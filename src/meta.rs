@@ -96,6 +96,22 @@ pub struct Attr {
 }
 
 impl Attr {
+    /// access(2)'s answer for `uid`/`gid` and `mode` (R_OK, W_OK, X_OK bits) from the mode
+    /// bits: root may read and write anything, and execute what anyone may execute.
+    pub fn allows(&self, uid: u32, gid: u32, mode: i32) -> bool {
+        let bits = if uid == 0 {
+            0o6 | if self.is_dir() || self.mode & 0o111 != 0 { 0o1 } else { 0 }
+        } else if uid == self.uid {
+            (self.mode >> 6) & 7
+        } else if gid == self.gid {
+            (self.mode >> 3) & 7
+        } else {
+            self.mode & 7
+        };
+        let want = (mode & (libc::R_OK | libc::W_OK | libc::X_OK)) as u32;
+        want & !bits == 0
+    }
+
     /// A fresh record: every time `t`, size 0; `chunk_size` is 0 for directories.
     pub fn new(kind: FileKind, mode: u32, (uid, gid): (u32, u32), t: (i64, u32), fid: FileId, chunk_size: u32) -> Attr {
         Attr {

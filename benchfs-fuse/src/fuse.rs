@@ -21,12 +21,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use benchfs::caller_driven::Runtimes;
 use benchfs::meta::SetAttr;
+use benchfs::mount_info;
 use benchfs::stat::{FsStat, Stat};
 use benchfs::{Attr, FileKind};
 use fuser::{
     AccessFlags, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo, InitFlags,
-    KernelConfig, LockOwner, OpenFlags, RenameFlags, ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory,
-    ReplyDirectoryPlus, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, ReplyWrite, Request, TimeOrNow, WriteFlags,
+    IoctlFlags, KernelConfig, LockOwner, OpenFlags, RenameFlags, ReplyAttr, ReplyCreate, ReplyData, ReplyDirectory,
+    ReplyDirectoryPlus, ReplyEmpty, ReplyEntry, ReplyIoctl, ReplyOpen, ReplyStatfs, ReplyWrite, Request, TimeOrNow,
+    WriteFlags,
 };
 use tokio::runtime::Handle;
 use tokio::sync::oneshot;
@@ -67,11 +69,21 @@ pub struct FuseAdapter {
     opts: FuseOptions,
     /// Fired when the session ends (unmounted by us, by `umount`, or the kernel aborted).
     on_destroy: Option<oneshot::Sender<()>>,
+    /// What the ioctl [`benchfs::mount_info::IOCTL`] on the root answers the mount's owner.
+    description: Vec<u8>,
 }
 
 impl FuseAdapter {
     pub fn new(fs: Arc<BenchFs>, driver: Driver, opts: FuseOptions, on_destroy: oneshot::Sender<()>) -> FuseAdapter {
-        FuseAdapter { fs, driver, opts, on_destroy: Some(on_destroy) }
+        FuseAdapter { fs, driver, opts, on_destroy: Some(on_destroy), description: Vec::new() }
+    }
+
+    /// Answers the interposer's question about the cluster (`mount_info::encode`) with
+    /// `description`.
+    #[must_use]
+    pub fn with_description(mut self, description: Vec<u8>) -> FuseAdapter {
+        self.description = description;
+        self
     }
 
     /// Runs `call` as the [`Driver`] says and replies with `ok` or the error's errno.
@@ -550,6 +562,34 @@ impl Filesystem for FuseAdapter {
         self.spawn("create", reply, call, move |r, (e, fh): (Entry, u64)| {
             r.created(&ttl, &file_attr(e.ino, &e.attr), Generation(0), FileHandle(fh), fopen)
         });
+    }
+
+    /// The interposer's question (the root's [`mount_info::IOCTL`]), answered to the user who
+    /// mounted (and root) only: the description carries the cluster's secret. Every other
+    /// ioctl is ENOTTY, as on a file system without ioctls.
+    fn ioctl(
+        &self,
+        req: &Request,
+        ino: INodeNo,
+        _fh: FileHandle,
+        _flags: IoctlFlags,
+        cmd: u32,
+        _in_data: &[u8],
+        out_size: u32,
+        reply: ReplyIoctl,
+    ) {
+        if ino.0 != crate::inode::ROOT_INO || cmd != mount_info::IOCTL || self.description.is_empty() {
+            return reply.error(Errno::ENOTTY);
+        }
+        // SAFETY: geteuid cannot fail and touches no memory.
+        let owner = unsafe { libc::geteuid() };
+        if req.uid() != owner && req.uid() != 0 {
+            return reply.error(Errno::EACCES);
+        }
+        if self.description.len() > out_size as usize {
+            return reply.error(Errno::ERANGE);
+        }
+        reply.ioctl(i32::try_from(self.description.len()).unwrap_or(i32::MAX), &self.description);
     }
 }
 

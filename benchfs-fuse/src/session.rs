@@ -193,6 +193,10 @@ fn serve(
 ) -> Result<(), SessionError> {
     // Installed before mounting: from here on a signal unmounts instead of killing us.
     let mut signals = rt.block_on(async { Signals::new() }).map_err(|e| reporter.fail(SessionError::Signals(e)))?;
+    let description = benchfs::mount_info::encode(match &prep.backend {
+        Backend::Cluster(cfg) => Some(cfg),
+        Backend::Embedded(_) => None,
+    });
     let (client, embedded) = connect(prep.backend, rt, io.as_deref()).map_err(|e| reporter.fail(e))?;
     let (destroyed_tx, mut destroyed) = oneshot::channel();
     let fuse_opts = FuseOptions {
@@ -207,7 +211,7 @@ fn serve(
         Some(io) => Driver::Caller(io),
         None => Driver::Tasks(rt.handle().clone()),
     };
-    let adapter = FuseAdapter::new(fs, driver, fuse_opts, destroyed_tx);
+    let adapter = FuseAdapter::new(fs, driver, fuse_opts, destroyed_tx).with_description(description);
     let mount_opts = MountOptions {
         allow_other: args.allow_other,
         threads: usize::try_from(args.threads).unwrap_or(1),

@@ -349,18 +349,7 @@ impl Client {
     pub async fn access(&self, path: &str, mode: i32) -> Result<()> {
         let a = self.stat(path).await?;
         let (uid, gid) = process_owner();
-        let bits = if uid == 0 {
-            // root may read and write anything, and execute what anyone may execute.
-            0o6 | if a.is_dir() || a.mode & 0o111 != 0 { 0o1 } else { 0 }
-        } else if uid == a.uid {
-            (a.mode >> 6) & 7
-        } else if gid == a.gid {
-            (a.mode >> 3) & 7
-        } else {
-            a.mode & 7
-        };
-        let want = (mode & (libc::R_OK | libc::W_OK | libc::X_OK)) as u32;
-        if want & !bits == 0 {
+        if a.allows(uid, gid, mode) {
             Ok(())
         } else {
             Err(Error::Access(path.to_string()))

@@ -25,3 +25,4 @@ pub use handle::{Context, FileHandle};
 pub use init::*;
 pub use metadata::*;
 pub use runtime::THREADS_ENV;
+pub use stat::{to_stat, to_statvfs};

@@ -70,18 +70,19 @@ pub fn benchfs_fuse_bin() -> &'static Path {
 /// profile the tests were built with, so it always matches the current source.
 pub fn benchfsd_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| workspace_bin("benchfsd"))
+    BIN.get_or_init(|| cargo_built(&["--bin", "benchfsd"], "benchfsd"))
 }
 
 /// `target/<profile>/benchfs`, the CLI, built as [`benchfsd_bin`] is.
 pub fn benchfs_cli_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| workspace_bin("benchfs"))
+    BIN.get_or_init(|| cargo_built(&["--bin", "benchfs"], "benchfs"))
 }
 
-/// Builds the root crate's binary `name` with this test binary's profile; its path.
-fn workspace_bin(name: &str) -> PathBuf {
-    // This test binary is target/<profile dir>/deps/<name>; the binary goes next to deps/.
+/// `target/<profile>/<artifact>` after `cargo build <args>` with the profile these tests
+/// were built with.
+pub fn cargo_built(args: &[&str], artifact: &str) -> PathBuf {
+    // This test binary is target/<profile dir>/deps/<name>; artifacts go next to deps/.
     let exe = std::env::current_exe().expect("current_exe");
     let out_dir = exe.parent().and_then(Path::parent).expect("target directory").to_path_buf();
     let profile = match out_dir.file_name().and_then(|n| n.to_str()) {
@@ -90,14 +91,15 @@ fn workspace_bin(name: &str) -> PathBuf {
     };
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let out = Command::new(env!("CARGO"))
-        .args(["build", "--quiet", "--bin", name, "--profile", &profile])
+        .args(["build", "--quiet", "--profile", &profile])
+        .args(args)
         .current_dir(&workspace)
         .output()
-        .unwrap_or_else(|e| panic!("run cargo build --bin {name}: {e}"));
-    assert!(out.status.success(), "cargo build --bin {name} failed:\n{}", String::from_utf8_lossy(&out.stderr));
-    let bin = out_dir.join(name);
-    assert!(bin.exists(), "{} is missing after cargo build", bin.display());
-    bin
+        .expect("run cargo build");
+    assert!(out.status.success(), "cargo build {args:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    let built = out_dir.join(artifact);
+    assert!(built.exists(), "{} is missing after cargo build", built.display());
+    built
 }
 
 /// A temporary directory on tmpfs (/dev/shm) when there is one: server data lives there,

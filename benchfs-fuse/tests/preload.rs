@@ -1,0 +1,137 @@
+//! The interposer (`libbenchfs_preload.so`, crate benchfs-preload) on a real mount of two
+//! real servers: programs run under LD_PRELOAD and their results are compared with the
+//! same programs on tmpfs, with the plain mount, and with the interposer's own count of
+//! the calls it served (`BENCHFS_PRELOAD_STATS=1`), which shows the calls did not go
+//! through the kernel.
+
+#[macro_use]
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use common::{Cluster, TestMount};
+
+/// `target/<profile>/libbenchfs_preload.so`, built once per test binary.
+fn preload_so() -> &'static Path {
+    static SO: OnceLock<PathBuf> = OnceLock::new();
+    SO.get_or_init(|| common::cargo_built(&["-p", "benchfs-preload", "--lib"], "libbenchfs_preload.so"))
+}
+
+/// Compiles `benchfs-preload/tests/<name>.c` (with `extra` flags) into `dir`.
+fn compile(name: &str, dir: &Path, extra: &[&str]) -> PathBuf {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../benchfs-preload/tests").join(format!("{name}.c"));
+    let bin = dir.join(name);
+    let out = Command::new("cc").args(["-O1", "-o"]).arg(&bin).arg(&src).args(extra).output().expect("run cc");
+    assert!(out.status.success(), "cc {}: {}", src.display(), String::from_utf8_lossy(&out.stderr));
+    bin
+}
+
+/// Runs `cmd` with the interposer loaded and its exit report on.
+fn preloaded(cmd: &mut Command) -> Output {
+    let out = cmd
+        .env("LD_PRELOAD", preload_so())
+        .env("BENCHFS_PRELOAD_STATS", "1")
+        .env_remove("BENCHFS_SERVERS")
+        .env_remove("BENCHFS_REGISTRY")
+        .output()
+        .expect("run the preloaded program");
+    assert!(
+        out.status.success(),
+        "{:?} failed ({}):\n{}\n{}",
+        cmd,
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// The calls the interposer served in the process with the first exit report in `stderr`.
+fn served(stderr: &[u8]) -> u64 {
+    let text = String::from_utf8_lossy(stderr);
+    let line =
+        text.lines().find(|l| l.contains("benchfs-preload: pid")).unwrap_or_else(|| panic!("no report:\n{text}"));
+    let n = line.split(" served ").nth(1).and_then(|r| r.split(' ').next()).and_then(|n| n.parse().ok());
+    n.unwrap_or_else(|| panic!("unreadable report {line:?}"))
+}
+
+fn setup() -> (Cluster, TestMount) {
+    let cluster = Cluster::start(2);
+    let mount = TestMount::on_servers(&cluster.addrs);
+    (cluster, mount)
+}
+
+/// The POSIX program's transcript under the interposer on the mount equals its transcript
+/// on tmpfs, and (nearly) every call of it was served in user space.
+#[test]
+fn posix_program_matches_tmpfs_and_is_served() {
+    require_fuse!();
+    let (_cluster, m) = setup();
+    let tmp = common::fast_tempdir();
+    let prog = compile("posix_ops", tmp.path(), &[]);
+    std::fs::create_dir(tmp.path().join("native")).unwrap();
+    let native = Command::new(&prog).arg(tmp.path().join("native")).output().unwrap();
+    assert!(native.status.success(), "{}", String::from_utf8_lossy(&native.stderr));
+    let out = preloaded(Command::new(&prog).arg(m.path()));
+    let (want, got) = (String::from_utf8_lossy(&native.stdout), String::from_utf8_lossy(&out.stdout));
+    assert_eq!(got, want, "transcripts differ (left: interposer on the mount, right: tmpfs)");
+    let n = served(&out.stderr);
+    assert!(n >= 45, "only {n} calls served:\n{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// The same program on tmpfs with the interposer loaded serves nothing and still matches.
+#[test]
+fn paths_outside_the_mount_are_untouched() {
+    require_fuse!();
+    let (_cluster, _m) = setup();
+    let tmp = common::fast_tempdir();
+    let prog = compile("posix_ops", tmp.path(), &[]);
+    for d in ["a", "b"] {
+        std::fs::create_dir(tmp.path().join(d)).unwrap();
+    }
+    let plain = Command::new(&prog).arg(tmp.path().join("a")).output().unwrap();
+    let out = preloaded(Command::new(&prog).arg(tmp.path().join("b")));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&plain.stdout));
+    assert_eq!(served(&out.stderr), 0);
+}
+
+/// What a shell does: redirections (dup2 onto 1), a descriptor inherited across fork and
+/// exec (`exec 3>f; sh -c 'echo x >&3'`), then reading back through the plain mount right
+/// after; and the reverse: written by the kernel mount, read under the interposer.
+#[test]
+fn shell_redirections_and_inherited_descriptors() {
+    require_fuse!();
+    let (_cluster, m) = setup();
+    let d = m.path();
+    let script = "set -e; echo one > \"$1/r\"; echo two >> \"$1/r\"; exec 3>\"$1/s\"; echo x >&3; \
+                  sh -c 'echo y >&3'; echo z >&3; exec 3>&-; cat \"$1/r\" \"$1/s\"";
+    let out = preloaded(Command::new("sh").args(["-c", script, "sh"]).arg(d));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "one\ntwo\nx\ny\nz\n");
+    assert!(served(&out.stderr) > 0, "{}", String::from_utf8_lossy(&out.stderr));
+    // Written in user space, read through the kernel mount right after close.
+    assert_eq!(std::fs::read_to_string(d.join("r")).unwrap(), "one\ntwo\n");
+    assert_eq!(std::fs::read_to_string(d.join("s")).unwrap(), "x\ny\nz\n");
+    // And the reverse, with the kernel having cached the old contents.
+    std::fs::write(d.join("r"), "rewritten by the mount\n").unwrap();
+    // (dash leaves with _exit, so the report comes from the cat it becomes.)
+    let script = "read l < \"$1/r\"; echo \"$l\"; exec cat \"$1/r\"";
+    let out = preloaded(Command::new("sh").args(["-c", script, "sh"]).arg(d));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "rewritten by the mount\n".repeat(2));
+    assert!(served(&out.stderr) > 0);
+}
+
+/// A static binary cannot be interposed: it works through the kernel mount, on files the
+/// interposer wrote.
+#[test]
+fn static_binary_goes_through_the_kernel() {
+    require_fuse!();
+    let (_cluster, m) = setup();
+    let tmp = common::fast_tempdir();
+    let prog = compile("posix_ops", tmp.path(), &["-static"]);
+    let d = m.path().join("static");
+    let out = preloaded(Command::new("sh").args(["-c", "mkdir \"$1\" && \"$2\" \"$1\"", "sh"]).arg(&d).arg(&prog));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("rmdir d = 0"), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(d.is_dir());
+}

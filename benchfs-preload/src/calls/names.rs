@@ -1,0 +1,133 @@
+//! unlink, unlinkat, mkdir, mkdirat, rmdir, rename, renameat, truncate.
+
+use std::ffi::{c_char, c_int};
+
+use libc::{mode_t, off_t};
+
+use super::{done, on_path, way_to, Way};
+use crate::entry::Outcome;
+use crate::real;
+use crate::state::{self, Place, Target};
+
+/// A namespace change on `p`; the mount's root is never served.
+fn change(p: &Place, f: impl FnOnce(&Place) -> benchfs::Result<()>) -> Outcome<c_int> {
+    if p.path == "/" {
+        return Outcome::Kernel;
+    }
+    done(f(p).map(|()| 0))
+}
+
+fn unlink_path(p: &Place) -> Outcome<c_int> {
+    change(p, |p| p.served.run(p.served.client().unlink(&p.path)))
+}
+
+fn rmdir_path(p: &Place) -> Outcome<c_int> {
+    change(p, |p| p.served.run(p.served.client().rmdir(&p.path)))
+}
+
+fn mkdir_path(p: &Place, mode: mode_t) -> Outcome<c_int> {
+    let mode = mode & 0o7777 & !state::umask();
+    change(p, |p| p.served.run(p.served.client().mkdir(&p.path, mode)).map(drop))
+}
+
+/// # Safety
+/// As unlink(2).
+#[no_mangle]
+pub unsafe extern "C" fn unlink(path: *const c_char) -> c_int {
+    // SAFETY: as unlink(2).
+    unsafe { on_path("unlink", libc::AT_FDCWD, path, unlink_path, || real::unlink(path)) }
+}
+
+/// # Safety
+/// As unlinkat(2).
+#[no_mangle]
+pub unsafe extern "C" fn unlinkat(dirfd: c_int, path: *const c_char, flags: c_int) -> c_int {
+    let serve = |p: &Place| if flags & libc::AT_REMOVEDIR != 0 { rmdir_path(p) } else { unlink_path(p) };
+    // SAFETY: as unlinkat(2).
+    unsafe { on_path("unlinkat", dirfd, path, serve, || real::unlinkat(dirfd, path, flags)) }
+}
+
+/// # Safety
+/// As rmdir(2).
+#[no_mangle]
+pub unsafe extern "C" fn rmdir(path: *const c_char) -> c_int {
+    // SAFETY: as rmdir(2).
+    unsafe { on_path("rmdir", libc::AT_FDCWD, path, rmdir_path, || real::rmdir(path)) }
+}
+
+/// # Safety
+/// As mkdir(2).
+#[no_mangle]
+pub unsafe extern "C" fn mkdir(path: *const c_char, mode: mode_t) -> c_int {
+    // SAFETY: as mkdir(2).
+    unsafe { on_path("mkdir", libc::AT_FDCWD, path, |p| mkdir_path(p, mode), || real::mkdir(path, mode)) }
+}
+
+/// # Safety
+/// As mkdirat(2).
+#[no_mangle]
+pub unsafe extern "C" fn mkdirat(dirfd: c_int, path: *const c_char, mode: mode_t) -> c_int {
+    // SAFETY: as mkdirat(2).
+    unsafe { on_path("mkdirat", dirfd, path, |p| mkdir_path(p, mode), || real::mkdirat(dirfd, path, mode)) }
+}
+
+fn truncate_path(p: &Place, len: off_t) -> Outcome<c_int> {
+    let Ok(len) = u64::try_from(len) else { return Outcome::Failed(libc::EINVAL) };
+    change(p, |p| p.served.run(p.served.client().truncate(&p.path, len)))
+}
+
+/// # Safety
+/// As truncate(2).
+#[no_mangle]
+pub unsafe extern "C" fn truncate(path: *const c_char, len: off_t) -> c_int {
+    // SAFETY: as truncate(2).
+    unsafe { on_path("truncate", libc::AT_FDCWD, path, |p| truncate_path(p, len), || real::truncate(path, len)) }
+}
+
+/// # Safety
+/// As truncate(2).
+#[no_mangle]
+pub unsafe extern "C" fn truncate64(path: *const c_char, len: off_t) -> c_int {
+    // SAFETY: as truncate(2).
+    unsafe { on_path("truncate64", libc::AT_FDCWD, path, |p| truncate_path(p, len), || real::truncate64(path, len)) }
+}
+
+/// A rename within one served mount; across mounts, or with either side the kernel's,
+/// the kernel answers (EXDEV where it must).
+///
+/// # Safety
+/// `to` is NULL or NUL-terminated.
+unsafe fn rename_to(from: &Place, tofd: c_int, to: *const c_char) -> Outcome<c_int> {
+    // SAFETY: the caller's contract.
+    let Target::Served(to) = (unsafe { state::resolve(tofd, to) }) else { return Outcome::Kernel };
+    if to.root != from.root || to.path == "/" {
+        return Outcome::Kernel;
+    }
+    match change(from, |f| f.served.run(f.served.client().rename(&f.path, &to.path))) {
+        // Either path may run through a link; `settle` looks at the source only.
+        Outcome::Failed(e @ (libc::ENOENT | libc::ENOTDIR)) => match way_to(&to) {
+            Way::Link => Outcome::Kernel,
+            _ => Outcome::Failed(e),
+        },
+        o => o,
+    }
+}
+
+/// # Safety
+/// As rename(2).
+#[no_mangle]
+pub unsafe extern "C" fn rename(from: *const c_char, to: *const c_char) -> c_int {
+    let serve = |p: &Place| unsafe { rename_to(p, libc::AT_FDCWD, to) };
+    // SAFETY: as rename(2).
+    unsafe { on_path("rename", libc::AT_FDCWD, from, serve, || real::rename(from, to)) }
+}
+
+/// # Safety
+/// As renameat(2).
+#[no_mangle]
+pub unsafe extern "C" fn renameat(fromfd: c_int, from: *const c_char, tofd: c_int, to: *const c_char) -> c_int {
+    // SAFETY: as renameat(2).
+    let serve = |p: &Place| unsafe { rename_to(p, tofd, to) };
+    // SAFETY: as renameat(2).
+    unsafe { on_path("renameat", fromfd, from, serve, || real::renameat(fromfd, from, tofd, to)) }
+}

@@ -1,0 +1,178 @@
+//! The descriptors the interposer serves. Each is a real kernel descriptor, an `O_PATH`
+//! descriptor of the mount's root, so that the program's own descriptors never collide
+//! with it (dup2, select, close_range, exec) and a call that slips past the interposer
+//! (a raw syscall, a function not interposed) fails loudly with EBADF instead of reading
+//! or writing something else. Behind it is the open file: the BenchFS handle, the offset
+//! and the status flags, shared by every descriptor `dup` made of it, as the kernel shares
+//! an open file description.
+//!
+//! [`to_kernel`] hands a served descriptor to the kernel mount: the file is opened again
+//! there, at the same offset, onto the same number. That is done for calls this crate does
+//! not serve on a descriptor, before `exec` (which the served state does not survive) and
+//! before `fork` (so that parent and child share the offset, as they would in the kernel).
+
+use std::collections::HashMap;
+use std::ffi::{c_int, CString};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use benchfs::File;
+
+use crate::lock::ForkLock;
+use crate::mounts::Served;
+use crate::real;
+
+/// Descriptors at or above this are never served (the table's fast check is an array).
+pub const MAX_FD: usize = 1 << 16;
+
+/// An open file served in user space.
+pub struct OpenFile {
+    pub served: Arc<Served>,
+    pub file: File,
+    /// The mount point, to reopen the file through the kernel.
+    pub root: String,
+    pub dev: u64,
+    /// open(2)'s access mode and status flags (O_APPEND, O_NONBLOCK) as F_GETFL reports them.
+    pub flags: AtomicI32,
+    pos: Mutex<u64>,
+}
+
+impl OpenFile {
+    pub fn new(served: Arc<Served>, file: File, root: String, dev: u64, flags: i32) -> OpenFile {
+        OpenFile { served, file, root, dev, flags: AtomicI32::new(flags), pos: Mutex::new(0) }
+    }
+
+    /// The offset, locked for the length of a read or write (as the kernel's f_pos lock).
+    pub fn pos(&self) -> MutexGuard<'_, u64> {
+        self.pos.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn readable(&self) -> bool {
+        self.flags.load(Ordering::Relaxed) & libc::O_ACCMODE != libc::O_WRONLY
+    }
+
+    pub fn writable(&self) -> bool {
+        self.flags.load(Ordering::Relaxed) & libc::O_ACCMODE != libc::O_RDONLY
+    }
+
+    /// Publishes this file's writes (size, mtime): close-to-open.
+    pub fn flush(&self) -> benchfs::Result<()> {
+        self.served.run(self.file.flush())
+    }
+}
+
+static TABLE: ForkLock<Option<HashMap<c_int, Arc<OpenFile>>>> = ForkLock::new(None);
+/// `SERVED[fd]`: whether `fd` is in the table, read without the lock on every call.
+static SERVED: [AtomicBool; MAX_FD] = [const { AtomicBool::new(false) }; MAX_FD];
+
+fn slot(fd: c_int) -> Option<&'static AtomicBool> {
+    usize::try_from(fd).ok().and_then(|i| SERVED.get(i))
+}
+
+/// The open file behind `fd` if it is served.
+pub fn get(fd: c_int) -> Option<Arc<OpenFile>> {
+    if !slot(fd)?.load(Ordering::Acquire) {
+        return None;
+    }
+    TABLE.lock().as_ref()?.get(&fd).cloned()
+}
+
+/// Serves `fd` (a placeholder descriptor) with `of` from now on.
+pub fn insert(fd: c_int, of: Arc<OpenFile>) {
+    let Some(s) = slot(fd) else { return };
+    TABLE.lock().get_or_insert_with(HashMap::new).insert(fd, of);
+    s.store(true, Ordering::Release);
+}
+
+/// Stops serving `fd`; its open file if it was served.
+pub fn remove(fd: c_int) -> Option<Arc<OpenFile>> {
+    let s = slot(fd)?;
+    if !s.load(Ordering::Acquire) {
+        return None;
+    }
+    let mut t = TABLE.lock();
+    s.store(false, Ordering::Release);
+    t.as_mut()?.remove(&fd)
+}
+
+/// Every served descriptor, with its open file.
+pub fn all() -> Vec<(c_int, Arc<OpenFile>)> {
+    TABLE.lock().as_ref().map(|t| t.iter().map(|(fd, of)| (*fd, of.clone())).collect()).unwrap_or_default()
+}
+
+pub fn lock_for_fork() {
+    TABLE.acquire();
+}
+
+pub fn unlock_after_fork() {
+    TABLE.release();
+}
+
+/// A new placeholder descriptor (close-on-exec if `cloexec`) for a file of the mount at
+/// `root`: an `O_PATH` descriptor of the root, on which read and write fail with EBADF.
+pub fn placeholder(root: &str, cloexec: bool) -> Result<c_int, i32> {
+    let c = CString::new(if root.is_empty() { "/" } else { root }).map_err(|_| libc::EINVAL)?;
+    let flags = libc::O_PATH | libc::O_DIRECTORY | if cloexec { libc::O_CLOEXEC } else { 0 };
+    // SAFETY: a NUL-terminated path.
+    let fd = unsafe { real::open(c.as_ptr(), flags, 0) };
+    if fd < 0 {
+        return Err(errno());
+    }
+    if slot(fd).is_none() {
+        // SAFETY: our descriptor.
+        unsafe { real::close(fd) };
+        return Err(libc::EMFILE);
+    }
+    Ok(fd)
+}
+
+pub fn errno() -> i32 {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
+}
+
+/// Hands `fd`, and every descriptor sharing its open file, to the kernel mount: the file
+/// is published, opened there at the same offset, and put on the same numbers (keeping
+/// each one's close-on-exec flag). Afterwards nothing of it is served.
+pub fn to_kernel(fd: c_int) -> Result<(), i32> {
+    let Some(of) = get(fd) else { return Ok(()) };
+    let sharing: Vec<c_int> = all().into_iter().filter(|(_, o)| Arc::ptr_eq(o, &of)).map(|(fd, _)| fd).collect();
+    of.flush().map_err(|e| crate::entry::failed(&e))?;
+    let path = CString::new(format!("{}{}", of.root, of.file.path())).map_err(|_| libc::EINVAL)?;
+    let flags = of.flags.load(Ordering::Relaxed) & (libc::O_ACCMODE | libc::O_APPEND | libc::O_NONBLOCK);
+    // SAFETY: a NUL-terminated path.
+    let kfd = unsafe { real::open(path.as_ptr(), flags | libc::O_CLOEXEC, 0) };
+    if kfd < 0 {
+        return Err(errno());
+    }
+    let pos = i64::try_from(*of.pos()).unwrap_or(i64::MAX);
+    // SAFETY: plain descriptor calls on descriptors we own.
+    unsafe {
+        if real::lseek(kfd, pos, libc::SEEK_SET) < 0 {
+            let e = errno();
+            real::close(kfd);
+            return Err(e);
+        }
+        for fd in sharing {
+            let cloexec = real::fcntl(fd, libc::F_GETFD, 0) & libc::FD_CLOEXEC != 0;
+            remove(fd);
+            real::dup3(kfd, fd, if cloexec { libc::O_CLOEXEC } else { 0 });
+        }
+        real::close(kfd);
+    }
+    Ok(())
+}
+
+/// Before the process image goes (exec) or is copied (fork, spawn): publishes every served
+/// file, and hands to the kernel each descriptor that survives it (all of them for a fork;
+/// those without close-on-exec for an exec).
+pub fn hand_over(all_of_them: bool) {
+    for (fd, of) in all() {
+        // SAFETY: F_GETFD on a descriptor number; no memory involved.
+        let cloexec = unsafe { real::fcntl(fd, libc::F_GETFD, 0) } & libc::FD_CLOEXEC != 0;
+        let r = if all_of_them || !cloexec { to_kernel(fd) } else { of.flush().map_err(|e| crate::entry::failed(&e)) };
+        if let Err(e) = r {
+            let e = std::io::Error::from_raw_os_error(e);
+            crate::say(&format!("descriptor {fd} ({}): cannot hand it to the kernel mount: {e}", of.file.path()));
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! Finding the benchfs-fuse mounts (`/proc/self/mountinfo`, file system type
+//! `fuse.benchfs`) and learning each one's cluster from the mount itself (the ioctl of
+//! [`benchfs::mount_info`]), so that no configuration is needed.
+
+use std::ffi::CString;
+use std::future::Future;
+use std::sync::{Arc, OnceLock};
+
+use benchfs::caller_driven::CallerDriven;
+use benchfs::mount_info::{self, MountCluster};
+use benchfs::{Client, Config};
+
+use crate::real;
+
+/// What benchfs-fuse mounts report: type `fuse.benchfs` (its subtype) or, mounted by
+/// root with mount(2), which drops the subtype, type `fuse` with source `benchfs`.
+fn is_benchfs(fstype: &str, source: &str) -> bool {
+    fstype == "fuse.benchfs" || (fstype == "fuse" && source == "benchfs")
+}
+
+/// A cluster served in user space: its client and the runtime the calling threads drive.
+pub struct Served {
+    client: Client,
+    rt: CallerDriven,
+}
+
+impl Served {
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Runs a client call to completion on the calling thread.
+    pub fn run<T>(&self, f: impl Future<Output = benchfs::Result<T>>) -> benchfs::Result<T> {
+        self.rt.block_on(f)
+    }
+}
+
+/// A mount point at or below a BenchFS mount.
+pub struct Mount {
+    /// Where it is mounted, canonical, without a trailing slash ("" for "/").
+    pub root: String,
+    /// The mount's device number (what the kernel's stat reports as st_dev).
+    pub dev: u64,
+    /// Whether it is a BenchFS mount (else a mount inside one: its paths are not ours).
+    pub benchfs: bool,
+    /// Its client, made on first use: `None` when its paths go to the kernel (a BenchFS
+    /// mount the interposer cannot reach).
+    served: OnceLock<Option<Arc<Served>>>,
+}
+
+impl Mount {
+    pub fn served(&self) -> Option<&Arc<Served>> {
+        self.served.get_or_init(|| if self.benchfs { connect(&self.root) } else { None }).as_ref()
+    }
+}
+
+/// The mount points of this process's namespace that are BenchFS mounts, or lie inside one
+/// (those stay with the kernel), the most recent last.
+pub fn discover() -> Vec<Mount> {
+    let Ok(table) = std::fs::read_to_string("/proc/self/mountinfo") else { return Vec::new() };
+    let entries: Vec<(String, u64, bool)> = table.lines().filter_map(parse_line).collect();
+    let benchfs_roots: Vec<&str> = entries.iter().filter(|e| e.2).map(|e| e.0.as_str()).collect();
+    let mut mounts: Vec<Mount> = Vec::new();
+    for (root, dev, is_benchfs) in &entries {
+        if !benchfs_roots.iter().any(|b| under(root, b)) {
+            continue;
+        }
+        // A later mount on the same point hides the earlier one.
+        mounts.retain(|m| m.root != *root);
+        mounts.push(Mount { root: root.clone(), dev: *dev, benchfs: *is_benchfs, served: OnceLock::new() });
+    }
+    mounts
+}
+
+/// True when `path` is `root` or below it.
+pub fn under(path: &str, root: &str) -> bool {
+    path.strip_prefix(root).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+/// (mount point, device, is BenchFS) of one mountinfo line.
+fn parse_line(line: &str) -> Option<(String, u64, bool)> {
+    let mut f = line.split(' ');
+    let (_id, _parent, devno, _root, point) = (f.next()?, f.next()?, f.next()?, f.next()?, f.next()?);
+    // Optional fields end at "-"; the file system type follows.
+    let mut rest = f.skip_while(|x| *x != "-").skip(1);
+    let (fstype, source) = (rest.next()?, rest.next().unwrap_or(""));
+    let (major, minor) = devno.split_once(':')?;
+    let dev = libc::makedev(major.parse().ok()?, minor.parse().ok()?);
+    let point = String::from_utf8(unescape(point)).ok()?;
+    let point = if point == "/" { String::new() } else { point };
+    Some((point, dev, is_benchfs(fstype, source)))
+}
+
+/// Undoes mountinfo's octal escapes (`\040` for a space).
+fn unescape(s: &str) -> Vec<u8> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let octal = b.get(i + 1..i + 4).filter(|d| b[i] == b'\\' && d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        if let Some(d) = octal {
+            out.push(d.iter().fold(0u8, |acc, c| acc.wrapping_mul(8).wrapping_add(c - b'0')));
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// A client of the cluster behind the mount at `root`, or `None` (with one line on stderr)
+/// when its paths must go to the kernel.
+fn connect(root: &str) -> Option<Arc<Served>> {
+    // The mount checks permissions in the kernel (default_permissions); the client does
+    // not. Until the interposer checks them itself, only root, whom they do not bind
+    // (but for exec bits, which it never checks), is served.
+    // SAFETY: geteuid cannot fail.
+    let euid = unsafe { libc::geteuid() };
+    if euid != 0 {
+        crate::say(&format!("{root}: only root is served so far; uid {euid} goes through the kernel mount"));
+        return None;
+    }
+    let cfg = match ask(root) {
+        Ok(MountCluster::Cluster(cfg)) => cfg,
+        Ok(MountCluster::Embedded) => {
+            crate::say(&format!("{root} runs an embedded server; its calls go through the kernel mount"));
+            return None;
+        }
+        Err(why) => match Config::from_env() {
+            Ok(cfg) => cfg,
+            Err(_) => {
+                crate::say(&format!("{root}: {why}; its calls go through the kernel mount"));
+                return None;
+            }
+        },
+    };
+    let cfg = tuned(cfg);
+    match CallerDriven::new() {
+        Ok(rt) => Some(Arc::new(Served { client: Client::new_lazy(cfg), rt })),
+        Err(e) => {
+            crate::say(&format!("{root}: cannot start the I/O runtime ({e}); its calls go through the kernel mount"));
+            None
+        }
+    }
+}
+
+/// The environment's tuning (timeout, chunk size), as the C API takes it.
+fn tuned(mut cfg: Config) -> Config {
+    if let Some(t) = std::env::var("BENCHFS_TIMEOUT").ok().and_then(|t| benchfs::config::parse_seconds("", &t).ok()) {
+        cfg.timeout = t;
+    }
+    if let Some(c) = std::env::var("BENCHFS_CHUNK_SIZE").ok().and_then(|c| benchfs::config::parse_chunk_size(&c).ok()) {
+        cfg.chunk_size = c;
+    }
+    cfg
+}
+
+/// The mount's own description of its cluster.
+fn ask(root: &str) -> Result<MountCluster, String> {
+    let path = CString::new(if root.is_empty() { "/" } else { root }).map_err(|e| e.to_string())?;
+    // SAFETY: a NUL-terminated path.
+    let fd = unsafe { real::open(path.as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(format!("cannot open the mount's root: {}", std::io::Error::last_os_error()));
+    }
+    let mut buf = vec![0u8; mount_info::IOCTL_SIZE];
+    // SAFETY: `buf` has the IOCTL_SIZE bytes the ioctl number says it writes.
+    let n = unsafe { libc::ioctl(fd, libc::c_ulong::from(mount_info::IOCTL), buf.as_mut_ptr()) };
+    let err = std::io::Error::last_os_error();
+    // SAFETY: our descriptor.
+    unsafe { real::close(fd) };
+    let n = usize::try_from(n).map_err(|_| format!("the mount does not describe its cluster ({err})"))?;
+    buf.truncate(n.min(buf.len()));
+    mount_info::decode(&buf).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mountinfo_lines() {
+        let l = "36 35 0:52 / /tmp/a\\040b rw,nosuid - fuse.benchfs benchfs rw,user_id=0";
+        assert_eq!(parse_line(l), Some(("/tmp/a b".into(), libc::makedev(0, 52), true)));
+        let l = "22 1 8:1 / / rw shared:1 master:2 - ext4 /dev/sda1 rw";
+        assert_eq!(parse_line(l), Some((String::new(), libc::makedev(8, 1), false)));
+        let l = "45 27 0:40 / /tmp/m rw,nosuid - fuse benchfs rw,user_id=0";
+        assert_eq!(parse_line(l), Some(("/tmp/m".into(), libc::makedev(0, 40), true)));
+        assert!(under("/m/x", "/m") && under("/m", "/m") && !under("/mx", "/m") && under("/a", ""));
+    }
+}

@@ -1,0 +1,98 @@
+//! What a benchfs-fuse mount tells the interposer (`libbenchfs_preload.so`) about itself:
+//! the cluster it serves, as the answer to the ioctl [`IOCTL`] on the mount's root
+//! directory. The mount answers it to its owner (and root) only, as it carries the
+//! cluster's secret: with `--allow-other` nobody else learns it.
+//!
+//! An ioctl, not an extended attribute: a FUSE daemon that answers any getxattr makes the
+//! kernel ask it for `security.capability` before every write, which the mount spares
+//! itself by answering none (ENOSYS, which the kernel remembers for the connection).
+//!
+//! The value is lines of `key=value`: `servers=h:p,h:p` and, when the cluster has one,
+//! `secret=<hex>`; or the single line `embedded` for a mount that runs its own in-process
+//! server (which has no socket an interposer could reach).
+
+use crate::auth::Secret;
+use crate::config::Config;
+use crate::error::{Error, Result};
+
+/// `_IOR('B', 1, [u8; IOCTL_SIZE])`: the kernel copies out up to [`IOCTL_SIZE`] bytes of
+/// the description; the ioctl returns its length.
+pub const IOCTL: u32 = (2 << 30) | ((IOCTL_SIZE as u32) << 16) | ((b'B' as u32) << 8) | 1;
+/// The largest description (the ioctl number's size field).
+pub const IOCTL_SIZE: usize = 4096;
+
+/// What [`decode`] found.
+#[derive(Debug)]
+pub enum MountCluster {
+    /// A cluster the interposer can reach itself.
+    Cluster(Config),
+    /// The mount's own in-process server: only the mount reaches it.
+    Embedded,
+}
+
+/// The description of a mount of `cfg`'s cluster, or of its embedded server (`None`).
+pub fn encode(cfg: Option<&Config>) -> Vec<u8> {
+    let Some(cfg) = cfg else { return b"embedded\n".to_vec() };
+    let mut s = format!("servers={}\n", cfg.servers.join(","));
+    if let Some(secret) = &cfg.secret {
+        s.push_str("secret=");
+        s.extend(secret.as_bytes().iter().map(|b| format!("{b:02x}")));
+        s.push('\n');
+    }
+    s.into_bytes()
+}
+
+/// Parses a description made by [`encode`].
+///
+/// # Errors
+/// [`Error::Config`] naming what is malformed.
+pub fn decode(v: &[u8]) -> Result<MountCluster> {
+    let bad = |why: &str| Error::Config(format!("mount description: {why}"));
+    let text = std::str::from_utf8(v).map_err(|_| bad("not UTF-8"))?;
+    if text.trim() == "embedded" {
+        return Ok(MountCluster::Embedded);
+    }
+    let (mut servers, mut secret) = (None, None);
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        match line.split_once('=') {
+            Some(("servers", s)) => servers = Some(s.to_string()),
+            Some(("secret", hex)) => secret = Some(Secret::from_bytes(&from_hex(hex).ok_or_else(|| bad("bad hex"))?)?),
+            // Keys a later mount may add are skipped.
+            Some(_) => {}
+            None => return Err(bad(&format!("line {line:?} is not key=value"))),
+        }
+    }
+    let mut cfg = Config::new(servers.ok_or_else(|| bad("no servers"))?.split(',').map(String::from).collect())?;
+    cfg.secret = secret;
+    Ok(MountCluster::Cluster(cfg))
+}
+
+fn from_hex(s: &str) -> Option<Vec<u8>> {
+    let s = s.trim().as_bytes();
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    let digit = |c: u8| char::from(c).to_digit(16);
+    s.chunks(2).map(|p| u8::try_from(digit(p[0])? * 16 + digit(p[1])?).ok()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips() {
+        let mut cfg = Config::new(vec!["b:2".into(), "a:1".into()]).unwrap();
+        cfg.secret = Some(Secret::from_bytes(b"0123456789abcdef\n\x00").unwrap());
+        let MountCluster::Cluster(back) = decode(&encode(Some(&cfg))).unwrap() else { panic!("not a cluster") };
+        assert_eq!(back.servers, ["a:1", "b:2"]);
+        assert_eq!(back.secret.unwrap().as_bytes(), b"0123456789abcdef\n\x00");
+        assert!(matches!(decode(&encode(None)).unwrap(), MountCluster::Embedded));
+        let plain = Config::new(vec!["a:1".into()]).unwrap();
+        let MountCluster::Cluster(back) = decode(&encode(Some(&plain))).unwrap() else { panic!("not a cluster") };
+        assert!(back.secret.is_none());
+        for bad in [&b"secret=zz\nservers=a:1"[..], b"servers=", b"nonsense", b"\xff"] {
+            assert!(decode(bad).is_err(), "{bad:?}");
+        }
+    }
+}
