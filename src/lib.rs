@@ -6,6 +6,7 @@
 //! - [`placement`]: the consistent-hash ring deciding who owns a path's metadata and each chunk.
 //! - [`proto`]: wire messages and the frame layout (versioned, size-bounded).
 //! - [`meta`]: the file system's records (attributes), shared by stores, wire and clients.
+//! - [`name_pattern`]: `benchfs find --name` patterns, as GNU find's `-name` (fnmatch, linear time).
 //! - [`rpc`]: framing over TCP and the multiplexed client connection.
 //! - [`fd_limit`]: raising the open-file limit that connections count against.
 //! - [`caller_driven`]: runtimes driven by the threads that call them (the C API's and the mount's).
@@ -25,6 +26,7 @@ pub mod error;
 pub mod fd_limit;
 pub mod ffi;
 pub mod meta;
+pub mod name_pattern;
 pub mod path;
 pub mod placement;
 pub mod proto;
