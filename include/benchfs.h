@@ -22,7 +22,13 @@
  *    BENCHFS_EBADF, never a crash. Using a context after benchfs_finalize() is
  *    undefined. benchfs_finalize(NULL) and benchfs_close(NULL) are safe no-ops
  *    that return BENCHFS_EINVAL.
- *  - Paths are absolute within the BenchFS namespace ("/dir/file").
+ *  - Paths are absolute within the BenchFS namespace ("/dir/file"). Empty and "."
+ *    components are dropped. A ".." component is refused with BENCHFS_EINVAL:
+ *    BenchFS looks a path up whole, so it cannot tell whether what precedes ".."
+ *    is a directory (the kernel gives ENOTDIR after a file or a link). A trailing
+ *    "/" (or "/.") names a directory only: on a file, link or special file the call
+ *    fails with BENCHFS_ENOTDIR (stat, open, create, remove, rename, truncate, ...),
+ *    and benchfs_create of a new "name/" with BENCHFS_EISDIR, as open(2) does.
  *  - I/O runs on one runtime per process. By default the calling threads drive it
  *    themselves (lowest cost per call); BENCHFS_RUNTIME_THREADS=N (N > 0), read at
  *    the first call, gives it N worker threads instead.

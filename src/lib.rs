@@ -7,6 +7,7 @@
 //! - [`proto`]: wire messages and the frame layout (versioned, size-bounded).
 //! - [`meta`]: the file system's records (attributes), shared by stores, wire and clients.
 //! - [`mount_info`]: what a FUSE mount tells the interposer about its cluster (an ioctl).
+//! - [`name_pattern`]: `benchfs find --name` patterns, as GNU find's `-name` (fnmatch, linear time).
 //! - [`rpc`]: framing over TCP and the multiplexed client connection.
 //! - [`fd_limit`]: raising the open-file limit that connections count against.
 //! - [`caller_driven`]: runtimes driven by the threads that call them (the C API's and the mount's).
@@ -27,6 +28,7 @@ pub mod fd_limit;
 pub mod ffi;
 pub mod meta;
 pub mod mount_info;
+pub mod name_pattern;
 pub mod path;
 pub mod placement;
 pub mod proto;

@@ -50,10 +50,14 @@ impl Stat {
     /// C API) pass [`ino_of`]; the FUSE mount passes the number its inode table gave the
     /// path, because the kernel names inodes by the numbers lookup returned.
     pub fn from_attr(a: &Attr, ino: u64) -> Stat {
+        // 0 links: a file the FUSE mount keeps open after its unlink (never a record's own
+        // count, which is at least 1 while a name has it; a linked name's pointer record
+        // may carry none of its own, hence the floor for linked files).
+        let links = if a.linked { a.nlink.max(1) } else { a.nlink };
         let (nlink, blksize) = match a.kind {
             FileKind::Dir => (2, FS_BLOCK),
-            FileKind::File if a.chunk_size > 0 => (a.nlink.max(1), a.chunk_size),
-            _ => (a.nlink.max(1), FS_BLOCK),
+            FileKind::File if a.chunk_size > 0 => (links, a.chunk_size),
+            _ => (links, FS_BLOCK),
         };
         Stat {
             ino,

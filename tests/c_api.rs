@@ -167,6 +167,16 @@ fn symbolic_links_and_special_files() {
     run(Command::new(&exe).arg(cluster.spec()));
 }
 
+/// `..` after a file or a link is refused, not cancelled (`benchfs_rename(ctx,
+/// "/P/a/file/..", "/P/x")` moved `/P/a`); a trailing `/` on a file is ENOTDIR.
+#[test]
+fn dot_dot_and_trailing_slashes_as_the_kernel_reads_them() {
+    let dir = tempdir();
+    let exe = compile("paths", dir.path(), &build_tree_flags());
+    let cluster = Cluster::start(3);
+    run(Command::new(&exe).arg(cluster.spec()));
+}
+
 #[test]
 fn threads_of_two_processes_share_contexts_and_files() {
     let dir = tempdir();

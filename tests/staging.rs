@@ -266,3 +266,157 @@ fn two_ranks_split_the_work_without_copying_anything_twice() {
     assert_same_tree(&src, &out);
     assert!(!ok(&cluster, &["ls", "/"]).contains(".benchfs-stage"), "rank reports are removed");
 }
+
+/// A source with directories `a` and `a/b` holding files, copied into a destination where
+/// something else already has those names.
+fn small_tree(root: &Path) {
+    std::fs::create_dir_all(root.join("a/b")).unwrap();
+    for (i, f) in ["a/f1", "a/b/f2", "top"].iter().enumerate() {
+        write(&root.join(f), &pattern(i as u64, 3000), 0o644, 1_500_000_000);
+    }
+}
+
+fn is_empty_dir(p: &Path) -> bool {
+    std::fs::read_dir(p).unwrap().next().is_none()
+}
+
+#[test]
+fn stage_out_never_writes_through_a_symlink_in_dest() {
+    let cluster = Cluster::start(2);
+    let dir = cluster.dir.path();
+    let src = dir.join("src");
+    small_tree(&src);
+    ok(&cluster, &["stage-in", src.to_str().unwrap(), "/in"]);
+    // At the first level: DEST/a is a link to another directory.
+    let (out1, outside1) = (dir.join("out1"), dir.join("outside1"));
+    std::fs::create_dir_all(&out1).unwrap();
+    std::fs::create_dir_all(&outside1).unwrap();
+    std::os::unix::fs::symlink(&outside1, out1.join("a")).unwrap();
+    // One level down: DEST/a is a directory, DEST/a/b a link.
+    let (out2, outside2) = (dir.join("out2"), dir.join("outside2"));
+    std::fs::create_dir_all(out2.join("a")).unwrap();
+    std::fs::create_dir_all(&outside2).unwrap();
+    std::os::unix::fs::symlink(&outside2, out2.join("a/b")).unwrap();
+    for out in [&out1, &out2] {
+        let o = run(&cluster, &["stage-out", "/in", out.to_str().unwrap()]);
+        // Replaced (as rsync without -K) or refused, but never written through.
+        assert!(is_empty_dir(&outside1) && is_empty_dir(&outside2), "written outside DEST: {}", show(&o));
+        if o.status.success() {
+            for d in ["a", "a/b"] {
+                assert!(std::fs::symlink_metadata(out.join(d)).unwrap().is_dir(), "{d} in {out:?}");
+            }
+            for f in ["a/f1", "a/b/f2", "top"] {
+                assert_eq!(std::fs::read(out.join(f)).unwrap(), std::fs::read(src.join(f)).unwrap(), "{f}");
+            }
+        }
+    }
+}
+
+#[test]
+fn stage_in_never_writes_through_a_symlink_in_dest() {
+    let cluster = Cluster::start(2);
+    let src = cluster.dir.path().join("src");
+    small_tree(&src);
+    runtime().block_on(async {
+        let c = cluster.client().await;
+        c.mkdir("/elsewhere", 0o755).await.unwrap();
+        c.mkdir("/job", 0o755).await.unwrap();
+        c.symlink("/elsewhere", "/job/a").await.unwrap();
+    });
+    let o = run(&cluster, &["stage-in", src.to_str().unwrap(), "/job"]);
+    runtime().block_on(async {
+        let c = cluster.client().await;
+        assert!(c.readdir("/elsewhere").await.unwrap().is_empty(), "written outside DEST: {}", show(&o));
+        if o.status.success() {
+            assert!(c.stat("/job/a").await.unwrap().is_dir(), "{}", show(&o));
+            assert_eq!(c.stat("/job/a/b/f2").await.unwrap().size, 3000);
+        }
+    });
+}
+
+/// Starts one rank of a two-rank Slurm step; `ranks` is the count it is told.
+fn rank(cluster: &Cluster, args: &[&str], r: usize, ranks: usize) -> std::process::Child {
+    benchfs(cluster, args)
+        .envs([("SLURM_PROCID", r.to_string()), ("SLURM_STEP_NUM_TASKS", ranks.to_string())])
+        .envs([("SLURM_STEP_ID", "0"), ("SLURM_JOB_ID", "disagree")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn")
+}
+
+#[test]
+fn ranks_that_disagree_make_rank_0_fail() {
+    let cluster = Cluster::start(2);
+    let src = cluster.dir.path().join("src");
+    small_tree(&src);
+    let s = src.to_str().unwrap();
+    // Rank 1 told of three ranks, or given another destination.
+    let cases =
+        [(["stage-in", s, "/r1"], ["stage-in", s, "/r1"], 3), (["stage-in", s, "/r2"], ["stage-in", s, "/r3"], 2)];
+    for (args0, args1, ranks1) in cases {
+        let r0 = rank(&cluster, &args0, 0, 2);
+        let r1 = rank(&cluster, &args1, 1, ranks1);
+        let (o0, o1) = (r0.wait_with_output().unwrap(), r1.wait_with_output().unwrap());
+        assert!(!o0.status.success(), "rank 0 passed a run rank 1 disagrees with:\n{}\n{}", show(&o0), show(&o1));
+        let err = String::from_utf8_lossy(&o0.stderr);
+        assert!(err.contains("rank 1 was started as another run"), "{}", show(&o0));
+    }
+}
+
+#[test]
+fn verify_compares_the_bytes_of_files_it_would_skip() {
+    let cluster = Cluster::start(2);
+    let src = cluster.dir.path().join("src");
+    small_tree(&src);
+    let s = src.to_str().unwrap();
+    ok(&cluster, &["stage-in", s, "/v"]);
+    // Other bytes, same size and mtime.
+    runtime().block_on(async {
+        let c = cluster.client().await;
+        let o = benchfs::OpenOptions { write: true, ..Default::default() };
+        let f = c.open("/v/a/f1", &o).await.unwrap();
+        f.write_at(&pattern(99, 3000), 0).await.unwrap();
+        f.close().await.unwrap();
+        let set = benchfs::meta::SetAttr { mtime: Some((1_500_000_000, 123_456_789)), ..Default::default() };
+        c.set_attr("/v/a/f1", set).await.unwrap();
+    });
+    let line = ok(&cluster, &["stage-in", "--verify", s, "/v"]);
+    assert_eq!(count(&line, "copied"), 1, "{line}");
+    let out = cluster.dir.path().join("out");
+    ok(&cluster, &["stage-out", "--verify", "/v", out.to_str().unwrap()]);
+    assert_same_tree(&src, &out);
+}
+
+#[test]
+fn hard_links_are_staged_as_hard_links() {
+    let cluster = Cluster::start(2);
+    let src = cluster.dir.path().join("src");
+    small_tree(&src);
+    std::fs::hard_link(src.join("a/f1"), src.join("a/b/again")).unwrap();
+    std::fs::hard_link(src.join("a/f1"), src.join("zlast")).unwrap();
+    let s = src.to_str().unwrap();
+    let line = ok(&cluster, &["stage-in", s, "/h"]);
+    assert_eq!(count(&line, "failed"), 0, "{line}");
+    runtime().block_on(async {
+        let c = cluster.client().await;
+        let names = ["/h/a/f1", "/h/a/b/again", "/h/zlast"];
+        let mut fids = Vec::new();
+        for n in names {
+            let a = c.stat(n).await.unwrap();
+            assert_eq!(a.nlink, 3, "{n}");
+            fids.push(a.fid);
+        }
+        assert!(fids.windows(2).all(|w| w[0] == w[1]), "{fids:?}");
+    });
+    // A rerun leaves them alone; a stage-out links them again.
+    let again = ok(&cluster, &["stage-in", s, "/h"]);
+    assert_eq!(count(&again, "copied"), 0, "{again}");
+    let out = cluster.dir.path().join("out");
+    ok(&cluster, &["stage-out", "/h", out.to_str().unwrap()]);
+    let ino = |p: &str| std::fs::metadata(out.join(p)).unwrap().ino();
+    assert_eq!(ino("a/f1"), ino("a/b/again"));
+    assert_eq!(ino("a/f1"), ino("zlast"));
+    assert_eq!(std::fs::metadata(out.join("zlast")).unwrap().nlink(), 3);
+    assert_same_tree(&src, &out);
+}

@@ -95,6 +95,31 @@ pub struct BenchFs {
     attr_ttl: Duration,
 }
 
+/// What a namespace change's reply says of when the server made it: the time the
+/// directory's owner gets as its new mtime and ctime (a new entry's ctime).
+trait ChangeTime {
+    fn change_time(&self) -> Option<(i64, u32)>;
+}
+
+impl ChangeTime for Entry {
+    fn change_time(&self) -> Option<(i64, u32)> {
+        Some(self.attr.ctime)
+    }
+}
+
+impl ChangeTime for (Entry, u64) {
+    fn change_time(&self) -> Option<(i64, u32)> {
+        self.0.change_time()
+    }
+}
+
+/// unlink, rmdir, rename: the reply carries no time.
+impl ChangeTime for () {
+    fn change_time(&self) -> Option<(i64, u32)> {
+        None
+    }
+}
+
 /// Mode of the mount's root unless `--root-mode` says otherwise.
 pub const DEFAULT_ROOT_MODE: u32 = 0o755;
 
@@ -159,18 +184,36 @@ impl BenchFs {
     }
 
     /// Runs `change` of entries of the directories `parents`, then moves their cached
-    /// times to now, or after a failure drops them (their owners know what happened).
-    async fn changing<T>(&self, parents: &[u64], change: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+    /// times to the time the server stamped the change with, when its reply says
+    /// ([`ChangeTime`]); otherwise, or after a failure, drops them (their owners know what
+    /// happened). Never a time of this mount's own: the owner's would replace it later,
+    /// and a directory's ctime would move when nothing changed it.
+    async fn changing<T: ChangeTime>(
+        &self,
+        parents: &[u64],
+        change: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
         let r = change.await;
-        let t = now();
+        let t = r.as_ref().ok().and_then(ChangeTime::change_time);
         for &p in parents {
-            if r.is_ok() {
-                self.dirs.changed(p, t);
-            } else {
-                self.dirs.forget(p);
+            match t {
+                Some(t) => self.dirs.changed(p, t),
+                None => self.dirs.forget(p),
             }
         }
         r
+    }
+
+    /// Owner of what `caller` creates in `parent`, and whether a new directory takes the
+    /// setgid bit: the caller's ids, but the parent's group when the parent is setgid (as
+    /// local file systems do; the kernel leaves this to FUSE file systems). The parent's
+    /// attributes are mostly cached (the kernel just checked its permissions).
+    async fn owner_in(&self, parent: u64, caller: Caller) -> Result<(Caller, u32)> {
+        let p = self.getattr(parent).await?;
+        if p.mode & libc::S_ISGID != 0 {
+            return Ok((Caller { uid: caller.uid, gid: p.gid }, libc::S_ISGID));
+        }
+        Ok((caller, 0))
     }
 
     fn root(&self) -> std::sync::MutexGuard<'_, Attr> {
@@ -201,8 +244,13 @@ impl BenchFs {
     }
 
     /// Raises `attr.size` to what open handles of `ino` have written but not yet published,
-    /// so `stat` during a write sees the data that `read` already returns.
+    /// so `stat` during a write sees the data that `read` already returns; a file unlinked
+    /// while open (kept under a hidden name) has no links.
     fn with_pending_size(&self, ino: u64, mut attr: Attr) -> Attr {
+        if self.inodes.is_hidden(ino) {
+            attr.nlink = 0;
+            attr.linked = false;
+        }
         if attr.kind == FileKind::File {
             attr.size = attr.size.max(self.pending_end(ino));
         }
@@ -304,16 +352,17 @@ impl BenchFs {
         } else {
             None
         };
-        let opts = OpenOptions {
-            read: false,
-            write: false,
-            create: true,
-            exclusive: true,
-            truncate: false,
-            mode: mode & 0o7777,
-            owner: Some((caller.uid, caller.gid)),
-        };
         self.changing(&[parent], async {
+            let (caller, _) = self.owner_in(parent, caller).await?;
+            let opts = OpenOptions {
+                read: false,
+                write: false,
+                create: true,
+                exclusive: true,
+                truncate: false,
+                mode: mode & 0o7777,
+                owner: Some((caller.uid, caller.gid)),
+            };
             let (attr, path) = self
                 .in_dir(parent, name, |c, path| {
                     let opts = &opts;
@@ -339,6 +388,7 @@ impl BenchFs {
     pub async fn symlink(&self, parent: u64, name: &OsStr, target: &OsStr, caller: Caller) -> Result<Entry> {
         let target = name_str(target)?;
         self.changing(&[parent], async {
+            let (caller, _) = self.owner_in(parent, caller).await?;
             let (attr, path) =
                 self.in_dir(parent, name, |c, p| async move {
                     Ok((c.symlink_as(target, &p, caller.uid, caller.gid).await?, p))
@@ -359,9 +409,10 @@ impl BenchFs {
 
     pub async fn mkdir(&self, parent: u64, name: &OsStr, mode: u32, caller: Caller) -> Result<Entry> {
         self.changing(&[parent], async {
+            let (caller, setgid) = self.owner_in(parent, caller).await?;
             let (attr, path) = self
                 .in_dir(parent, name, |c, p| async move {
-                    Ok((c.mkdir_as(&p, mode & 0o7777, caller.uid, caller.gid).await?, p))
+                    Ok((c.mkdir_as(&p, (mode & 0o7777) | setgid, caller.uid, caller.gid).await?, p))
                 })
                 .await?;
             Ok(self.entry(&path, attr))
@@ -565,6 +616,7 @@ impl BenchFs {
         self.changing(&[parent], async {
             let mut opts = OpenOptions::from_flags(flags | libc::O_CREAT, mode & 0o7777);
             opts.read = true;
+            let (caller, _) = self.owner_in(parent, caller).await?;
             opts.owner = Some((caller.uid, caller.gid));
             let (file, path) = self
                 .in_dir(parent, name, |c, p| {

@@ -71,7 +71,7 @@ enum Cmd {
     /// "MATCHED <matches>/<entries examined>" (IO500's external find format).
     Find {
         path: String,
-        /// Name pattern with * and ? (find -name).
+        /// Name pattern as GNU find's -name: *, ?, [...], [!...], [[:alpha:]], backslash escapes.
         #[arg(long)]
         name: Option<String>,
         /// Exact size in bytes, "3901" or "3901c" (find -size Nc).
@@ -390,19 +390,6 @@ async fn mkdir(c: &Client, path: &str, parents: bool) -> Result<(), String> {
     Ok(())
 }
 
-/// `benchfs rm`: refuses the root up front, however it is spelled ("/", "//", "/x/.."),
-/// as rm(1) does; a recursive removal would otherwise empty the whole cluster.
-/// Whether `name` matches `pat`, where `*` is any run of characters and `?` any one.
-fn glob(pat: &[char], name: &[char]) -> bool {
-    match (pat.first(), name.first()) {
-        (None, None) => true,
-        (Some('*'), _) => glob(&pat[1..], name) || (!name.is_empty() && glob(pat, &name[1..])),
-        (Some('?'), Some(_)) => glob(&pat[1..], &name[1..]),
-        (Some(p), Some(n)) if p == n => glob(&pat[1..], &name[1..]),
-        _ => false,
-    }
-}
-
 async fn find(
     c: &Client,
     root: &str,
@@ -411,7 +398,10 @@ async fn find(
     newer: Option<&PathBuf>,
     count: bool,
 ) -> Result<(), String> {
-    let pat: Option<Vec<char>> = name.map(|n| n.chars().collect());
+    let pat = match name {
+        Some(n) => Some(benchfs::name_pattern::NamePattern::new(n).map_err(|e| format!("--name {n}: {e}"))?),
+        None => None,
+    };
     let size = match size {
         Some(s) => Some(s.trim_end_matches('c').parse::<u64>().map_err(|e| format!("--size {s}: {e}"))?),
         None => None,
@@ -429,7 +419,7 @@ async fn find(
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     c.walk(root, |dir, e| {
         total += 1;
-        let hit = pat.as_ref().is_none_or(|p| glob(p, &e.name.chars().collect::<Vec<_>>()))
+        let hit = pat.as_ref().is_none_or(|p| p.matches(&e.name))
             && size.is_none_or(|s| e.attr.is_file() && e.attr.size == s)
             && after.is_none_or(|t| e.attr.mtime > t);
         if hit {
@@ -447,6 +437,8 @@ async fn find(
     out.flush().map_err(|e| e.to_string())
 }
 
+/// `benchfs rm`: refuses the root up front, however it is spelled ("/", "//", "/x/.."),
+/// as rm(1) does; a recursive removal would otherwise empty the whole cluster.
 async fn rm(c: &Client, path: &str, recursive: bool) -> benchfs::Result<()> {
     if benchfs::path::normalize(path)? == "/" {
         return Err(benchfs::Error::Invalid(format!("refusing to remove the root directory ({path})")));

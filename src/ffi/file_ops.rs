@@ -5,6 +5,7 @@ use std::ffi::{c_char, c_int, c_void};
 
 use libc::{mode_t, off_t, size_t, ssize_t};
 
+use super::c_path::CPath;
 use super::error::{guard, FfiError};
 use super::handle::{self, Context, FileHandle};
 use super::runtime::block_on;
@@ -20,7 +21,13 @@ const OPEN_CREATE_MODE: u32 = 0o644;
 unsafe fn open_with(ctx: *const Context, path: *const c_char, opts: &OpenOptions) -> Result<*mut FileHandle, FfiError> {
     // SAFETY: NULL or live / NUL-terminated (caller's contract).
     let (ctx, path) = unsafe { (handle::context(ctx)?, handle::string(path, "path")?) };
-    let file = block_on(ctx.client.open(path, opts))?;
+    let path = CPath::new(path, "path")?;
+    if path.dir_only {
+        // "f/" of a file is ENOTDIR; of a directory, or of nothing yet, EISDIR (open(2)).
+        path.check_dir(&ctx.client)?;
+        return Err(crate::Error::IsDir(path.canonical).into());
+    }
+    let file = block_on(ctx.client.open(&path.canonical, opts))?;
     handle::insert_file(file)
 }
 

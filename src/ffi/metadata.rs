@@ -5,24 +5,39 @@ use std::ffi::{c_char, c_int, c_void, CString};
 
 use libc::{dev_t, mode_t, off_t, size_t, ssize_t};
 
+use super::c_path::CPath;
 use super::error::{guard, FfiError};
 use super::handle::{self, Context};
 use super::runtime::block_on;
 use super::stat::{to_stat, to_statvfs};
-use crate::path::{join, normalize};
+use crate::path::join;
 use crate::{Client, FileKind, OpenOptions};
 
 /// `benchfs_readdir_fn`: called per entry; non-zero stops the listing.
 pub type ReaddirFn =
     Option<unsafe extern "C" fn(arg: *mut c_void, name: *const c_char, st: *const libc::stat) -> c_int>;
 
-/// The context and one path argument, both checked.
+/// The context and one path argument, both checked; the path canonical ([`CPath`]).
 ///
 /// # Safety
 /// `ctx` is NULL or a live context; `path` is NULL or a NUL-terminated string.
-unsafe fn ctx_path<'a>(ctx: *const Context, path: *const c_char) -> Result<(&'a Context, &'a str), FfiError> {
+unsafe fn ctx_path<'a>(ctx: *const Context, path: *const c_char) -> Result<(&'a Context, String), FfiError> {
     // SAFETY: forwarded caller's contract.
-    unsafe { Ok((handle::context(ctx)?, handle::string(path, "path")?)) }
+    let ctx = unsafe { handle::context(ctx)? };
+    // SAFETY: forwarded caller's contract.
+    let path = unsafe { checked_path(ctx, path, "path")? };
+    Ok((ctx, path))
+}
+
+/// A path argument, canonical, after [`CPath::check_dir`].
+///
+/// # Safety
+/// `path` is NULL or a NUL-terminated string.
+unsafe fn checked_path(ctx: &Context, path: *const c_char, what: &str) -> Result<String, FfiError> {
+    // SAFETY: forwarded caller's contract.
+    let p = CPath::new(unsafe { handle::string(path, what)? }, what)?;
+    p.check_dir(&ctx.client)?;
+    Ok(p.canonical)
 }
 
 /// Fills `*st` with the attributes of `path`.
@@ -54,7 +69,6 @@ unsafe fn stat_into(name: &'static str, ctx: *mut Context, path: *const c_char, 
     guard(name, || {
         // SAFETY: forwarded caller's contract.
         let ((ctx, path), out) = unsafe { (ctx_path(ctx, path)?, handle::out(st, "stat buffer")?) };
-        let path = normalize(path)?;
         let attr = block_on(ctx.client.stat(&path))?;
         out.write(to_stat(&attr, &path));
         Ok(0)
@@ -70,7 +84,7 @@ pub unsafe extern "C" fn benchfs_symlink(ctx: *mut Context, target: *const c_cha
     guard("benchfs_symlink", || {
         // SAFETY: forwarded caller's contract.
         let ((ctx, path), target) = unsafe { (ctx_path(ctx, path)?, handle::string(target, "target")?) };
-        block_on(ctx.client.symlink(target, path))?;
+        block_on(ctx.client.symlink(target, &path))?;
         Ok(0)
     })
 }
@@ -83,8 +97,10 @@ pub unsafe extern "C" fn benchfs_symlink(ctx: *mut Context, target: *const c_cha
 pub unsafe extern "C" fn benchfs_link(ctx: *mut Context, existing: *const c_char, path: *const c_char) -> c_int {
     guard("benchfs_link", || {
         // SAFETY: forwarded caller's contract.
-        let ((ctx, path), existing) = unsafe { (ctx_path(ctx, path)?, handle::string(existing, "existing")?) };
-        block_on(ctx.client.link(existing, path))?;
+        let (ctx, path) = unsafe { ctx_path(ctx, path)? };
+        // SAFETY: forwarded caller's contract.
+        let existing = unsafe { checked_path(ctx, existing, "existing")? };
+        block_on(ctx.client.link(&existing, &path))?;
         Ok(0)
     })
 }
@@ -110,7 +126,7 @@ pub unsafe extern "C" fn benchfs_readlink(
         }
         // SAFETY: NULL or writable for `len` (caller's contract).
         let out = unsafe { handle::bytes_mut(buf.cast(), len)? };
-        let target = block_on(ctx.client.readlink(path))?;
+        let target = block_on(ctx.client.readlink(&path))?;
         let n = target.len().min(out.len());
         out[..n].copy_from_slice(&target.as_bytes()[..n]);
         Ok(ssize_t::try_from(n).unwrap_or(ssize_t::MAX))
@@ -150,7 +166,7 @@ pub unsafe extern "C" fn benchfs_get_file_size(ctx: *mut Context, path: *const c
     guard("benchfs_get_file_size", || {
         // SAFETY: forwarded caller's contract.
         let (ctx, path) = unsafe { ctx_path(ctx, path) }?;
-        let attr = block_on(ctx.client.stat(path))?;
+        let attr = block_on(ctx.client.stat(&path))?;
         Ok(i64::try_from(attr.size).unwrap_or(i64::MAX))
     })
 }
@@ -168,7 +184,7 @@ unsafe fn path_op(
     guard(op, || {
         // SAFETY: forwarded caller's contract.
         let (ctx, path) = unsafe { ctx_path(ctx, path) }?;
-        f(&ctx.client, path)?;
+        f(&ctx.client, &path)?;
         Ok(0)
     })
 }
@@ -214,7 +230,11 @@ pub unsafe extern "C" fn benchfs_rename(ctx: *mut Context, from: *const c_char, 
         let (ctx, from, to) = unsafe {
             (handle::context(ctx)?, handle::string(from, "source path")?, handle::string(to, "target path")?)
         };
-        block_on(ctx.client.rename(from, to))?;
+        let (from, to) = (CPath::new(from, "source path")?, CPath::new(to, "target path")?);
+        // "x/" as either name: the source must be a directory (rename(2)).
+        CPath { canonical: from.canonical.clone(), dir_only: from.dir_only || to.dir_only }.check_dir(&ctx.client)?;
+        to.check_dir(&ctx.client)?;
+        block_on(ctx.client.rename(&from.canonical, &to.canonical))?;
         Ok(0)
     })
 }
@@ -266,7 +286,6 @@ pub unsafe extern "C" fn benchfs_readdir(
         // SAFETY: forwarded caller's contract.
         let (ctx, path) = unsafe { ctx_path(ctx, path) }?;
         let f = f.ok_or_else(|| FfiError::null("callback"))?;
-        let path = normalize(path)?;
         let entries = block_on(ctx.client.readdir(&path))?;
         for e in entries {
             // Names come from the servers, which never store a NUL (paths are checked).

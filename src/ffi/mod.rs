@@ -4,6 +4,7 @@
 //! - `runtime`: the process's one tokio runtime and the `block_on` bridge into it.
 //! - `error`: return codes, the calling thread's last error, and the panic guard.
 //! - `handle`: the opaque context and file handles, and checked access to C arguments.
+//! - `c_path`: path arguments: `..` refused, a trailing `/` meaning "a directory".
 //! - `stat`: filling C's `struct stat` and `struct statvfs`.
 //! - `init`, `file_ops`, `metadata`: the exported `benchfs_*` functions.
 //!
@@ -11,6 +12,7 @@
 //! unwinds into C, and checks every pointer before it is used: NULL becomes
 //! `BENCHFS_EINVAL` (`BENCHFS_EFAULT` for data buffers), never a crash.
 
+mod c_path;
 mod error;
 mod file_ops;
 mod handle;

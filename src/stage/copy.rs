@@ -15,8 +15,9 @@ use futures::stream::{self, StreamExt};
 use tokio::sync::OnceCell;
 use xxhash_rust::xxh3::Xxh3;
 
-use super::plan::{Entry, Unit};
+use super::plan::{self, Entry, Unit};
 use super::progress::Progress;
+use super::progress::Totals;
 use super::tree::{Attrs, Kind, Res, Tree};
 use super::StageError;
 
@@ -35,6 +36,9 @@ pub struct Copier<S: Tree, D: Tree> {
     pub jobs: usize,
     pub verify: bool,
     pub progress: Progress,
+    /// Further names of files (entry → the entry whose copy they name): linked, not
+    /// copied, in the last step of the run ([`plan::hard_links`]).
+    pub links: HashMap<usize, usize>,
     /// Spare buffers; at most `jobs` exist (one per unit in flight).
     pool: Mutex<Vec<Vec<u8>>>,
     /// Directories this rank created: nothing of an earlier run is in them.
@@ -45,6 +49,8 @@ pub struct Copier<S: Tree, D: Tree> {
 
 /// A file some of whose units this rank copies.
 struct FileJob<A, B> {
+    /// This rank's units of the file.
+    units: Vec<Unit>,
     /// Units of this rank not yet done; the one that ends it finishes the file.
     left: AtomicUsize,
     /// Opened once for all units: `None` when the destination is already up to date.
@@ -85,6 +91,7 @@ impl<S: Tree, D: Tree> Copier<S, D> {
         Copier {
             src,
             dst,
+            links: plan::hard_links(&entries),
             entries,
             shared,
             jobs: jobs.max(1),
@@ -109,13 +116,17 @@ impl<S: Tree, D: Tree> Copier<S, D> {
     /// Copies `units` (this rank's share).
     pub async fn run(self: &Arc<Self>, units: Vec<Unit>) {
         self.make_dirs(&units).await;
-        let mut jobs: HashMap<usize, Arc<Job<S, D>>> = HashMap::new();
+        let mut per_file: HashMap<usize, Vec<Unit>> = HashMap::new();
         for u in units.iter().filter(|u| self.entries[u.entry].meta.kind == Kind::File) {
-            let j = jobs.entry(u.entry).or_insert_with(|| {
-                Arc::new(FileJob { left: AtomicUsize::new(0), open: OnceCell::new(), error: Mutex::new(None) })
-            });
-            j.left.fetch_add(1, Ordering::Relaxed);
+            per_file.entry(u.entry).or_default().push(*u);
         }
+        let jobs: HashMap<usize, Arc<Job<S, D>>> = per_file
+            .into_iter()
+            .map(|(i, units)| {
+                let left = AtomicUsize::new(units.len());
+                (i, Arc::new(FileJob { units, left, open: OnceCell::new(), error: Mutex::new(None) }))
+            })
+            .collect();
         let tasks = units.into_iter().map(|u| {
             let (me, job) = (self.clone(), jobs.get(&u.entry).cloned());
             tokio::spawn(async move {
@@ -257,7 +268,14 @@ impl<S: Tree, D: Tree> Copier<S, D> {
         let r: Res<Option<Open<S::Handle, D::Handle>>> = async {
             let e = &self.entries[i];
             let fresh = match self.existing(&e.dst).await? {
-                Some(m) if m.kind == Kind::File && m.size == e.meta.size && m.mtime == e.meta.mtime => return Ok(None),
+                Some(m) if m.kind == Kind::File && m.size == e.meta.size && m.mtime == e.meta.mtime => {
+                    if !self.verify || self.same_bytes(e, &job.units).await? {
+                        return Ok(None);
+                    }
+                    let what = "same size and mtime as the source, other bytes (--verify): copied again";
+                    self.progress.println(&format!("benchfs: {}: {what}", self.dst.name(&e.dst)));
+                    false
+                }
                 Some(m) if m.kind == Kind::Dir => return Err(self.in_the_way(e)),
                 // A file others write ranges of is rewritten in place, every byte.
                 Some(m) if m.kind == Kind::File && self.shared.contains_key(&i) => false,
@@ -302,7 +320,7 @@ impl<S: Tree, D: Tree> Copier<S, D> {
             off += n as u64;
         }
         match hash {
-            Some(h) if self.checksum(&o.dst, u).await? != h.digest() => Err(StageError::Copy {
+            Some(h) if self.checksum(&self.dst, &o.dst, u).await? != h.digest() => Err(StageError::Copy {
                 path: self.dst.name(&self.entries[u.entry].dst),
                 what: format!("--verify: bytes {}..{end} differ from the source after the copy", u.off),
             }),
@@ -310,13 +328,25 @@ impl<S: Tree, D: Tree> Copier<S, D> {
         }
     }
 
-    /// The xxh3 of a unit's bytes as the destination has them.
-    async fn checksum(&self, h: &D::Handle, u: Unit) -> Res<u64> {
+    /// Whether the destination of `e` holds the source's bytes in `units` (this rank's
+    /// share of the file): what `--verify` checks before it leaves a file alone.
+    async fn same_bytes(&self, e: &Entry, units: &[Unit]) -> Res<bool> {
+        let (src, dst) = (self.src.open_read(&e.src).await?, self.dst.open_read(&e.dst).await?);
+        for &u in units {
+            if self.checksum(&self.src, &src, u).await? != self.checksum(&self.dst, &dst, u).await? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// The xxh3 of a unit's bytes as `tree` has them.
+    async fn checksum<T: Tree>(&self, tree: &T, h: &T::Handle, u: Unit) -> Res<u64> {
         let mut sum = Xxh3::new();
         let mut off = u.off;
         while off < u.off + u.len {
             let n = usize::try_from(u.off + u.len - off).map_or(BUF, |left| left.min(BUF));
-            let (mut buf, got) = self.dst.read(h, self.take(), n, off).await?;
+            let (mut buf, got) = tree.read(h, self.take(), n, off).await?;
             // Past the end the copy has so far: a trailing hole, sized when the file is finished.
             buf[got..n].fill(0);
             sum.update(&buf[..n]);
@@ -362,11 +392,51 @@ impl<S: Tree, D: Tree> Copier<S, D> {
     }
 
     /// The last step of a run, once every rank is done: attributes of the shared files
-    /// (`skip`: those that failed somewhere) and of every directory. Returns how many
-    /// could not be set (each reported).
-    pub async fn finish_run(&self, skip: &HashSet<usize>) -> u64 {
+    /// (`skip`: those that failed somewhere), hard links, and attributes of every
+    /// directory. Returns the links made and what could not be done (each reported).
+    pub async fn finish_run(&self, skip: &HashSet<usize>) -> Totals {
         let files: Vec<usize> = self.shared.keys().copied().filter(|i| !skip.contains(i)).collect();
-        self.set_attrs_of(files).await + self.set_dir_attrs().await
+        let failed = self.set_attrs_of(files).await;
+        let mut links = self.make_links().await;
+        links.failed += failed + self.set_dir_attrs().await;
+        links
+    }
+
+    /// Gives each further name of a file its copy's name (a hard link), unless it is
+    /// that already.
+    async fn make_links(&self) -> Totals {
+        let mut links: Vec<(usize, usize)> = self.links.iter().map(|(&f, &l)| (f, l)).collect();
+        links.sort_unstable();
+        let results: Vec<Res<bool>> = stream::iter(links)
+            .map(|(f, l)| async move {
+                let (name, first) = (&self.entries[f].dst, &self.entries[l].dst);
+                let Some(target) = self.dst.stat(first).await? else {
+                    let what = format!("not linked: {} was not copied", self.dst.name(first));
+                    return Err(StageError::Copy { path: self.dst.name(name), what });
+                };
+                match self.dst.stat(name).await? {
+                    Some(m) if m.link_id.is_some() && m.link_id == target.link_id => return Ok(false),
+                    Some(m) if m.kind == Kind::Dir => return Err(self.in_the_way(&self.entries[f])),
+                    Some(_) => self.dst.remove(name).await?,
+                    None => {}
+                }
+                self.dst.link(first, name).await.map(|()| true)
+            })
+            .buffered(self.jobs)
+            .collect()
+            .await;
+        let mut t = Totals::default();
+        for r in results {
+            match r {
+                Ok(true) => t.copied += 1,
+                Ok(false) => t.skipped += 1,
+                Err(e) => {
+                    self.progress.println(&format!("benchfs: {e}"));
+                    t.failed += 1;
+                }
+            }
+        }
+        t
     }
 
     /// Gives each of `entries` (indices, set in that order, `jobs` at a time) its

@@ -74,6 +74,7 @@ fn meta_of(path: &std::path::Path, m: &fs::Metadata) -> std::io::Result<Meta> {
         mtime: (m.mtime(), nsec(m.mtime_nsec())),
         target,
         chunk: 0,
+        link_id: (kind == Kind::File && m.nlink() > 1).then(|| u128::from(m.dev()) << 64 | u128::from(m.ino())),
     })
 }
 
@@ -149,11 +150,22 @@ impl Tree for Local {
                 let existed = p.is_dir();
                 return fs::create_dir_all(&p).map(|()| !existed);
             }
-            match fs::create_dir(&p) {
-                Ok(()) => Ok(true),
-                Err(e) if e.kind() == ErrorKind::AlreadyExists && p.is_dir() => Ok(false),
-                Err(e) => Err(e),
+            // A link in the way goes (two ranks may race to remove it: try twice).
+            for _ in 0..2 {
+                match fs::create_dir(&p) {
+                    Ok(()) => return Ok(true),
+                    Err(e) if e.kind() == ErrorKind::AlreadyExists => match fs::symlink_metadata(&p) {
+                        Ok(m) if m.is_dir() => return Ok(false),
+                        Ok(m) if m.file_type().is_symlink() => match fs::remove_file(&p) {
+                            Err(e) if e.kind() != ErrorKind::NotFound => return Err(e),
+                            _ => {}
+                        },
+                        _ => return Err(e),
+                    },
+                    Err(e) => return Err(e),
+                }
             }
+            fs::create_dir(&p).map(|()| true)
         })
         .await
     }
@@ -165,6 +177,11 @@ impl Tree for Local {
     async fn symlink(&self, target: &str, rel: &str) -> Res<()> {
         let target = target.to_string();
         self.blocking(rel, move |p| std::os::unix::fs::symlink(target, p)).await
+    }
+
+    async fn link(&self, existing: &str, rel: &str) -> Res<()> {
+        let existing = self.path(existing);
+        self.blocking(rel, move |p| fs::hard_link(existing, p)).await
     }
 
     async fn open_read(&self, rel: &str) -> Res<Arc<Handle>> {
@@ -192,9 +209,16 @@ impl Tree for Local {
     async fn open_write(&self, rel: &str) -> Res<Arc<Handle>> {
         let name = self.name(rel);
         // Owner-writable until finished: another rank may open the same file for its ranges.
+        // Never through a link that appeared since it was looked at.
         self.blocking(rel, |p| {
-            let file =
-                fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).mode(0o600).open(p)?;
+            let file = fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(p)?;
             Ok(Arc::new(Handle { file, name }))
         })
         .await

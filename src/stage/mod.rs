@@ -182,7 +182,7 @@ impl Run<'_> {
         let name = self.direction.name();
         let Some(run_id) = self.rank.run_id.clone().filter(|_| self.rank.size > 1) else {
             let mut own = own;
-            own.failed += copier.finish_run(&HashSet::new()).await;
+            own.add(&copier.finish_run(&HashSet::new()).await);
             println!("{name}: {}", own.line());
             return Ok(own.failed == 0);
         };
@@ -192,6 +192,7 @@ impl Run<'_> {
         if self.rank.rank != 0 {
             let report = Report {
                 rank: self.rank.rank as u64,
+                run: self.identity(),
                 digest,
                 totals: own.clone(),
                 failed_shared: failed_shared.iter().map(|&i| i as u64).collect(),
@@ -211,10 +212,20 @@ impl Run<'_> {
         digest: u64,
         failed_shared: Vec<usize>,
     ) -> Result<bool, StageError> {
-        let (others, missing) = reports.collect(self.rank.size, self.args.rank_timeout).await;
+        let mine = self.identity();
+        let (others, missing) = reports.collect(self.rank.size, self.args.rank_timeout, &mine).await;
         let mut total = own;
         let mut skip: HashSet<usize> = failed_shared.into_iter().collect();
-        let mut ok = missing.is_empty();
+        let mut ok = true;
+        for r in others.iter().filter(|r| r.run != mine) {
+            ok = false;
+            eprintln!(
+                "benchfs: rank {} was started as another run: {} ranks, {} -> {}; rank 0 has {} ranks, {} -> {}: \
+                 the shares do not add up and files are missing or incomplete; start every rank with the same \
+                 arguments",
+                r.rank, r.run.ranks, r.run.src, r.run.dest, mine.ranks, mine.src, mine.dest
+            );
+        }
         for r in &others {
             total.add(&r.totals);
             skip.extend(r.failed_shared.iter().filter_map(|&i| usize::try_from(i).ok()));
@@ -226,8 +237,10 @@ impl Run<'_> {
                 );
             }
         }
-        if missing.is_empty() {
-            total.failed += copier.finish_run(&skip).await;
+        if !ok {
+            eprintln!("benchfs: the ranks disagree: the attributes of directories and split files were not set");
+        } else if missing.is_empty() {
+            total.add(&copier.finish_run(&skip).await);
         } else {
             eprintln!(
                 "benchfs: ranks {missing:?} did not report within {:?}: their totals are missing and the attributes \
@@ -237,7 +250,17 @@ impl Run<'_> {
         }
         reports.remove(self.rank.size).await;
         println!("{} total ({} ranks): {}", self.direction.name(), self.rank.size, total.line());
-        Ok(ok && total.failed == 0)
+        Ok(ok && missing.is_empty() && total.failed == 0)
+    }
+
+    /// What every rank of one run must agree on.
+    fn identity(&self) -> summary::RunIdentity {
+        summary::RunIdentity {
+            ranks: self.rank.size as u64,
+            src: self.args.src.clone(),
+            dest: self.args.dest.clone(),
+            files_from: self.args.files_from.as_ref().map(|f| f.display().to_string()),
+        }
     }
 
     /// The trees rooted where the copy starts and the roots to walk (source, destination).

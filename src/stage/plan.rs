@@ -2,7 +2,7 @@
 //! same tree gets the same list), cut into units (a whole small file, or a chunk-aligned
 //! range of a large one), and each rank's share of the units.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use futures::stream::{self, StreamExt};
 
@@ -89,12 +89,30 @@ fn child(dir: &str, name: &str) -> String {
     }
 }
 
+/// Hard links: each further name of a file with several (by [`Meta::link_id`]) and the
+/// entry of its first name, in destination order. Only the first name is copied; the
+/// others are linked to its copy in the last step of the run.
+pub fn hard_links(entries: &[Entry]) -> HashMap<usize, usize> {
+    let mut first: HashMap<u128, usize> = HashMap::new();
+    let mut links = HashMap::new();
+    for (i, e) in entries.iter().enumerate() {
+        if let Some(id) = e.meta.link_id.filter(|_| e.meta.kind == Kind::File) {
+            let l = *first.entry(id).or_insert(i);
+            if l != i {
+                links.insert(i, l);
+            }
+        }
+    }
+    links
+}
+
 /// The units of `entries`: files larger than a range are cut into ranges of [`RANGE`]
 /// rounded up to a multiple of `align` (and of the file's own chunk size), so that no
-/// chunk is written by two units.
+/// chunk is written by two units. Further names of a file ([`hard_links`]) have none.
 pub fn units(entries: &[Entry], align: u64) -> Vec<Unit> {
+    let links = hard_links(entries);
     let mut out = Vec::new();
-    for (i, e) in entries.iter().enumerate() {
+    for (i, e) in entries.iter().enumerate().filter(|(i, _)| !links.contains_key(i)) {
         let a = align.max(e.meta.chunk).max(1);
         let range = RANGE.div_ceil(a) * a;
         if e.meta.kind != Kind::File || e.meta.size <= range {
@@ -149,7 +167,16 @@ mod tests {
     use super::*;
 
     fn file(size: u64) -> Entry {
-        let meta = Meta { kind: Kind::File, size, mode: 0o644, atime: (0, 0), mtime: (0, 0), target: None, chunk: 0 };
+        let meta = Meta {
+            kind: Kind::File,
+            size,
+            mode: 0o644,
+            atime: (0, 0),
+            mtime: (0, 0),
+            target: None,
+            chunk: 0,
+            link_id: None,
+        };
         Entry { src: String::new(), dst: String::new(), meta }
     }
 

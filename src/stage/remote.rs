@@ -47,6 +47,7 @@ pub fn meta_of(a: &Attr) -> Meta {
         mtime: a.mtime,
         target: a.target.clone(),
         chunk: u64::from(a.chunk_size),
+        link_id: (kind == Kind::File && a.nlink > 1).then_some(a.fid),
     }
 }
 
@@ -91,7 +92,19 @@ impl Tree for Remote {
         for d in parents.into_iter().filter(|d| *d != "/") {
             new = match self.client.mkdir(d, 0o755).await {
                 Ok(_) => true,
-                Err(Error::Exists(_)) if self.client.stat(d).await.is_ok_and(|a| a.is_dir()) => false,
+                Err(Error::Exists(_)) => match self.client.stat(d).await {
+                    Ok(a) if a.is_dir() => false,
+                    // Below the root, a link in the way is replaced (as on a local side).
+                    Ok(a) if a.kind == FileKind::Symlink && !rel.is_empty() => {
+                        match self.client.unlink(d).await {
+                            Ok(()) | Err(Error::NotFound(_)) => {}
+                            Err(e) => return Err(self.err(rel)(e)),
+                        }
+                        self.client.mkdir(d, 0o755).await.map_err(self.err(rel))?;
+                        true
+                    }
+                    _ => return Err(self.err(rel)(Error::Exists(d.to_string()))),
+                },
                 Err(e) => return Err(self.err(rel)(e)),
             };
         }
@@ -104,6 +117,10 @@ impl Tree for Remote {
 
     async fn symlink(&self, target: &str, rel: &str) -> Res<()> {
         self.client.symlink(target, &self.name(rel)).await.map(drop).map_err(self.err(rel))
+    }
+
+    async fn link(&self, existing: &str, rel: &str) -> Res<()> {
+        self.client.link(&self.name(existing), &self.name(rel)).await.map(drop).map_err(self.err(rel))
     }
 
     async fn open_read(&self, rel: &str) -> Res<Arc<Handle>> {

@@ -17,10 +17,22 @@ use crate::{Client, Error, OpenOptions};
 /// How often rank 0 looks for reports that are not there yet.
 const POLL: Duration = Duration::from_millis(100);
 
+/// What the ranks of one run must agree on: a rank started with another count of ranks
+/// (or other paths) takes a share of another plan, and files go missing or half-copied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunIdentity {
+    pub ranks: u64,
+    pub src: String,
+    pub dest: String,
+    pub files_from: Option<String>,
+}
+
 /// What one rank did.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
     pub rank: u64,
+    /// How this rank was started.
+    pub run: RunIdentity,
     /// [`super::plan::digest`] of the entries this rank walked.
     pub digest: u64,
     pub totals: Totals,
@@ -56,9 +68,10 @@ impl Reports {
         self.client.rename(&tmp, &path).await.map_err(|e| self.err(e))
     }
 
-    /// The reports of ranks `1..ranks`, waiting up to `timeout` for them. Returns those
-    /// found and the ranks that did not report.
-    pub async fn collect(&self, ranks: usize, timeout: Duration) -> (Vec<Report>, Vec<usize>) {
+    /// The reports of ranks `1..ranks`, waiting up to `timeout` for them, or only until a
+    /// report of a run other than `mine` arrives (then no wait can make the run whole).
+    /// Returns those found and the ranks that did not report.
+    pub async fn collect(&self, ranks: usize, timeout: Duration, mine: &RunIdentity) -> (Vec<Report>, Vec<usize>) {
         let deadline = Instant::now() + timeout;
         let mut found = Vec::new();
         let mut missing: Vec<usize> = (1..ranks).collect();
@@ -71,11 +84,25 @@ impl Reports {
                 }
             }
             missing = still;
-            if missing.is_empty() || Instant::now() >= deadline {
+            let other_run = found.iter().any(|r| r.run != *mine);
+            if missing.is_empty() || other_run || Instant::now() >= deadline {
+                found.extend(self.beyond(ranks).await);
                 return (found, missing);
             }
             tokio::time::sleep(POLL).await;
         }
+    }
+
+    /// Reports of ranks `ranks` and above, filed so far: from ranks started with a larger
+    /// count (one that reports after this look goes unseen; it disagrees all the same).
+    async fn beyond(&self, ranks: usize) -> Vec<Report> {
+        let Ok(entries) = self.client.readdir(&self.dir).await else { return Vec::new() };
+        let extra = entries.iter().filter_map(|e| e.name.strip_prefix("rank-")?.parse::<usize>().ok());
+        let mut out = Vec::new();
+        for r in extra.filter(|&r| r >= ranks) {
+            out.extend(self.read(r).await);
+        }
+        out
     }
 
     async fn read(&self, rank: usize) -> Option<Report> {

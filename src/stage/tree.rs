@@ -25,6 +25,9 @@ pub struct Meta {
     pub target: Option<String>,
     /// A BenchFS file's chunk size (0 on a local file system): ranges align to it.
     pub chunk: u64,
+    /// A regular file with more than one name: its identity (device and inode, or file
+    /// id), the same for every name, so the copy gets as many names of one file.
+    pub link_id: Option<u128>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,10 +84,14 @@ pub trait Tree: Sized + Send + Sync + 'static {
     fn list(&self, rel: &str) -> impl Future<Output = Res<Listing>> + Send;
     /// Creates a directory ("": the root, with its parents). Returns whether it is new
     /// (then nothing from an earlier run is in it); an existing directory is not an error.
+    /// A symbolic link in its place (below the root) is replaced by the directory, as
+    /// rsync does: the copy never writes through it to somewhere outside the root.
     fn mkdir(&self, rel: &str) -> impl Future<Output = Res<bool>> + Send;
     /// Removes a non-directory.
     fn remove(&self, rel: &str) -> impl Future<Output = Res<()>> + Send;
     fn symlink(&self, target: &str, rel: &str) -> impl Future<Output = Res<()>> + Send;
+    /// Gives the file at `existing` the further name `rel` (a hard link).
+    fn link(&self, existing: &str, rel: &str) -> impl Future<Output = Res<()>> + Send;
     fn open_read(&self, rel: &str) -> impl Future<Output = Res<Self::Handle>> + Send;
     /// Reads `buf[..len]` from `off`; returns the buffer and how much of it was read
     /// (less only at the end of the file).

@@ -154,7 +154,8 @@ static void write_read_stat(benchfs_context_t *ctx) {
     CHECK_RC(st.st_gid, getgid());
     CHECK(st.st_ino != 0 && st.st_mtime > 0 && st.st_ctime > 0);
     CHECK_RC(benchfs_get_file_size(ctx, "/basic/f"), BIG);
-    CHECK_RC(benchfs_stat(ctx, "/basic//f/", &st), 0); /* not canonical: same file */
+    CHECK_RC(benchfs_stat(ctx, "/basic//./f", &st), 0); /* not canonical: same file */
+    CHECK_RC(benchfs_stat(ctx, "/basic//f/", &st), BENCHFS_ENOTDIR); /* a file is no directory */
     CHECK_RC(benchfs_stat(ctx, "/basic/nope", &st), BENCHFS_ENOENT);
     CHECK_RC(benchfs_get_file_size(ctx, "/basic/nope"), BENCHFS_ENOENT);
 

@@ -1,0 +1,96 @@
+//! POSIX rules that another user's calls through an `--allow-other` mount must meet, as on
+//! a local file system: what is created in a setgid directory gets its group (and a new
+//! directory its setgid bit); an unlinked file still open reports `st_nlink` 0 and keeps
+//! its data until closed; a directory's ctime as reported does not move when nothing
+//! changed it (a failed rename or unlink in it).
+
+#[macro_use]
+mod common;
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+use std::process::Command;
+
+/// Runs `sh -c script` as uid 65534, gid 65533, with "$1" the directory given.
+fn as_nobody(dir: &Path, script: &str) {
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65533", "--clear-groups", "sh", "-c", script, "sh"])
+        .arg(dir)
+        .output()
+        .expect("setpriv");
+    assert!(out.status.success(), "{script}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn owner(p: &Path) -> (u32, u32, u32) {
+    let m = std::fs::symlink_metadata(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    (m.uid(), m.gid(), m.mode() & 0o7777)
+}
+
+#[test]
+fn what_another_user_creates_is_theirs_or_the_setgid_directory_s_group() {
+    require_fuse!();
+    if !common::have_tool("setpriv") {
+        common::require::skip("setpriv", "setpriv(1) is not installed");
+        return;
+    }
+    let m = common::TestMount::new(common::Backend::Cluster, &["--allow-other"]);
+    let reference = common::fast_tempdir();
+    for root in [m.path(), reference.path()] {
+        for dir in [root.parent().unwrap(), root] {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        }
+        let (plain, sg) = (root.join("plain"), root.join("sg"));
+        for d in [&plain, &sg] {
+            std::fs::create_dir(d).unwrap();
+            std::os::unix::fs::chown(d, Some(0), Some(1234)).unwrap();
+        }
+        std::fs::set_permissions(&plain, std::fs::Permissions::from_mode(0o777)).unwrap();
+        std::fs::set_permissions(&sg, std::fs::Permissions::from_mode(0o2777)).unwrap();
+        for d in [&plain, &sg] {
+            as_nobody(d, "umask 022 && : > \"$1/f\" && mkdir \"$1/d\" && mkfifo \"$1/p\" && ln -s f \"$1/l\"");
+        }
+    }
+    for rel in ["plain/f", "plain/d", "plain/p", "plain/l", "sg/f", "sg/d", "sg/p", "sg/l"] {
+        let (got, want) = (owner(&m.path().join(rel)), owner(&reference.path().join(rel)));
+        assert_eq!(got, want, "{rel}: (uid, gid, mode) on the mount, on tmpfs");
+    }
+    assert_eq!(owner(&m.path().join("sg/d")), (65534, 1234, 0o2755));
+    assert_eq!(owner(&m.path().join("plain/f")), (65534, 65533, 0o644));
+}
+
+#[test]
+fn an_unlinked_open_file_has_no_links_and_keeps_its_data() {
+    require_fuse!();
+    let m = common::TestMount::new(common::Backend::Cluster, &[]);
+    let p = m.path().join("u");
+    std::fs::write(&p, b"hello").unwrap();
+    let f = std::fs::File::open(&p).unwrap();
+    std::fs::remove_file(&p).unwrap();
+    assert_eq!(f.metadata().unwrap().nlink(), 0, "fstat of an unlinked open file");
+    let mut buf = [0u8; 5];
+    std::os::unix::fs::FileExt::read_exact_at(&f, &mut buf, 0).unwrap();
+    assert_eq!(&buf, b"hello");
+    assert!(std::fs::read_dir(m.path()).unwrap().next().is_none(), "the name is gone");
+}
+
+#[test]
+fn a_directory_s_ctime_stays_put_when_nothing_changes_it() {
+    require_fuse!();
+    let m = common::TestMount::new(common::Backend::Cluster, &[]);
+    let (d, f) = (m.path().join("d"), m.path().join("f"));
+    std::fs::create_dir(&d).unwrap();
+    std::fs::create_dir(d.join("x")).unwrap();
+    std::fs::write(&f, b"").unwrap();
+    let ctime = |p: &Path| {
+        let m = std::fs::symlink_metadata(p).unwrap();
+        (m.ctime(), m.ctime_nsec())
+    };
+    let before = ctime(&d);
+    // Past the attribute timeout: what the kernel shows now comes from the mount.
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    let e = std::fs::rename(&f, &d).unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::EISDIR), "{e}");
+    let e = std::fs::remove_file(&d).unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::EISDIR), "{e}");
+    assert_eq!(ctime(&d), before, "the ctime of {} moved, yet nothing in it changed", d.display());
+}
