@@ -55,7 +55,7 @@ impl Stat {
         // may carry none of its own, hence the floor for linked files).
         let links = if a.linked { a.nlink.max(1) } else { a.nlink };
         let (nlink, blksize) = match a.kind {
-            FileKind::Dir => (2, FS_BLOCK),
+            FileKind::Dir => (a.nlink.max(1), FS_BLOCK),
             FileKind::File if a.chunk_size > 0 => (links, a.chunk_size),
             _ => (links, FS_BLOCK),
         };

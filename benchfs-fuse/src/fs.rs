@@ -144,7 +144,9 @@ impl BenchFs {
     pub fn with_root_mode(client: Client, mode: u32) -> BenchFs {
         // SAFETY: getuid/getgid cannot fail and touch no memory.
         let owner = unsafe { (libc::getuid(), libc::getgid()) };
-        let root = Attr::new(FileKind::Dir, mode, owner, now(), 0, 0);
+        let mut root = Attr::new(FileKind::Dir, mode, owner, now(), 0, 0);
+        // Its subdirectories are not counted (the root has no record): "unknown".
+        root.nlink = 1;
         BenchFs {
             client,
             inodes: InodeTable::new(),
@@ -370,6 +372,7 @@ impl BenchFs {
             Ok(self.entry(&path, attr))
         })
         .await
+        .inspect(|_| self.dirs.gained_subdir(parent))
     }
 
     pub async fn unlink(&self, parent: u64, name: &OsStr) -> Result<()> {

@@ -20,7 +20,7 @@ use thiserror::Error;
 
 pub const MAGIC: [u8; 4] = *b"BFS1";
 /// 2: typed requests, ring membership, server-coordinated rename/rmdir, explicit status codes.
-pub const PROTOCOL_VERSION: u8 = 3;
+pub const PROTOCOL_VERSION: u8 = 4;
 pub const PREAMBLE_LEN: usize = 32;
 /// Largest encoded header (paths are <= 4 KiB; readdir pages are capped well below this).
 pub const MAX_HEADER: u32 = 1 << 20;

@@ -190,7 +190,7 @@ requests! {
     /// Sets mtime = ctime = t of each directory whose ctime is earlier (a batch of parent
     /// directories whose entries changed on the sender, sent to their owner). A directory
     /// with no record here is skipped: nothing is ever created.
-    Touch { dirs: Vec<(String, (i64, u32))> } => Done,
+    Touch { dirs: Vec<(String, (i64, u32))>, subdirs: Vec<(String, i32)> } => Done,
     // ---- hard links (appended: postcard index) ----
     /// Gives the file at `from` the further name `to` (sent to `from`'s owner, which
     /// claims it). Not for directories (`Perm`). The reply is the file's attributes,
