@@ -86,7 +86,8 @@ pub struct Attr {
     /// What a symbolic link points to (at most [`MAX_TARGET`] bytes, never empty, no NUL);
     /// None for everything else. Its length is the link's `size`.
     pub target: Option<String>,
-    /// Names this file has. 1 until the file is first hard-linked; directories say 2.
+    /// Names this file has. 1 until the file is first hard-linked; a directory's is 2 plus
+    /// its subdirectories (kept by its owner from the batched touches of its parent).
     pub nlink: u32,
     /// The file has (or had) more than one name: a name's record is then only a pointer
     /// (kind and `fid`), and the attributes live in one inode record keyed by `fid` at
@@ -134,8 +135,12 @@ impl Attr {
     }
 
     /// A directory owned by root with times at the epoch (the root, "." and "..").
+    /// A directory without a record (the root, "." and ".." in listings): its count of
+    /// subdirectories is unknown, so its `nlink` is 1, which tools read as "unknown".
     pub fn synthetic_dir(mode: u32) -> Attr {
-        Attr::new(FileKind::Dir, mode, (0, 0), (0, 0), 0, 0)
+        let mut a = Attr::new(FileKind::Dir, mode, (0, 0), (0, 0), 0, 0);
+        a.nlink = 1;
+        a
     }
 
     pub fn is_dir(&self) -> bool {

@@ -55,7 +55,7 @@ impl Stat {
         // may carry none of its own, hence the floor for linked files).
         let links = if a.linked { a.nlink.max(1) } else { a.nlink };
         let (nlink, blksize) = match a.kind {
-            FileKind::Dir => (2, FS_BLOCK),
+            FileKind::Dir => (a.nlink.max(1), FS_BLOCK),
             FileKind::File if a.chunk_size > 0 => (links, a.chunk_size),
             _ => (links, FS_BLOCK),
         };
@@ -177,8 +177,9 @@ pub(crate) mod tests {
 
     #[test]
     fn dir_stat_ignores_chunk_size() {
+        // A record's nlink 3: a directory with one subdirectory.
         let s = Stat::from_attr(&attr(FileKind::Dir, 0, 0), 3);
-        assert_eq!((s.mode & libc::S_IFMT, s.nlink, s.blksize, s.blocks), (libc::S_IFDIR, 2, FS_BLOCK, 0));
+        assert_eq!((s.mode & libc::S_IFMT, s.nlink, s.blksize, s.blocks), (libc::S_IFDIR, 3, FS_BLOCK, 0));
         assert!(s.is_dir());
     }
 

@@ -60,6 +60,14 @@ impl DirAttrs {
         }
     }
 
+    /// A subdirectory of `ino` was made through this mount: its owner counts it in its
+    /// link count (with the batched touch), and so does the cached copy.
+    pub fn gained_subdir(&self, ino: u64) {
+        if let Some((a, _)) = self.lock().get_mut(&ino) {
+            a.nlink = a.nlink.saturating_add(1);
+        }
+    }
+
     /// `ino` is gone or changed in ways only its owner knows: ask it next time.
     pub fn forget(&self, ino: u64) {
         self.lock().remove(&ino);

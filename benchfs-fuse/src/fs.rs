@@ -163,7 +163,9 @@ impl BenchFs {
     pub fn with_root_mode(client: Client, mode: u32) -> BenchFs {
         // SAFETY: getuid/getgid cannot fail and touch no memory.
         let owner = unsafe { (libc::getuid(), libc::getgid()) };
-        let root = Attr::new(FileKind::Dir, mode, owner, now(), 0, 0);
+        let mut root = Attr::new(FileKind::Dir, mode, owner, now(), 0, 0);
+        // Its subdirectories are not counted (the root has no record): "unknown".
+        root.nlink = 1;
         BenchFs {
             client,
             inodes: InodeTable::new(),
@@ -418,6 +420,7 @@ impl BenchFs {
             Ok(self.entry(&path, attr))
         })
         .await
+        .inspect(|_| self.dirs.gained_subdir(parent))
     }
 
     pub async fn unlink(&self, parent: u64, name: &OsStr) -> Result<()> {
@@ -644,8 +647,9 @@ impl BenchFs {
         let h = self.handles.file(fh)?;
         // A read past the size the handle knows asks the owner by the file's path.
         let _settled = self.settled(h.ino).await;
+        let shrinks = h.file.shrinks();
         let data = h.file.read_owned_knowing(offset, size as usize, self.pending_end(h.ino)).await?;
-        if data.len() < size as usize && h.file.shrank() {
+        if data.len() < size as usize && h.file.shrinks() != shrinks {
             // Another client truncated the file under this handle. The kernel still has
             // the old size, and of several short reads in flight it takes only one as the
             // new end: the others' pages would read as zeros. An error reads as nothing.

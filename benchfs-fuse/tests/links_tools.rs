@@ -194,3 +194,42 @@ fn git_commits_on_the_mount() {
     assert_eq!(git(&["show", "HEAD~1:src/a.txt"]), "one\n");
     assert_eq!(git(&["cat-file", "-p", "HEAD:link"]), "src/a.txt");
 }
+
+/// `find -printf '%p %y %m %n %s %T@ %l'` of a tree, sorted: what tar and rsync must keep.
+/// A directory's size is each file system's own (tmpfs counts its entries): left out.
+fn find_printf(root: &Path) -> String {
+    let out = run(Command::new("find")
+        .args([".", "-type", "d", "-printf", "%p %y %m %n - %T@ %l\n", "-o", "-printf", "%p %y %m %n %s %T@ %l\n"])
+        .current_dir(root));
+    let mut lines: Vec<&str> = out.lines().collect();
+    lines.sort_unstable();
+    lines.join("\n")
+}
+
+/// `tar -x` onto a 3-server mount, then `rsync -aH` of it back out: once the attribute
+/// timeout has passed, both list as the same extraction on tmpfs does (kinds, modes,
+/// link counts, directories' `2 + subdirectories` included, sizes, mtimes, targets).
+#[test]
+fn tar_onto_the_mount_and_rsync_back_list_as_on_tmpfs() {
+    require_fuse!();
+    if !common::require::on_path("rsync") {
+        common::require::skip("rsync", "rsync is not installed");
+        return;
+    }
+    let src = common::fast_tempdir();
+    sample_tree(src.path());
+    let archive = src.path().join("t.tar");
+    run(Command::new("tar").arg("-cf").arg(&archive).arg("-C").arg(src.path()).arg("t"));
+    let m = common::TestMount::new(common::Backend::Cluster, &[]);
+    let (reference, back) = (common::fast_tempdir(), common::fast_tempdir());
+    let on_mount = m.path().join("x");
+    std::fs::create_dir(&on_mount).unwrap();
+    for dest in [reference.path(), on_mount.as_path()] {
+        run(Command::new("tar").arg("-xpf").arg(&archive).arg("-C").arg(dest));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let want = find_printf(&reference.path().join("t"));
+    assert_eq!(find_printf(&on_mount.join("t")), want, "tar -x on the mount (left), on tmpfs (right)");
+    run(Command::new("rsync").arg("-aH").arg(format!("{}/", on_mount.join("t").display())).arg(back.path().join("t")));
+    assert_eq!(find_printf(&back.path().join("t")), want, "rsync -aH back out (left), tar -x on tmpfs (right)");
+}

@@ -284,11 +284,7 @@ fn run_op(root: &Path, i: usize, op: &Op) -> Outcome {
             let mut buf = vec![0u8; *len + 100];
             let n = f.read_at(&mut buf, 0)?;
             let m = f.metadata()?;
-            // Not compared yet: fstat's link count. The mount says 1 (the hidden name it
-            // keeps the file under until the last close), tmpfs 0 (seed 1, op #253). The
-            // hidden name's life is issue 21 case 2 (branch w-mountraces); compare
-            // `m.nlink()` too once that lands.
-            Ok(format!("read {n} crc {:08x}; fstat size {}", crc(&buf[..n]), m.len()))
+            Ok(format!("read {n} crc {:08x}; fstat size {} nlink {}", crc(&buf[..n]), m.len(), std::os::unix::fs::MetadataExt::nlink(&m)))
         }
     })();
     r.map_err(errno)
@@ -441,18 +437,6 @@ fn differential_seed(seed: u64, mounts: &[PathBuf]) -> (usize, std::collections:
                 (k, (k + 1) % n)
             }
         };
-        if mounts.len() > 1 && left_out_with_two_mounts(reference, &op) {
-            // Until issue 21 case 1 lands (branch w-identity: a mount reaches a directory
-            // or a hard-linked file by the path it first saw, so another mount's rename
-            // sends it astray), then put them back:
-            // - after one mount renames a directory, the other lists an entry below the
-            //   new name that lstat says is not there (seed 1: `f4/d3/f1` after op #17
-            //   renamed `d1` to `f4`);
-            // - hard links: mount 0 knows `d2/f1` and its link `d1/d3/f3`; after mount 1
-            //   renames `d2/f1` to `d1/d2` (seed 2, op #101), mount 0's lstat of
-            //   `d1/d2` and later of `d1/d3/f3` is ENOENT (op #119).
-            continue;
-        }
         let want = run_op(reference, i, &op);
         // An absolute link target made on one mount names that mount's root.
         let got = run_op(&mounts[at], i, &op).map(|v| unroot_all(&mounts, &v));
@@ -487,18 +471,6 @@ fn differential_seed(seed: u64, mounts: &[PathBuf]) -> (usize, std::collections:
 /// `s` with the root of each of `mounts` spelled `{ROOT}`.
 fn unroot_all(mounts: &[PathBuf], s: &str) -> String {
     mounts.iter().fold(s.to_string(), |s, m| unroot(m, &s))
-}
-
-/// Whether `op` renames a directory (as the reference tree stands before it) or makes
-/// a hard link.
-fn left_out_with_two_mounts(reference: &Path, op: &Op) -> bool {
-    match op {
-        Op::Rename { from, .. } | Op::RenameNoReplace { from, .. } => {
-            fs::symlink_metadata(reference.join(from)).is_ok_and(|m| m.is_dir())
-        }
-        Op::Link { .. } => true,
-        _ => false,
-    }
 }
 
 /// Every seed on `roots` (one directory per mount of one cluster), each in a fresh subdirectory.

@@ -94,3 +94,21 @@ fn a_directory_s_ctime_stays_put_when_nothing_changes_it() {
     assert_eq!(e.raw_os_error(), Some(libc::EISDIR), "{e}");
     assert_eq!(ctime(&d), before, "the ctime of {} moved, yet nothing in it changed", d.display());
 }
+
+#[test]
+fn a_directory_counts_its_subdirectories_in_its_link_count() {
+    require_fuse!();
+    let m = common::TestMount::new(common::Backend::Cluster, &[]);
+    let (d, e) = (m.path().join("d"), m.path().join("e"));
+    for p in ["d", "e", "d/a", "d/b", "d/c", "d/c2", "d/a/deep"] {
+        std::fs::create_dir(m.path().join(p)).unwrap();
+    }
+    std::fs::write(d.join("file"), b"not counted").unwrap();
+    std::fs::remove_dir(d.join("c")).unwrap();
+    std::fs::rename(d.join("b"), e.join("b")).unwrap();
+    std::fs::rename(d.join("c2"), d.join("c3")).unwrap();
+    // Past the attribute timeout: the counts come from the directories' owners.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let nlink = |p: &Path| std::fs::symlink_metadata(p).unwrap().nlink();
+    assert_eq!((nlink(&d), nlink(&e), nlink(&d.join("a")), nlink(&e.join("b"))), (4, 3, 3, 2));
+}

@@ -576,7 +576,9 @@ impl Gen {
             .into(),
             22 => {
                 let n = self.below(4);
-                Touch { dirs: (0..n).map(|_| (self.path(), (self.u64() as i64, self.edgy_u32()))).collect() }.into()
+                let dirs = (0..n).map(|_| (self.path(), (self.u64() as i64, self.edgy_u32()))).collect();
+                let subdirs = (0..self.below(3)).map(|_| (self.path(), self.edgy_u32() as i32)).collect();
+                Touch { dirs, subdirs }.into()
             }
             23 => Link { from: self.path(), to: self.path() }.into(),
             24 => InodeLink { attr: self.attr() }.into(),

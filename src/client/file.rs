@@ -46,9 +46,9 @@ pub struct File {
     /// reported before one must not be stored after it: a read racing a truncate would
     /// bring the old size back. The lock makes "still the same count, store" one step.
     truncations: Mutex<u64>,
-    /// A read found the file shorter than this handle had seen it (another client
-    /// truncated it): see [`File::shrank`].
-    shrank: AtomicBool,
+    /// Reads that found the file shorter than this handle had seen it (another client
+    /// truncated it): see [`File::shrinks`].
+    shrinks: AtomicU64,
 }
 
 /// One chunk-sized piece of a read or write.
@@ -92,7 +92,7 @@ impl File {
             wrote: AtomicU64::new(0),
             touched,
             truncations: Mutex::new(0),
-            shrank: AtomicBool::new(false),
+            shrinks: AtomicU64::new(0),
         }
     }
 
@@ -120,12 +120,14 @@ impl File {
         self.known_size.load(Ordering::Acquire).max(self.written_end.load(Ordering::Acquire))
     }
 
-    /// Whether a read found the file shorter than this handle had seen it: another client
+    /// How many reads found the file shorter than this handle had seen it: another client
     /// truncated it while it was open. A reader that was told the old size (a kernel's
-    /// page cache) must not take a short read for the end of the file: the FUSE mount
+    /// page cache) must not take such a short read for the end of the file: the FUSE mount
     /// answers ESTALE instead, as the kernel may fill what it thinks exists with zeros.
-    pub fn shrank(&self) -> bool {
-        self.shrank.load(Ordering::Acquire)
+    /// A count, compared before and after one read: a sticky flag would turn every later
+    /// end of file into an error.
+    pub fn shrinks(&self) -> u64 {
+        self.shrinks.load(Ordering::Acquire)
     }
 
     /// One past the highest byte this handle wrote (0: none), published or not.
@@ -236,7 +238,7 @@ impl File {
         let a = self.current().await?;
         let now = self.lock_truncations();
         if a.size < self.known_size.load(Ordering::Acquire) {
-            self.shrank.store(true, Ordering::Release);
+            self.shrinks.fetch_add(1, Ordering::AcqRel);
         }
         if *now == seen {
             self.known_size.store(a.size, Ordering::Release);

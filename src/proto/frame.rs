@@ -20,7 +20,8 @@ use thiserror::Error;
 
 pub const MAGIC: [u8; 4] = *b"BFS1";
 /// 2: typed requests, ring membership, server-coordinated rename/rmdir, explicit status codes.
-/// 4: identity checks (`Expect`, status `Stale`), dropped files' tombstones, `FenceState::Arrived`.
+/// 4: identity checks (`Expect`, status `Stale`), dropped files' tombstones, `FenceState::Arrived`,
+///    `Touch.subdirs` (directory link counts).
 pub const PROTOCOL_VERSION: u8 = 4;
 pub const PREAMBLE_LEN: usize = 32;
 /// Largest encoded header (paths are <= 4 KiB; readdir pages are capped well below this).

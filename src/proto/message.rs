@@ -194,7 +194,7 @@ requests! {
     /// Sets mtime = ctime = t of each directory whose ctime is earlier (a batch of parent
     /// directories whose entries changed on the sender, sent to their owner). A directory
     /// with no record here is skipped: nothing is ever created.
-    Touch { dirs: Vec<(String, (i64, u32))> } => Done,
+    Touch { dirs: Vec<(String, (i64, u32))>, subdirs: Vec<(String, i32)> } => Done,
     // ---- hard links (appended: postcard index) ----
     /// Gives the file at `from` the further name `to` (sent to `from`'s owner, which
     /// claims it). Not for directories (`Perm`). The reply is the file's attributes,
@@ -218,6 +218,16 @@ requests! {
     /// that record to, or `Stale`. Answered as `request` is: send it as [`Expecting`],
     /// which has the right reply type (the `Done` here is nominal).
     Expect { expect: Vec<(String, FileId)>, request: Box<Request> } => Done,
+}
+
+impl Request {
+    /// What the request asks of the server: the request an [`Expect`] wraps, or itself.
+    pub fn asked(&self) -> &Request {
+        match self {
+            Request::Expect(e) => e.request.asked(),
+            r => r,
+        }
+    }
 }
 
 /// Most paths one [`Expect`] may name (a rename names two directories).

@@ -308,6 +308,25 @@ impl MetaStore {
         Ok(true)
     }
 
+    /// Adds `delta` subdirectories to the count of the directory at `path` (its `nlink`,
+    /// never below 2). Returns whether there was such a directory.
+    pub fn count_subdirs(&self, path: &str, delta: i32) -> Result<bool, StoreError> {
+        let k = key(path)?;
+        let queued = {
+            let mut mem = self.mem.write().unwrap_or_else(|p| p.into_inner());
+            let Some(a) = mem.get_mut(&k).filter(|a| a.is_dir()) else { return Ok(false) };
+            a.nlink = u32::try_from((i64::from(a.nlink) + i64::from(delta)).max(2)).unwrap_or(u32::MAX);
+            let a = a.clone();
+            let mut pending = self.lock_pending();
+            pending.insert(k, Some(a));
+            pending.len()
+        };
+        if queued > MAX_PENDING {
+            self.sync()?;
+        }
+        Ok(true)
+    }
+
     /// Deletes the record; `dir` is what the caller expects it to be (rmdir vs unlink).
     pub fn remove(&self, path: &str, dir: bool) -> Result<Attr, StoreError> {
         self.update(path, |old| match old {

@@ -38,7 +38,7 @@ impl Node {
         let fences = self.fences.read();
         check(&fences, &m.path)?;
         let attr = self.meta.mkdir(&m.path, m.mode, m.uid, m.gid)?;
-        self.touch_parent(&m.path, attr.ctime);
+        self.touch_parent_counting(&m.path, attr.ctime, 1);
         Ok((AttrReply(attr).into_reply(), Vec::new()))
     }
 
@@ -59,11 +59,17 @@ impl Node {
         // A rename changes the record itself (its ctime) and both parent directories.
         let t = crate::meta::now();
         src.ctime = t;
-        let renamed =
-            if src.is_dir() { self.rename_dir(&a, &r, src).await } else { self.rename_file(&a, &r, src).await };
-        if renamed.is_ok() {
-            self.touch_parent(&r.from, t);
-            self.touch_parent(&r.to, t);
+        let dir = src.is_dir();
+        let renamed = if dir { self.rename_dir(&a, &r, src).await } else { self.rename_file(&a, &r, src).await };
+        if let Ok(replaced) = &renamed {
+            // A directory leaves one parent and joins the other, unless it replaced one.
+            let (away, into) = match (dir, replaced) {
+                (false, _) => (0, 0),
+                (true, Some(_)) => (-1, 0),
+                (true, None) => (-1, 1),
+            };
+            self.touch_parent_counting(&r.from, t, away);
+            self.touch_parent_counting(&r.to, t, into);
         }
         renamed
     }
@@ -192,7 +198,7 @@ impl Node {
             Ok(_) => {
                 let removed = self.meta.remove(path, true).map(drop).map_err(Fail::from);
                 if removed.is_ok() {
-                    self.touch_parent(path, crate::meta::now());
+                    self.touch_parent_counting(path, crate::meta::now(), -1);
                 }
                 removed
             }

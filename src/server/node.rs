@@ -101,7 +101,7 @@ pub struct Node {
     pub(super) unlinked: Mutex<Vec<FileId>>,
     /// Parent directories whose entries changed here, and the latest time each changed:
     /// sent to their owners in batches ([`Node::touch_dirs`]).
-    pub(super) touched: Mutex<HashMap<String, (i64, u32)>>,
+    pub(super) touched: Mutex<HashMap<String, ParentChange>>,
 }
 
 type Served = (Reply, Vec<u8>);
@@ -300,15 +300,19 @@ impl Node {
     /// of about as much to every create, mkdir, unlink and rename. The price: a stat of
     /// the directory right after the change may see its old times for up to ~5 ms.
     pub(super) fn touch_parent(&self, path: &str, t: (i64, u32)) {
-        // The root has no record: nothing to touch.
+        self.touch_parent_counting(path, t, 0);
+    }
+
+    /// [`Node::touch_parent`] for a change that adds `subdirs` subdirectories to the
+    /// parent (mkdir 1, rmdir -1, a directory renamed away -1 or in 1): the count rides
+    /// with the touch, so a directory's `nlink` costs no round trip of its own.
+    pub(super) fn touch_parent_counting(&self, path: &str, t: (i64, u32), subdirs: i32) {
+        // The root has no record: nothing to touch (its nlink is 1, "unknown").
         let Some((parent, _)) = crate::path::split(path).filter(|(p, _)| *p != "/") else { return };
         let mut touched = self.touched.lock().unwrap_or_else(|p| p.into_inner());
-        match touched.get_mut(parent) {
-            Some(old) => *old = (*old).max(t),
-            None => {
-                touched.insert(parent.to_string(), t);
-            }
-        }
+        let (old, count) = touched.entry(parent.to_string()).or_insert((t, 0));
+        *old = (*old).max(t);
+        *count += subdirs;
     }
 
     /// One typed request to member `i`: in-process when it is this server.
@@ -551,6 +555,9 @@ impl Node {
                 for (dir, t) in t.dirs.iter().filter(|(d, _)| a.owns_path(d)) {
                     changed += u32::from(self.meta.touch_dir(dir, *t)?);
                 }
+                for (dir, n) in t.subdirs.iter().filter(|(d, _)| a.owns_path(d)) {
+                    self.meta.count_subdirs(dir, *n)?;
+                }
                 reply(Done(changed))
             }
             Request::Link(l) => reply(AttrReply(self.link(l).await?)),
@@ -608,6 +615,13 @@ impl Node {
 /// A directory and when an entry of it changed.
 type Touched = (String, (i64, u32));
 
+/// What a directory's owner is to hear of it: the latest change of an entry, and how many
+/// subdirectories it gained (or lost) since the last batch.
+pub(super) type ParentChange = ((i64, u32), i32);
+
+/// One owner's batch being filled: times, subdirectory counts, bytes of paths.
+type TouchBatch = (Vec<Touched>, Vec<(String, i32)>, usize);
+
 /// Most bytes of paths in one `Touch` (well below the 1 MiB header limit).
 const TOUCH_BATCH_BYTES: usize = 256 << 10;
 
@@ -621,19 +635,24 @@ impl Node {
             return;
         }
         // Per owner: the batch being filled and its bytes; full batches go to `sends`.
-        let mut open: HashMap<usize, (Vec<Touched>, usize)> = HashMap::new();
+        let mut open: HashMap<usize, TouchBatch> = HashMap::new();
         let mut sends = Vec::new();
-        for (dir, t) in touched {
+        for (dir, (t, n)) in touched {
             let owner = a.ring.meta_owner(&dir);
-            let (batch, bytes) = open.entry(owner).or_default();
-            if *bytes + dir.len() > TOUCH_BATCH_BYTES && !batch.is_empty() {
-                sends.push(self.peer(&a, owner, Touch { dirs: std::mem::take(batch) }));
+            let (batch, subdirs, bytes) = open.entry(owner).or_default();
+            if *bytes + 2 * dir.len() > TOUCH_BATCH_BYTES && !batch.is_empty() {
+                let (dirs, subdirs) = (std::mem::take(batch), std::mem::take(subdirs));
+                sends.push(self.peer(&a, owner, Touch { dirs, subdirs }));
                 *bytes = 0;
             }
             *bytes += dir.len() + 16;
+            if n != 0 {
+                *bytes += dir.len() + 8;
+                subdirs.push((dir.clone(), n));
+            }
             batch.push((dir, t));
         }
-        sends.extend(open.into_iter().map(|(owner, (dirs, _))| self.peer(&a, owner, Touch { dirs })));
+        sends.extend(open.into_iter().map(|(owner, (dirs, subdirs, _))| self.peer(&a, owner, Touch { dirs, subdirs })));
         for r in crate::client::fan_out::all(sends).await {
             if let Err(f) = r {
                 // Times only: the namespace change itself is done.

@@ -20,10 +20,26 @@ use crate::inode::ROOT_INO;
 /// Renames followed at most for one request.
 const MAX_HOPS: usize = 16;
 
+/// What a request for an inode does when its record moved (`Moved`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Moves {
+    /// Follows it and goes on: the inode is what the caller holds (an open file, a cwd).
+    Follow,
+    /// Follows it, and this request is ESTALE: the caller named a path below it.
+    Restart,
+}
+
 impl BenchFs {
     /// Runs `op` for inode `ino` with a client whose requests expect its record at the path
     /// `op` is given.
     pub(super) async fn on_inode<T, Fut>(&self, ino: u64, op: impl Fn(Client, String) -> Fut) -> Result<T>
+    where
+        Fut: Future<Output = Result<T>>,
+    {
+        self.on_inode_moving(ino, Moves::Follow, op).await
+    }
+
+    async fn on_inode_moving<T, Fut>(&self, ino: u64, moves: Moves, op: impl Fn(Client, String) -> Fut) -> Result<T>
     where
         Fut: Future<Output = Result<T>>,
     {
@@ -33,7 +49,12 @@ impl BenchFs {
         for _ in 0..MAX_HOPS {
             let (path, fid) = self.inodes.named(ino)?;
             match op(self.client.expecting(vec![(path.clone(), fid)]), path.clone()).await {
-                Err(FsError::Core(benchfs::Error::Moved(to))) => self.follow_rename(&path, &to),
+                Err(FsError::Core(benchfs::Error::Moved(to))) => {
+                    self.follow_rename(&path, &to);
+                    if moves == Moves::Restart {
+                        return Err(benchfs::Error::Stale(format!("{path} moved to {to}")).into());
+                    }
+                }
                 Err(FsError::Core(benchfs::Error::Stale(why))) => {
                     self.inodes.stale(ino, &path);
                     if self.inodes.named(ino).is_err() {
@@ -47,7 +68,11 @@ impl BenchFs {
     }
 
     /// Runs `op` on entry `name` of directory `parent`, with a client whose requests expect
-    /// the directory at the path the entry's is below.
+    /// the directory at the path the entry's is below. A directory another client moved is
+    /// followed, but this request answers ESTALE: the kernel then walks the path again,
+    /// revalidating each name (LOOKUP_REVAL), so `/old/f` after `mv /old /new` is ENOENT as
+    /// on a local file system, not a file created in `/new`; a walk that starts at the
+    /// moved directory itself (a cwd, a dirfd) reaches it again at its new path.
     pub(super) async fn in_dir<T, Fut>(
         &self,
         parent: u64,
@@ -59,7 +84,7 @@ impl BenchFs {
     {
         let name = name_str(name)?;
         self.inodes.child_path(parent, name)?; // refuses what is not a plain name
-        self.on_inode(parent, |c, dir| op(c, join(&dir, name))).await
+        self.on_inode_moving(parent, Moves::Restart, |c, dir| op(c, join(&dir, name))).await
     }
 
     /// A client whose requests expect each of `inos` (other than the root) at its path, for
