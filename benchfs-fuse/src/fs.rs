@@ -21,6 +21,7 @@
 //! O_APPEND write leave a hole. O_APPEND writes land where the owner and this mount's
 //! handles say the file ends now (see [`BenchFs::write`]).
 
+use std::collections::HashSet;
 use std::ffi::OsStr;
 use std::sync::atomic::Ordering;
 use std::sync::{Mutex, PoisonError};
@@ -93,6 +94,9 @@ pub struct BenchFs {
     /// How long the kernel caches attributes: a directory snapshot's attributes older than
     /// this are asked again before readdirplus hands them over.
     attr_ttl: Duration,
+    /// Inodes another client moved since the kernel last walked to them by name (see
+    /// `fs/identity.rs`): the kernel's cached names of them are the old ones.
+    moved_away: Mutex<HashSet<u64>>,
 }
 
 /// What a namespace change's reply says of when the server made it: the time the
@@ -173,6 +177,7 @@ impl BenchFs {
             root: Mutex::new(root),
             dirs: DirAttrs::new(Duration::ZERO),
             attr_ttl: Duration::ZERO,
+            moved_away: Mutex::new(HashSet::new()),
         }
     }
 
@@ -510,10 +515,13 @@ impl BenchFs {
     }
 
     /// Updates the inode table and the open handles after `from` became `to`.
-    fn follow_rename(&self, from: &str, to: &str) {
-        for (ino, path) in self.inodes.renamed(from, to) {
-            self.handles.files_of(ino).iter().for_each(|h| h.file.set_path(&path));
+    /// Returns the inodes that moved.
+    fn follow_rename(&self, from: &str, to: &str) -> Vec<u64> {
+        let moved = self.inodes.renamed(from, to);
+        for (ino, path) in &moved {
+            self.handles.files_of(*ino).iter().for_each(|h| h.file.set_path(path));
         }
+        moved.into_iter().map(|(ino, _)| ino).collect()
     }
 
     /// rmdir(2). A directory holding only hidden (unlinked, open) files is retried for a
@@ -560,7 +568,8 @@ impl BenchFs {
                 self.inodes.peek(&to).filter(|&ino| !noreplace && from != to && !self.inodes.has_other_names(ino, &to));
             let _removing = self.removing(replaced).await;
             if let Some(ino) = replaced {
-                if identity::moved_is_stale(c.stat(&from).await)?.kind == FileKind::File && self.inodes.hide_begin(ino) {
+                if identity::moved_is_stale(c.stat(&from).await)?.kind == FileKind::File && self.inodes.hide_begin(ino)
+                {
                     self.hide(&c, ino, &to).await?;
                 }
             }

@@ -284,7 +284,12 @@ fn run_op(root: &Path, i: usize, op: &Op) -> Outcome {
             let mut buf = vec![0u8; *len + 100];
             let n = f.read_at(&mut buf, 0)?;
             let m = f.metadata()?;
-            Ok(format!("read {n} crc {:08x}; fstat size {} nlink {}", crc(&buf[..n]), m.len(), std::os::unix::fs::MetadataExt::nlink(&m)))
+            Ok(format!(
+                "read {n} crc {:08x}; fstat size {} nlink {}",
+                crc(&buf[..n]),
+                m.len(),
+                std::os::unix::fs::MetadataExt::nlink(&m)
+            ))
         }
     })();
     r.map_err(errno)

@@ -7,6 +7,7 @@
 //! drops the name and tries the inode's other names (a hard-linked file's), and is ESTALE
 //! when none is left (the kernel then looks the path up again once).
 
+use std::collections::HashSet;
 use std::future::Future;
 
 use benchfs::meta::FileId;
@@ -25,7 +26,7 @@ const MAX_HOPS: usize = 16;
 enum Moves {
     /// Follows it and goes on: the inode is what the caller holds (an open file, a cwd).
     Follow,
-    /// Follows it, and this request is ESTALE: the caller named a path below it.
+    /// ESTALE once after another client moved it: the caller named a path below it.
     Restart,
 }
 
@@ -47,14 +48,12 @@ impl BenchFs {
             return op(self.client.clone(), "/".to_string()).await;
         }
         for _ in 0..MAX_HOPS {
+            if moves == Moves::Restart && self.lock_moved_away().remove(&ino) {
+                return Err(benchfs::Error::Stale(format!("inode {ino}: moved by another client")).into());
+            }
             let (path, fid) = self.inodes.named(ino)?;
             match op(self.client.expecting(vec![(path.clone(), fid)]), path.clone()).await {
-                Err(FsError::Core(benchfs::Error::Moved(to))) => {
-                    self.follow_rename(&path, &to);
-                    if moves == Moves::Restart {
-                        return Err(benchfs::Error::Stale(format!("{path} moved to {to}")).into());
-                    }
-                }
+                Err(FsError::Core(benchfs::Error::Moved(to))) => self.moved_by_another(&path, &to),
                 Err(FsError::Core(benchfs::Error::Stale(why))) => {
                     self.inodes.stale(ino, &path);
                     if self.inodes.named(ino).is_err() {
@@ -68,11 +67,13 @@ impl BenchFs {
     }
 
     /// Runs `op` on entry `name` of directory `parent`, with a client whose requests expect
-    /// the directory at the path the entry's is below. A directory another client moved is
-    /// followed, but this request answers ESTALE: the kernel then walks the path again,
-    /// revalidating each name (LOOKUP_REVAL), so `/old/f` after `mv /old /new` is ENOENT as
-    /// on a local file system, not a file created in `/new`; a walk that starts at the
-    /// moved directory itself (a cwd, a dirfd) reaches it again at its new path.
+    /// the directory at the path the entry's is below. The first such request after another
+    /// client moved the directory answers ESTALE: the kernel still has the directory under
+    /// its old name, and on ESTALE it walks the path again revalidating each name
+    /// (LOOKUP_REVAL). So `/old/f` after `mv /old /new` elsewhere is the entry of whatever
+    /// `/old` is now (or ENOENT), as on a local file system, never a file in `/new`; a walk
+    /// that starts at the moved directory itself (a cwd, a dirfd) reaches it again, at its
+    /// new path, on the kernel's second try.
     pub(super) async fn in_dir<T, Fut>(
         &self,
         parent: u64,
@@ -85,6 +86,18 @@ impl BenchFs {
         let name = name_str(name)?;
         self.inodes.child_path(parent, name)?; // refuses what is not a plain name
         self.on_inode_moving(parent, Moves::Restart, |c, dir| op(c, join(&dir, name))).await
+    }
+
+    /// Another client moved `from` to `to`: the inodes at and below it follow (an open
+    /// file, a cwd, a dirfd keep meaning their record), and each is marked, so that the
+    /// next request naming an entry in it ([`BenchFs::in_dir`]) answers ESTALE once.
+    fn moved_by_another(&self, from: &str, to: &str) {
+        let moved = self.follow_rename(from, to);
+        self.lock_moved_away().extend(moved);
+    }
+
+    fn lock_moved_away(&self) -> std::sync::MutexGuard<'_, HashSet<u64>> {
+        self.moved_away.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// A client whose requests expect each of `inos` (other than the root) at its path, for
