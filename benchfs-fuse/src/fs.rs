@@ -656,9 +656,8 @@ impl BenchFs {
         let h = self.handles.file(fh)?;
         // A read past the size the handle knows asks the owner by the file's path.
         let _settled = self.settled(h.ino).await;
-        let shrinks = h.file.shrinks();
         let data = h.file.read_owned_knowing(offset, size as usize, self.pending_end(h.ino)).await?;
-        if data.len() < size as usize && h.file.shrinks() != shrinks {
+        if data.len() < size as usize && h.file.shrank() {
             // Another client truncated the file under this handle. The kernel still has
             // the old size, and of several short reads in flight it takes only one as the
             // new end: the others' pages would read as zeros. An error reads as nothing.

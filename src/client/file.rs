@@ -46,9 +46,9 @@ pub struct File {
     /// reported before one must not be stored after it: a read racing a truncate would
     /// bring the old size back. The lock makes "still the same count, store" one step.
     truncations: Mutex<u64>,
-    /// Reads that found the file shorter than this handle had seen it (another client
-    /// truncated it): see [`File::shrinks`].
-    shrinks: AtomicU64,
+    /// A read found the file shorter than this handle had seen it (another client
+    /// truncated it): see [`File::shrank`].
+    shrank: AtomicBool,
 }
 
 /// One chunk-sized piece of a read or write.
@@ -92,7 +92,7 @@ impl File {
             wrote: AtomicU64::new(0),
             touched,
             truncations: Mutex::new(0),
-            shrinks: AtomicU64::new(0),
+            shrank: AtomicBool::new(false),
         }
     }
 
@@ -120,14 +120,15 @@ impl File {
         self.known_size.load(Ordering::Acquire).max(self.written_end.load(Ordering::Acquire))
     }
 
-    /// How many reads found the file shorter than this handle had seen it: another client
+    /// Whether a read found the file shorter than this handle had seen it: another client
     /// truncated it while it was open. A reader that was told the old size (a kernel's
-    /// page cache) must not take such a short read for the end of the file: the FUSE mount
+    /// page cache) must not take a short read for the end of the file: the FUSE mount
     /// answers ESTALE instead, as the kernel may fill what it thinks exists with zeros.
-    /// A count, compared before and after one read: a sticky flag would turn every later
-    /// end of file into an error.
-    pub fn shrinks(&self) -> u64 {
-        self.shrinks.load(Ordering::Acquire)
+    /// It stays set (a later read sized by the kernel's old size would read the same
+    /// zeros) until this process truncates the file itself ([`File::truncated_to`]): its
+    /// kernel then knows the new size.
+    pub fn shrank(&self) -> bool {
+        self.shrank.load(Ordering::Acquire)
     }
 
     /// One past the highest byte this handle wrote (0: none), published or not.
@@ -238,7 +239,7 @@ impl File {
         let a = self.current().await?;
         let now = self.lock_truncations();
         if a.size < self.known_size.load(Ordering::Acquire) {
-            self.shrinks.fetch_add(1, Ordering::AcqRel);
+            self.shrank.store(true, Ordering::Release);
         }
         if *now == seen {
             self.known_size.store(a.size, Ordering::Release);
@@ -369,6 +370,7 @@ impl File {
         self.written_end.fetch_min(size, Ordering::AcqRel);
         self.unpublished_end.fetch_min(size, Ordering::AcqRel);
         self.known_size.store(size, Ordering::Release);
+        self.shrank.store(false, Ordering::Release);
     }
 
     fn lock_truncations(&self) -> std::sync::MutexGuard<'_, u64> {
