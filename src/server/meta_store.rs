@@ -288,34 +288,36 @@ impl MetaStore {
     /// changed anything: a missing record or one that is not a directory is left alone
     /// (never created).
     pub fn touch_dir(&self, path: &str, t: (i64, u32)) -> Result<bool, StoreError> {
-        let k = key(path)?;
-        let queued = {
-            let mut mem = self.mem.write().unwrap_or_else(|p| p.into_inner());
-            let Some(a) = mem.get_mut(&k).filter(|a| a.is_dir()) else { return Ok(false) };
+        self.change_dir(path, |a| {
             if a.ctime >= t {
-                return Ok(false);
+                return false;
             }
             a.mtime = t;
             a.ctime = t;
-            let a = a.clone();
-            let mut pending = self.lock_pending();
-            pending.insert(k, Some(a));
-            pending.len()
-        };
-        if queued > MAX_PENDING {
-            self.sync()?;
-        }
-        Ok(true)
+            true
+        })
     }
 
     /// Adds `delta` subdirectories to the count of the directory at `path` (its `nlink`,
     /// never below 2). Returns whether there was such a directory.
     pub fn count_subdirs(&self, path: &str, delta: i32) -> Result<bool, StoreError> {
+        self.change_dir(path, |a| {
+            a.nlink = u32::try_from((i64::from(a.nlink) + i64::from(delta)).max(2)).unwrap_or(u32::MAX);
+            true
+        })
+    }
+
+    /// Applies `change` to the directory record at `path` in memory and queues it for the
+    /// next sync; `change` says whether it changed anything. Returns that (false for a
+    /// missing record or one that is not a directory, which is never created).
+    fn change_dir(&self, path: &str, change: impl FnOnce(&mut Attr) -> bool) -> Result<bool, StoreError> {
         let k = key(path)?;
         let queued = {
             let mut mem = self.mem.write().unwrap_or_else(|p| p.into_inner());
             let Some(a) = mem.get_mut(&k).filter(|a| a.is_dir()) else { return Ok(false) };
-            a.nlink = u32::try_from((i64::from(a.nlink) + i64::from(delta)).max(2)).unwrap_or(u32::MAX);
+            if !change(a) {
+                return Ok(false);
+            }
             let a = a.clone();
             let mut pending = self.lock_pending();
             pending.insert(k, Some(a));
