@@ -123,17 +123,24 @@ fn tar_of_links_and_a_fifo_extracts_as_on_tmpfs() {
     assert!(listing(&on_mount).contains("same inode: ./t/h3 ./t/sub/deep/f ./t/sub/h2"));
 }
 
+/// A temporary directory holding [`sample_tree`] at `t`, for a test that drives rsync;
+/// `None` (skipped, or failed under BENCHFS_REQUIRE) where rsync is not installed.
+fn sample_tree_for_rsync() -> Option<tempfile::TempDir> {
+    if !common::require::on_path("rsync") {
+        common::require::skip("rsync", "rsync is not installed");
+        return None;
+    }
+    let src = common::fast_tempdir();
+    sample_tree(src.path());
+    Some(src)
+}
+
 /// `cp -a` and `rsync -aH` onto a 3-server mount and back: the round trip keeps every
 /// kind, mode, time and hard link.
 #[test]
 fn cp_a_and_rsync_ah_round_trips() {
     require_fuse!();
-    if !common::require::on_path("rsync") {
-        common::require::skip("rsync", "rsync is not installed");
-        return;
-    }
-    let src = common::fast_tempdir();
-    sample_tree(src.path());
+    let Some(src) = sample_tree_for_rsync() else { return };
     let t = src.path().join("t");
     let m = common::TestMount::new(common::Backend::Cluster, &[]);
     let back = common::fast_tempdir();
@@ -212,12 +219,7 @@ fn find_printf(root: &Path) -> String {
 #[test]
 fn tar_onto_the_mount_and_rsync_back_list_as_on_tmpfs() {
     require_fuse!();
-    if !common::require::on_path("rsync") {
-        common::require::skip("rsync", "rsync is not installed");
-        return;
-    }
-    let src = common::fast_tempdir();
-    sample_tree(src.path());
+    let Some(src) = sample_tree_for_rsync() else { return };
     let archive = src.path().join("t.tar");
     run(Command::new("tar").arg("-cf").arg(&archive).arg("-C").arg(src.path()).arg("t"));
     let m = common::TestMount::new(common::Backend::Cluster, &[]);
