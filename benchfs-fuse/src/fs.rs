@@ -21,9 +21,9 @@
 //! O_APPEND write leave a hole. O_APPEND writes land where the owner and this mount's
 //! handles say the file ends now (see [`BenchFs::write`]).
 
-use std::collections::HashSet;
 use std::ffi::OsStr;
 use std::sync::atomic::Ordering;
+use std::sync::OnceLock;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -94,9 +94,18 @@ pub struct BenchFs {
     /// How long the kernel caches attributes: a directory snapshot's attributes older than
     /// this are asked again before readdirplus hands them over.
     attr_ttl: Duration,
-    /// Inodes another client moved since the kernel last walked to them by name (see
-    /// `fs/identity.rs`): the kernel's cached names of them are the old ones.
-    moved_away: Mutex<HashSet<u64>>,
+    /// The kernel's cache of names, told to drop those another client changed (see
+    /// `fs/identity.rs`); unset until the mount is live, and in tests without a kernel.
+    kernel_names: OnceLock<Box<dyn KernelNames>>,
+}
+
+/// The kernel's cache of names (dentries), which the mount can only ask to forget one
+/// (FUSE_NOTIFY_INVAL_ENTRY). Kept behind a trait so that `fs` stays free of fuser.
+pub trait KernelNames: Send + Sync {
+    /// Asks the kernel to drop entry `name` of directory `parent` (and what it cached
+    /// below it). Must not wait for the kernel: it locks `parent` to do it, which a
+    /// request being answered may hold.
+    fn forget(&self, parent: u64, name: &str);
 }
 
 /// What a namespace change's reply says of when the server made it: the time the
@@ -177,8 +186,14 @@ impl BenchFs {
             root: Mutex::new(root),
             dirs: DirAttrs::new(Duration::ZERO),
             attr_ttl: Duration::ZERO,
-            moved_away: Mutex::new(HashSet::new()),
+            kernel_names: OnceLock::new(),
         }
+    }
+
+    /// From now on names another client moved are dropped from `names` (the kernel's
+    /// cache); a second call is ignored.
+    pub fn set_kernel_names(&self, names: Box<dyn KernelNames>) {
+        let _ = self.kernel_names.set(names);
     }
 
     /// Answers the kernel's requests for directories' attributes from what the mount
@@ -515,13 +530,10 @@ impl BenchFs {
     }
 
     /// Updates the inode table and the open handles after `from` became `to`.
-    /// Returns the inodes that moved.
-    fn follow_rename(&self, from: &str, to: &str) -> Vec<u64> {
-        let moved = self.inodes.renamed(from, to);
-        for (ino, path) in &moved {
-            self.handles.files_of(*ino).iter().for_each(|h| h.file.set_path(path));
+    fn follow_rename(&self, from: &str, to: &str) {
+        for (ino, path) in self.inodes.renamed(from, to) {
+            self.handles.files_of(ino).iter().for_each(|h| h.file.set_path(&path));
         }
-        moved.into_iter().map(|(ino, _)| ino).collect()
     }
 
     /// rmdir(2). A directory holding only hidden (unlinked, open) files is retried for a

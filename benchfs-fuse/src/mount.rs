@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use fuser::{BackgroundSession, MountOption, SessionACL};
 
+use crate::fs::KernelNames;
 use crate::fuse::FuseAdapter;
 
 #[derive(Debug, thiserror::Error)]
@@ -217,11 +218,45 @@ impl Mounted {
         }
     }
 
+    /// The kernel's name cache of this mount, for [`crate::fs::BenchFs::set_kernel_names`].
+    pub fn kernel_names(&self) -> Box<dyn KernelNames> {
+        Box::new(Invalidator::start(self.session.notifier()))
+    }
+
     /// Waits for the session threads after the mount went away by itself.
     pub fn join(self) {
         if let Err(e) = self.session.join() {
             tracing::warn!(error = %e, "FUSE session ended with an error");
         }
+    }
+}
+
+/// Sends FUSE_NOTIFY_INVAL_ENTRY from a thread of its own: the kernel handles it within
+/// the write to /dev/fuse and locks the parent directory first, which a request still
+/// waiting for the caller's reply may hold. The thread ends with the last sender.
+struct Invalidator(std::sync::mpsc::Sender<(u64, String)>);
+
+impl Invalidator {
+    fn start(notifier: fuser::Notifier) -> Invalidator {
+        let (tx, rx) = std::sync::mpsc::channel::<(u64, String)>();
+        std::thread::Builder::new()
+            .name("benchfs-inval".into())
+            .spawn(move || {
+                for (parent, name) in rx {
+                    // Fails when the mount is going away; nothing is cached then.
+                    if let Err(e) = notifier.inval_entry(fuser::INodeNo(parent), name.as_ref()) {
+                        tracing::debug!(parent, name, error = %e, "kernel kept a name");
+                    }
+                }
+            })
+            .map_or_else(|e| tracing::warn!(error = %e, "no thread to invalidate names"), |_| ());
+        Invalidator(tx)
+    }
+}
+
+impl KernelNames for Invalidator {
+    fn forget(&self, parent: u64, name: &str) {
+        let _ = self.0.send((parent, name.to_string()));
     }
 }
 

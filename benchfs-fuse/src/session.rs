@@ -211,7 +211,7 @@ fn serve(
         Some(io) => Driver::Caller(io),
         None => Driver::Tasks(rt.handle().clone()),
     };
-    let adapter = FuseAdapter::new(fs, driver, fuse_opts, destroyed_tx).with_description(description);
+    let adapter = FuseAdapter::new(fs.clone(), driver, fuse_opts, destroyed_tx).with_description(description);
     let mount_opts = MountOptions {
         allow_other: args.allow_other,
         threads: usize::try_from(args.threads).unwrap_or(1),
@@ -227,6 +227,7 @@ fn serve(
             return Err(reporter.fail(e));
         }
     };
+    fs.set_kernel_names(mounted.kernel_names());
     reporter.ok();
     let cluster = embedded.as_ref().map_or_else(
         || "cluster".to_string(),

@@ -442,14 +442,6 @@ fn differential_seed(seed: u64, mounts: &[PathBuf]) -> (usize, std::collections:
                 (k, (k + 1) % n)
             }
         };
-        if mounts.len() > 1 && renames_a_directory(reference, &op) {
-            // Left out with two mounts until the kernel's cached name of a directory that
-            // another mount renamed is invalidated, not only its inode followed: a walk
-            // through that old name, retried after ESTALE, can still find it stale (seed 1:
-            // `f4/d3/f1` is listed after op #17 renamed `d1` to `f4`, and its lstat is
-            // ESTALE). Hard links and everything else run on two mounts.
-            continue;
-        }
         let want = run_op(reference, i, &op);
         // An absolute link target made on one mount names that mount's root.
         let got = run_op(&mounts[at], i, &op).map(|v| unroot_all(&mounts, &v));
@@ -484,16 +476,6 @@ fn differential_seed(seed: u64, mounts: &[PathBuf]) -> (usize, std::collections:
 /// `s` with the root of each of `mounts` spelled `{ROOT}`.
 fn unroot_all(mounts: &[PathBuf], s: &str) -> String {
     mounts.iter().fold(s.to_string(), |s, m| unroot(m, &s))
-}
-
-/// Whether `op` renames a directory (as the reference tree stands before it).
-fn renames_a_directory(reference: &Path, op: &Op) -> bool {
-    match op {
-        Op::Rename { from, .. } | Op::RenameNoReplace { from, .. } => {
-            fs::symlink_metadata(reference.join(from)).is_ok_and(|m| m.is_dir())
-        }
-        _ => false,
-    }
 }
 
 /// Every seed on `roots` (one directory per mount of one cluster), each in a fresh subdirectory.

@@ -32,9 +32,34 @@ impl Moves {
         m.insert(from.to_string(), (fid, to.to_string(), Instant::now()));
     }
 
+    /// A record was moved to `path` (this server owns it): a move remembered away from
+    /// it is over. Moves are remembered by the old path's owner, so `d2/f -> d3/f` on one
+    /// server and `d3/f -> d2/f` on another would otherwise both stay, and a client
+    /// following them went round until its hop limit. With this, every move remembered
+    /// ends at a path nothing moved away from since: the chain a client follows ends.
+    pub fn arrived(&self, path: &str) {
+        self.map.lock().unwrap_or_else(|p| p.into_inner()).remove(path);
+    }
+
     /// Where file `fid`, once at `path`, went (if this server moved it lately).
     pub fn find(&self, path: &str, fid: FileId) -> Option<String> {
         let m = self.map.lock().unwrap_or_else(|p| p.into_inner());
         m.get(path).filter(|(f, _, t)| *f == fid && t.elapsed() < GONE_TTL).map(|(_, to, _)| to.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_move_back_forgets_the_move_away() {
+        let m = Moves::default();
+        m.record("/d2/f", 7, "/d3/f");
+        m.record("/d3/f", 7, "/d2/f");
+        m.arrived("/d2/f");
+        assert_eq!(m.find("/d3/f", 7).as_deref(), Some("/d2/f"));
+        assert_eq!(m.find("/d2/f", 7), None, "the file is at /d2/f again");
+        assert_eq!(m.find("/d3/f", 8), None, "another file id");
     }
 }

@@ -7,11 +7,10 @@
 //! drops the name and tries the inode's other names (a hard-linked file's), and is ESTALE
 //! when none is left (the kernel then looks the path up again once).
 
-use std::collections::HashSet;
 use std::future::Future;
 
 use benchfs::meta::FileId;
-use benchfs::path::join;
+use benchfs::path::{join, split};
 use benchfs::Client;
 
 use super::{name_str, BenchFs};
@@ -26,7 +25,8 @@ const MAX_HOPS: usize = 16;
 enum Moves {
     /// Follows it and goes on: the inode is what the caller holds (an open file, a cwd).
     Follow,
-    /// ESTALE once after another client moved it: the caller named a path below it.
+    /// Follows it and answers ESTALE: the caller named a path below it, maybe through
+    /// the old name.
     Restart,
 }
 
@@ -48,12 +48,14 @@ impl BenchFs {
             return op(self.client.clone(), "/".to_string()).await;
         }
         for _ in 0..MAX_HOPS {
-            if moves == Moves::Restart && self.lock_moved_away().remove(&ino) {
-                return Err(benchfs::Error::Stale(format!("inode {ino}: moved by another client")).into());
-            }
             let (path, fid) = self.inodes.named(ino)?;
             match op(self.client.expecting(vec![(path.clone(), fid)]), path.clone()).await {
-                Err(FsError::Core(benchfs::Error::Moved(to))) => self.moved_by_another(&path, &to),
+                Err(FsError::Core(benchfs::Error::Moved(to))) => {
+                    self.moved_by_another(&path, &to);
+                    if moves == Moves::Restart {
+                        return Err(benchfs::Error::Stale(format!("inode {ino}: moved by another client")).into());
+                    }
+                }
                 Err(FsError::Core(benchfs::Error::Stale(why))) => {
                     self.inodes.stale(ino, &path);
                     if self.inodes.named(ino).is_err() {
@@ -67,9 +69,9 @@ impl BenchFs {
     }
 
     /// Runs `op` on entry `name` of directory `parent`, with a client whose requests expect
-    /// the directory at the path the entry's is below. The first such request after another
-    /// client moved the directory answers ESTALE: the kernel still has the directory under
-    /// its old name, and on ESTALE it walks the path again revalidating each name
+    /// the directory at the path the entry's is below. When that finds the directory moved
+    /// by another client, the request answers ESTALE: the kernel reached it through its
+    /// old name, and on ESTALE it walks the path again revalidating each name
     /// (LOOKUP_REVAL). So `/old/f` after `mv /old /new` elsewhere is the entry of whatever
     /// `/old` is now (or ENOENT), as on a local file system, never a file in `/new`; a walk
     /// that starts at the moved directory itself (a cwd, a dirfd) reaches it again, at its
@@ -89,15 +91,24 @@ impl BenchFs {
     }
 
     /// Another client moved `from` to `to`: the inodes at and below it follow (an open
-    /// file, a cwd, a dirfd keep meaning their record), and each is marked, so that the
-    /// next request naming an entry in it ([`BenchFs::in_dir`]) answers ESTALE once.
+    /// file, a cwd, a dirfd keep meaning their record), and the kernel is told to forget
+    /// both names, so that the next walk through either asks the servers (LOOKUP) instead
+    /// of reaching the moved record by its old name. Whatever was learned first, one
+    /// request's ESTALE (`in_dir`) or a silent follow (`on_inode`), no later walk of a
+    /// new path sees the old name.
     fn moved_by_another(&self, from: &str, to: &str) {
-        let moved = self.follow_rename(from, to);
-        self.lock_moved_away().extend(moved);
-    }
-
-    fn lock_moved_away(&self) -> std::sync::MutexGuard<'_, HashSet<u64>> {
-        self.moved_away.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        let names: Vec<(u64, String)> = [from, to]
+            .into_iter()
+            .filter_map(|p| {
+                let (dir, name) = split(p)?;
+                let parent = if dir == "/" { Some(ROOT_INO) } else { self.inodes.peek(dir) };
+                Some((parent?, name.to_string()))
+            })
+            .collect();
+        self.follow_rename(from, to);
+        if let Some(kernel) = self.kernel_names.get() {
+            names.iter().for_each(|(parent, name)| kernel.forget(*parent, name));
+        }
     }
 
     /// A client whose requests expect each of `inos` (other than the root) at its path, for
