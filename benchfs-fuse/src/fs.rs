@@ -97,6 +97,9 @@ pub struct BenchFs {
     /// The kernel's cache of names, told to drop those another client changed (see
     /// `fs/identity.rs`); unset until the mount is live, and in tests without a kernel.
     kernel_names: OnceLock<Box<dyn KernelNames>>,
+    /// Inodes another client moved, which the kernel may still reach by an old name, each
+    /// with the move it was learned by (see `fs/identity.rs`).
+    moved_away: Mutex<identity::MovedAway>,
 }
 
 /// The kernel's cache of names (dentries), which the mount can only ask to forget one
@@ -187,6 +190,7 @@ impl BenchFs {
             dirs: DirAttrs::new(Duration::ZERO),
             attr_ttl: Duration::ZERO,
             kernel_names: OnceLock::new(),
+            moved_away: Mutex::default(),
         }
     }
 
@@ -530,10 +534,13 @@ impl BenchFs {
     }
 
     /// Updates the inode table and the open handles after `from` became `to`.
-    fn follow_rename(&self, from: &str, to: &str) {
-        for (ino, path) in self.inodes.renamed(from, to) {
-            self.handles.files_of(ino).iter().for_each(|h| h.file.set_path(&path));
+    /// Returns the inodes that moved.
+    fn follow_rename(&self, from: &str, to: &str) -> Vec<u64> {
+        let moved = self.inodes.renamed(from, to);
+        for (ino, path) in &moved {
+            self.handles.files_of(*ino).iter().for_each(|h| h.file.set_path(path));
         }
+        moved.into_iter().map(|(ino, _)| ino).collect()
     }
 
     /// rmdir(2). A directory holding only hidden (unlinked, open) files is retried for a

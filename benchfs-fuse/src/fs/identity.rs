@@ -7,6 +7,7 @@
 //! drops the name and tries the inode's other names (a hard-linked file's), and is ESTALE
 //! when none is left (the kernel then looks the path up again once).
 
+use std::collections::HashMap;
 use std::future::Future;
 
 use benchfs::meta::FileId;
@@ -48,14 +49,12 @@ impl BenchFs {
             return op(self.client.clone(), "/".to_string()).await;
         }
         for _ in 0..MAX_HOPS {
+            if moves == Moves::Restart && self.lock_moved_away().restart(ino) {
+                return Err(benchfs::Error::Stale(format!("inode {ino}: moved by another client")).into());
+            }
             let (path, fid) = self.inodes.named(ino)?;
             match op(self.client.expecting(vec![(path.clone(), fid)]), path.clone()).await {
-                Err(FsError::Core(benchfs::Error::Moved(to))) => {
-                    self.moved_by_another(&path, &to);
-                    if moves == Moves::Restart {
-                        return Err(benchfs::Error::Stale(format!("inode {ino}: moved by another client")).into());
-                    }
-                }
+                Err(FsError::Core(benchfs::Error::Moved(to))) => self.moved_by_another(&path, &to),
                 Err(FsError::Core(benchfs::Error::Stale(why))) => {
                     self.inodes.stale(ino, &path);
                     if self.inodes.named(ino).is_err() {
@@ -69,13 +68,14 @@ impl BenchFs {
     }
 
     /// Runs `op` on entry `name` of directory `parent`, with a client whose requests expect
-    /// the directory at the path the entry's is below. When that finds the directory moved
-    /// by another client, the request answers ESTALE: the kernel reached it through its
-    /// old name, and on ESTALE it walks the path again revalidating each name
-    /// (LOOKUP_REVAL). So `/old/f` after `mv /old /new` elsewhere is the entry of whatever
-    /// `/old` is now (or ENOENT), as on a local file system, never a file in `/new`; a walk
-    /// that starts at the moved directory itself (a cwd, a dirfd) reaches it again, at its
-    /// new path, on the kernel's second try.
+    /// the directory at the path the entry's is below. The first such request after another
+    /// client moved the directory (or one above it) answers ESTALE: the kernel may have
+    /// reached it through its old name, even when a request of the same walk (the GETATTR
+    /// of its permission check) already followed the move, and on ESTALE it walks the
+    /// path again revalidating each name (LOOKUP_REVAL). So `/old/f` after `mv /old /new`
+    /// elsewhere is the entry of whatever `/old` is now (or ENOENT), as on a local file
+    /// system, never a file in `/new`; a walk that starts at the moved directory itself (a
+    /// cwd, a dirfd) reaches it again, at its new path, on the kernel's second try.
     pub(super) async fn in_dir<T, Fut>(
         &self,
         parent: u64,
@@ -105,10 +105,15 @@ impl BenchFs {
                 Some((parent?, name.to_string()))
             })
             .collect();
-        self.follow_rename(from, to);
+        let moved = self.follow_rename(from, to);
+        self.lock_moved_away().add(moved);
         if let Some(kernel) = self.kernel_names.get() {
             names.iter().for_each(|(parent, name)| kernel.forget(*parent, name));
         }
+    }
+
+    fn lock_moved_away(&self) -> std::sync::MutexGuard<'_, MovedAway> {
+        self.moved_away.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// A client whose requests expect each of `inos` (other than the root) at its path, for
@@ -123,6 +128,34 @@ impl BenchFs {
             return Ok(self.client.clone());
         }
         Ok(self.client.expecting(expect))
+    }
+}
+
+/// Inodes another client moved, by the move they were learned with: the moved directory
+/// and everything below it that the kernel holds.
+#[derive(Default)]
+pub(super) struct MovedAway {
+    /// inode → move.
+    inodes: HashMap<u64, u64>,
+    moves: u64,
+}
+
+impl MovedAway {
+    fn add(&mut self, inodes: Vec<u64>) {
+        self.moves += 1;
+        let id = self.moves;
+        self.inodes.extend(inodes.into_iter().map(|ino| (ino, id)));
+    }
+
+    /// Whether a request naming an entry of `ino` answers ESTALE. One does per move: the
+    /// kernel's second walk revalidates every name on its way (LOOKUP_REVAL), so the
+    /// other inodes of that move must not fail it again (each ESTALE on the way of one
+    /// walk is a retry, and the kernel retries once: `a/b/f` through a moved `a` was
+    /// ESTALE to the program when `a` and `b` were both marked).
+    fn restart(&mut self, ino: u64) -> bool {
+        let Some(id) = self.inodes.remove(&ino) else { return false };
+        self.inodes.retain(|_, m| *m != id);
+        true
     }
 }
 
