@@ -71,6 +71,54 @@ fn a_reader_never_reads_zeros_after_another_client_truncates_or_removes() {
     });
 }
 
+/// A reader that is reading while another client's truncate runs: every read is the
+/// bytes written there or a short read at the new size, never zeros. (The truncate used to
+/// drop the chunks before it set the size, and a read between the two found them gone
+/// while the size still said they existed: zeros with success.)
+#[test]
+fn a_read_racing_a_truncate_never_reads_zeros() {
+    let cluster = Cluster::start(3);
+    runtime().block_on(async {
+        let (a, b) = (cluster.client().await, cluster.client().await);
+        let data = pattern(5, 4 << 20);
+        let (mut zero_reads, mut short_reads) = (0, 0);
+        for i in 0..40 {
+            let path = format!("/race{i}");
+            write_file(&a, &path, &data).await;
+            let f = b.open(&path, &OpenOptions::default()).await.expect("open on B");
+            let stop = std::sync::atomic::AtomicBool::new(false);
+            let reader = async {
+                // Reads 64 KiB pieces past the new size, round and round, until told.
+                let mut buf = vec![0u8; 64 << 10];
+                let (mut zeros, mut shorts, mut off) = (0, 0, 1u64 << 20);
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let n = f.read_at(&mut buf, off).await.expect("read on B");
+                    let at = usize::try_from(off).expect("offset");
+                    if buf[..n] != data[at..at + n] {
+                        zeros += 1;
+                    } else if n < buf.len() {
+                        shorts += 1;
+                    }
+                    off = if off + (128 << 10) >= 4 << 20 { 1 << 20 } else { off + (128 << 10) };
+                    tokio::task::yield_now().await;
+                }
+                (zeros, shorts)
+            };
+            let truncate = async {
+                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+                a.truncate(&path, 1 << 20).await.expect("truncate on A");
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            };
+            let ((zeros, shorts), ()) = tokio::join!(reader, truncate);
+            zero_reads += zeros;
+            short_reads += shorts;
+        }
+        assert_eq!(zero_reads, 0, "reads that returned bytes nobody wrote there (zeros); {short_reads} short reads");
+        assert!(short_reads > 0, "no read ever saw the truncate: the test raced nothing");
+    });
+}
+
 /// Chunk files (not their checksums) of file `fid` in every server's data directory.
 fn chunk_files(cluster: &Cluster, fid: u128) -> usize {
     let count = |d: &Path| std::fs::read_dir(d).map_or(0, |rd| rd.filter(|e| e.is_ok()).count());

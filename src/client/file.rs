@@ -231,8 +231,8 @@ impl File {
     /// this handle learnt the size (another client truncated or removed the file). The
     /// owner's current size of this very file decides how many of the bytes exist: the
     /// read ends there, so a reader never gets zeros nobody wrote. A file that is gone is
-    /// `Stale`. (A truncate drops the chunks before it sets the size: a read between the
-    /// two still sees the old size and reads zeros.)
+    /// `Stale`. (A truncate sets the size before its chunks go, so a chunk found gone
+    /// comes with the new size.)
     /// `end`: as in [`File::read_owned_knowing`], bytes other handles of this process wrote.
     async fn end_after_short_read(&self, off: u64, len: usize, end: u64) -> Result<usize> {
         let seen = *self.lock_truncations();

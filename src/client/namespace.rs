@@ -306,7 +306,7 @@ impl Client {
     }
 
     async fn set_attr_norm(&self, p: &str, set: SetAttr) -> Result<Attr> {
-        if let Some(size) = set.size {
+        if set.size.is_some() {
             let old = self.stat_norm(p).await?;
             if old.is_dir() {
                 return Err(Error::IsDir(p.to_string()));
@@ -314,9 +314,8 @@ impl Client {
             if !old.is_file() {
                 return Err(Error::Invalid(format!("{p}: only a regular file has a size to change")));
             }
-            // Drop data first: a crash in between leaves the old size over zeros, never
-            // stale bytes resurfacing past a shorter size when the file grows again.
-            self.truncate_chunks(old.fid, old.chunk_size, size, None).await?;
+            // The size's owner drops the chunks past it, after setting it (see the
+            // server's `drop_truncated`): a concurrent reader never reads them as zeros.
         }
         let AttrReply(a) = self.meta_op(p, Update { path: p.to_string(), fid: None, set }).await?;
         Ok(a)

@@ -50,6 +50,12 @@ async fn send(w: &Writer, id: u64, reply: &Reply, data: &[u8]) {
 
 /// Requests that may take long (device I/O, calls to peers) run as their own task.
 fn runs_apart(req: &Request) -> bool {
+    match req {
+        Request::Expect(e) => return runs_apart(&e.request),
+        // A truncate: its chunks are dropped on every server (`Node::drop_truncated`).
+        Request::Update(u) if u.fid.is_none() && u.set.size.is_some() => return true,
+        _ => {}
+    }
     matches!(
         req,
         Request::Write(_)

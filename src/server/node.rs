@@ -270,6 +270,20 @@ impl Node {
         self.peer(&a, a.ring.inode_owner(fid), op).await
     }
 
+    /// A truncate (an `Update` of the size without a handle's file id; a handle's size
+    /// publication never drops anything) set the size of the file `attr` to `size`: its
+    /// chunks past it go now, on every server. After the size, under the name's claim: a
+    /// reader that finds a chunk gone asks the size and finds the new one, so it ends its
+    /// read there instead of reading zeros nobody wrote; the servers drive it, so a client
+    /// killed halfway leaves nothing behind. (A server that fails between the two leaves
+    /// the chunks past the new size; the truncate then fails with its error.)
+    async fn drop_truncated(&self, a: &Adopted, attr: &Attr, size: u64) -> Result<(), Fail> {
+        if !attr.is_file() {
+            return Ok(());
+        }
+        self.broadcast(a, TruncateChunks { fid: attr.fid, size, chunk_size: attr.chunk_size }).await.map(|_| ())
+    }
+
     /// The attributes of the file a name's record stands for: the record itself, or for
     /// a hard-linked file its inode record.
     pub(super) async fn resolve(&self, attr: Attr) -> Result<Attr, Fail> {
@@ -382,7 +396,7 @@ impl Node {
                 reply(AttrReply(self.resolve(attr).await?))
             }
             Request::Update(u) => {
-                self.own_path(&u.path)?;
+                let a = self.own_path(&u.path)?;
                 let _claim = self.claims.claim(&u.path).await;
                 let linked = {
                     let fences = self.fences.read();
@@ -398,13 +412,17 @@ impl Node {
                         }
                     }
                     fenced?;
-                    match self.meta.linked_fid(&u.path) {
-                        Some(fid) => fid,
-                        None => return reply(AttrReply(self.meta.set_attr(&u.path, &u.set)?)),
-                    }
+                    self.meta.linked_fid(&u.path)
                 };
                 // Still under the claim: the name cannot go away meanwhile.
-                reply(self.inode_op(linked, InodeUpdate { fid: linked, set: u.set }).await?)
+                let attr = match linked {
+                    Some(fid) => self.inode_op(fid, InodeUpdate { fid, set: u.set.clone() }).await?.0,
+                    None => self.meta.set_attr(&u.path, &u.set)?,
+                };
+                if let (None, Some(size)) = (u.fid, u.set.size) {
+                    self.drop_truncated(&a, &attr, size).await?;
+                }
+                reply(AttrReply(attr))
             }
             Request::Unlink(u) => {
                 self.own_path(&u.path)?;
