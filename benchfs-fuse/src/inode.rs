@@ -347,6 +347,21 @@ impl InodeTable {
         self.lock().nodes.get(&ino).is_some_and(|n| n.path.iter().chain(&n.aliases).any(|p| p != path))
     }
 
+    /// The servers say `path` is the last name of `ino`'s file: the other names this table
+    /// still has are stale (another client removed or replaced them) and go.
+    pub fn only_name(&self, ino: u64, path: &str) {
+        let mut inner = self.lock();
+        let inner = &mut *inner;
+        let Some(node) = inner.nodes.get_mut(&ino) else { return };
+        let others: Vec<String> = node.path.iter().chain(&node.aliases).filter(|p| *p != path).cloned().collect();
+        for other in others {
+            node.drop_name(&other);
+            if inner.by_path.get(&other) == Some(&ino) {
+                inner.by_path.remove(&other);
+            }
+        }
+    }
+
     /// `from` was renamed to `to`: the inode at `to`, if any, loses its path, and `from` and
     /// (for a directory) everything below it move. Returns the moved inodes with their new
     /// paths, so open handles can follow.
