@@ -112,3 +112,48 @@ fn a_directory_counts_its_subdirectories_in_its_link_count() {
     let nlink = |p: &Path| std::fs::symlink_metadata(p).unwrap().nlink();
     assert_eq!((nlink(&d), nlink(&e), nlink(&d.join("a")), nlink(&e.join("b"))), (4, 3, 3, 2));
 }
+
+/// (mtime, ctime, nlink) of `p` as `stat` reports it.
+fn times_and_links(p: &Path) -> ((i64, i64), (i64, i64), u64) {
+    let m = std::fs::symlink_metadata(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    ((m.mtime(), m.mtime_nsec()), (m.ctime(), m.ctime_nsec()), m.nlink())
+}
+
+#[test]
+fn a_directory_shows_an_unlink_rmdir_or_rename_in_it_at_once() {
+    // As a local file system does (the suite's unlink, rmdir and rename cases stat the
+    // parent right after the call): its mtime and ctime move, and its link count follows
+    // the subdirectories that left or arrived, though the owner hears of it in a batch.
+    require_fuse!();
+    let m = common::TestMount::new(common::Backend::Cluster, &[]);
+    let (a, b) = (m.path().join("a"), m.path().join("b"));
+    for p in ["a", "b", "a/sub", "a/gone", "a/moved", "b/replaced"] {
+        std::fs::create_dir(m.path().join(p)).unwrap();
+    }
+    std::fs::write(a.join("f"), b"").unwrap();
+    std::fs::write(a.join("g"), b"").unwrap();
+    let changes: [(&str, &dyn Fn(), [i64; 2]); 5] = [
+        ("unlink a/f", &|| std::fs::remove_file(a.join("f")).unwrap(), [0, 0]),
+        ("rmdir a/gone", &|| std::fs::remove_dir(a.join("gone")).unwrap(), [-1, 0]),
+        ("rename a/g b/g", &|| std::fs::rename(a.join("g"), b.join("g")).unwrap(), [0, 0]),
+        ("rename a/sub b/sub", &|| std::fs::rename(a.join("sub"), b.join("sub")).unwrap(), [-1, 1]),
+        ("rename a/moved over b/replaced", &|| std::fs::rename(a.join("moved"), b.join("replaced")).unwrap(), [-1, 0]),
+    ];
+    for (what, change, links) in changes {
+        let before = [times_and_links(&a), times_and_links(&b)];
+        // Past the clock's granularity, so that a new time differs from the old one.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        change();
+        let after = [times_and_links(&a), times_and_links(&b)];
+        let touched: &[usize] = if what.starts_with("rename") { &[0, 1] } else { &[0] };
+        for &i in touched {
+            let dir = ["a", "b"][i];
+            assert!(after[i].0 > before[i].0, "{what}: the mtime of {dir} did not move: {:?}", after[i]);
+            assert!(after[i].1 > before[i].1, "{what}: the ctime of {dir} did not move: {:?}", after[i]);
+        }
+        for i in 0..2 {
+            let want = before[i].2.checked_add_signed(links[i]).unwrap();
+            assert_eq!(after[i].2, want, "{what}: st_nlink of {}", ["a", "b"][i]);
+        }
+    }
+}
