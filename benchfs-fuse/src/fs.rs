@@ -726,6 +726,22 @@ impl BenchFs {
         Ok(owner.max(self.pending_end(h.ino)))
     }
 
+    /// fallocate(2) with mode 0 (posix_fallocate): the file grows to `offset + length` if
+    /// it is shorter (the new bytes read as zeros, as past a truncate) and its mtime and
+    /// ctime move, as on tmpfs. BenchFS reserves no space (README, "Relaxations of
+    /// POSIX"): a later write may still find a server full. Other modes (punching or
+    /// zeroing a range, keeping the size) are EOPNOTSUPP, which tells the C library to
+    /// fall back to writing the range.
+    pub async fn fallocate(&self, fh: u64, offset: u64, length: u64, mode: i32) -> Result<Attr> {
+        if mode != 0 {
+            return Err(FsError::Unsupported("fallocate modes other than 0"));
+        }
+        let h = self.handles.file(fh)?;
+        // The kernel refuses an end past the largest file size (EFBIG) before asking.
+        let end = offset.checked_add(length).ok_or(FsError::Invalid("fallocate past the largest offset"))?;
+        self.setattr(h.ino, SetAttr { grow_to: Some(end), ..SetAttr::default() }).await
+    }
+
     /// close(2) on a descriptor of the handle: publish the size its writes reached.
     pub async fn flush(&self, fh: u64) -> Result<()> {
         let h = self.handles.file(fh)?;

@@ -157,3 +157,31 @@ fn a_directory_shows_an_unlink_rmdir_or_rename_in_it_at_once() {
         }
     }
 }
+
+#[test]
+fn posix_fallocate_grows_the_file_and_moves_its_times_at_once() {
+    // As tmpfs does (the suite's posix_fallocate case): the file's ctime and mtime move
+    // with the call, not at the next close, and the bytes it added read as zeros.
+    require_fuse!();
+    use std::os::fd::AsRawFd;
+    let m = common::TestMount::new(common::Backend::Cluster, &[]);
+    let p = m.path().join("f");
+    std::fs::write(&p, b"abc").unwrap();
+    let f = std::fs::OpenOptions::new().read(true).write(true).open(&p).unwrap();
+    for (offset, len, size) in [(0, 123, 123), (10, 2, 123), (4096, 5000, 9096)] {
+        let before = times_and_links(&p);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        // SAFETY: a valid descriptor; no memory is passed.
+        let r = unsafe { libc::posix_fallocate(f.as_raw_fd(), offset, len) };
+        assert_eq!(r, 0, "posix_fallocate({offset}, {len}): {}", std::io::Error::from_raw_os_error(r));
+        let after = f.metadata().unwrap();
+        assert_eq!(after.len(), size, "posix_fallocate({offset}, {len}): size");
+        assert!((after.ctime(), after.ctime_nsec()) > before.1, "posix_fallocate({offset}, {len}): ctime");
+        assert!((after.mtime(), after.mtime_nsec()) > before.0, "posix_fallocate({offset}, {len}): mtime");
+    }
+    drop(f);
+    let data = std::fs::read(&p).unwrap();
+    assert_eq!(data.len(), 9096);
+    assert_eq!(&data[..3], b"abc");
+    assert!(data[3..].iter().all(|&b| b == 0), "the added bytes read as zeros");
+}
