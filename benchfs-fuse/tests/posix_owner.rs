@@ -185,3 +185,103 @@ fn posix_fallocate_grows_the_file_and_moves_its_times_at_once() {
     assert_eq!(&data[..3], b"abc");
     assert!(data[3..].iter().all(|&b| b == 0), "the added bytes read as zeros");
 }
+
+/// Runs `f` in a child process as uid 65534, gid 65533 (no supplementary groups) and
+/// returns what it returned: 0, or the errno of the call that failed. `f` runs after
+/// fork(2) in a process that had threads: it may only make system calls (no allocation).
+fn in_child_as_nobody(f: impl FnOnce() -> i32) -> i32 {
+    // SAFETY: the child makes only async-signal-safe calls and leaves with _exit.
+    unsafe {
+        let pid = libc::fork();
+        assert!(pid >= 0, "fork: {}", std::io::Error::last_os_error());
+        if pid == 0 {
+            let ok = libc::setgroups(0, std::ptr::null()) == 0
+                && libc::setresgid(65533, 65533, 65533) == 0
+                && libc::setresuid(65534, 65534, 65534) == 0;
+            libc::_exit(if ok { f() } else { 255 });
+        }
+        let mut status = 0;
+        assert_eq!(libc::waitpid(pid, &mut status, 0), pid);
+        assert!(libc::WIFEXITED(status), "the child did not exit: {status:#x}");
+        libc::WEXITSTATUS(status)
+    }
+}
+
+fn errno() -> i32 {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(254)
+}
+
+fn cpath(p: &Path) -> std::ffi::CString {
+    std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap()
+}
+
+/// rename(2) as the unprivileged user: 0 or its errno.
+fn rename_as_nobody(from: &Path, to: &Path) -> i32 {
+    let (from, to) = (cpath(from), cpath(to));
+    // SAFETY: both strings outlive the child's call.
+    in_child_as_nobody(|| if unsafe { libc::rename(from.as_ptr(), to.as_ptr()) } == 0 { 0 } else { errno() })
+}
+
+#[test]
+fn owner_rules_the_kernel_and_the_mount_share_are_those_of_tmpfs() {
+    // Moving a directory to another parent needs write permission on it (its `..`
+    // changes) and moves its ctime; chmod by an owner outside the file's group drops
+    // setgid; a descriptor opened with O_CREAT and a read-only mode may truncate and
+    // write (permission is checked at open, not per request on the descriptor).
+    require_fuse!();
+    let m = common::TestMount::new(common::Backend::Cluster, &["--allow-other"]);
+    let reference = common::fast_tempdir();
+    let mut seen = Vec::new();
+    for root in [reference.path(), m.path()] {
+        for dir in [root.parent().unwrap(), root] {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        }
+        for d in ["from", "to", "from/d", "from/e"] {
+            std::fs::create_dir(root.join(d)).unwrap();
+        }
+        for d in ["from", "to"] {
+            std::fs::set_permissions(root.join(d), std::fs::Permissions::from_mode(0o777)).unwrap();
+        }
+        // d and e are root's, 0755: the unprivileged user may not write in them.
+        let away = rename_as_nobody(&root.join("from/d"), &root.join("to/d"));
+        let beside = rename_as_nobody(&root.join("from/e"), &root.join("from/e2"));
+        std::fs::set_permissions(root.join("from/d"), std::fs::Permissions::from_mode(0o777)).unwrap();
+        let before = times_and_links(&root.join("from/d")).1;
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let writable = rename_as_nobody(&root.join("from/d"), &root.join("to/d"));
+        let ctime_moved = times_and_links(&root.join("to/d")).1 > before;
+
+        let sg = root.join("sg");
+        std::fs::write(&sg, b"").unwrap();
+        std::os::unix::fs::chown(&sg, Some(65534), Some(1234)).unwrap();
+        let c = cpath(&sg);
+        // SAFETY: `c` outlives the child's call.
+        let chmod = in_child_as_nobody(|| if unsafe { libc::chmod(c.as_ptr(), 0o2755) } == 0 { 0 } else { errno() });
+        let sg_mode = owner(&sg).2;
+
+        let ro = root.join("from/ro");
+        let c = cpath(&ro);
+        let written = in_child_as_nobody(|| unsafe {
+            // SAFETY: `c` outlives the call; the buffer is static.
+            let fd = libc::open(c.as_ptr(), libc::O_CREAT | libc::O_EXCL | libc::O_RDWR, 0o444);
+            if fd < 0 {
+                return 100;
+            }
+            if libc::ftruncate(fd, 10) != 0 {
+                return 101;
+            }
+            if libc::write(fd, b"hi".as_ptr().cast(), 2) != 2 {
+                return 102;
+            }
+            if libc::close(fd) != 0 {
+                return 103;
+            }
+            0
+        });
+        let content = std::fs::read(&ro).unwrap();
+        seen.push((away, beside, writable, ctime_moved, chmod, sg_mode, written, owner(&ro), content));
+    }
+    assert_eq!(seen[1], seen[0], "on the mount (left) and on tmpfs (right)");
+    let want = (libc::EACCES, 0, 0, true, 0, 0o755, 0, (65534, 65533, 0o444), b"hi\0\0\0\0\0\0\0\0".to_vec());
+    assert_eq!(seen[0], want, "tmpfs");
+}
