@@ -132,7 +132,9 @@ fn a_directory_shows_an_unlink_rmdir_or_rename_in_it_at_once() {
     }
     std::fs::write(a.join("f"), b"").unwrap();
     std::fs::write(a.join("g"), b"").unwrap();
-    let changes: [(&str, &dyn Fn(), [i64; 2]); 5] = [
+    // What is done, and how many subdirectories a and b gain by it.
+    type Change<'a> = (&'a str, &'a dyn Fn(), [i64; 2]);
+    let changes: [Change; 5] = [
         ("unlink a/f", &|| std::fs::remove_file(a.join("f")).unwrap(), [0, 0]),
         ("rmdir a/gone", &|| std::fs::remove_dir(a.join("gone")).unwrap(), [-1, 0]),
         ("rename a/g b/g", &|| std::fs::rename(a.join("g"), b.join("g")).unwrap(), [0, 0]),
