@@ -60,11 +60,13 @@ impl DirAttrs {
         }
     }
 
-    /// A subdirectory of `ino` was made through this mount: its owner counts it in its
-    /// link count (with the batched touch), and so does the cached copy.
-    pub fn gained_subdir(&self, ino: u64) {
-        if let Some((a, _)) = self.lock().get_mut(&ino) {
-            a.nlink = a.nlink.saturating_add(1);
+    /// `ino` gained `n` subdirectories (lost, when negative) through this mount (mkdir,
+    /// rmdir, a directory renamed away or in): its owner counts them in its link count
+    /// (with the batched touch), and so does the cached copy.
+    pub fn count_subdirs(&self, ino: u64, n: i32) {
+        // 1 is "unknown" (a directory without a record to count in): it stays so.
+        if let Some((a, _)) = self.lock().get_mut(&ino).filter(|(a, _)| a.nlink >= 2) {
+            a.nlink = a.nlink.saturating_add_signed(n).max(2);
         }
     }
 

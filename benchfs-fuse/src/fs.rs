@@ -129,10 +129,12 @@ impl ChangeTime for (Entry, u64) {
     }
 }
 
-/// unlink, rmdir, rename: the reply carries no time.
-impl ChangeTime for () {
+/// unlink, rmdir, rename: the time the server's reply says it made the change, if any.
+struct Stamped(Option<(i64, u32)>);
+
+impl ChangeTime for Stamped {
     fn change_time(&self) -> Option<(i64, u32)> {
-        None
+        self.0
     }
 }
 
@@ -444,7 +446,7 @@ impl BenchFs {
             Ok(self.entry(&path, attr))
         })
         .await
-        .inspect(|_| self.dirs.gained_subdir(parent))
+        .inspect(|_| self.dirs.count_subdirs(parent, 1))
     }
 
     pub async fn unlink(&self, parent: u64, name: &OsStr) -> Result<()> {
@@ -457,17 +459,18 @@ impl BenchFs {
             };
             let _removing = self.removing(last).await;
             if let Some(ino) = last.filter(|&ino| self.inodes.hide_begin(ino)) {
-                return self.hide(&c, ino, &path).await;
+                return self.hide(&c, ino, &path).await.map(Stamped);
             }
-            c.unlink(&path).await?;
+            let at = c.unlink_stamped(&path).await?;
             self.inodes.removed(&path);
             // An open file with another name publishes its size through that one.
             if let Some((ino, other)) = target.and_then(|ino| Some((ino, self.inodes.path(ino).ok()?))) {
                 self.handles.files_of(ino).iter().for_each(|h| h.file.set_path(&other));
             }
-            Ok(())
+            Ok(Stamped(at))
         })
         .await
+        .map(drop)
     }
 
     /// link(2): `newname` in `new_parent` becomes a further name of `ino` (same inode
@@ -517,12 +520,13 @@ impl BenchFs {
 
     /// Moves the open file `ino` at `path` to a hidden name in the same directory, where it
     /// lives until its last open ends (after [`InodeTable::hide_begin`], holding the gate).
-    async fn hide(&self, c: &Client, ino: u64, path: &str) -> Result<()> {
+    /// Returns when the server moved it (the directory's new mtime and ctime).
+    async fn hide(&self, c: &Client, ino: u64, path: &str) -> Result<Option<(i64, u32)>> {
         let dir = split(path).map_or("/", |(dir, _)| dir);
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
         let tag = (u64::from(std::process::id()) << 40) ^ ino ^ (nanos as u64);
         let hidden = join(dir, &format!("{HIDDEN_PREFIX}{tag:016x}"));
-        let moved = c.rename_with(path, &hidden, true).await;
+        let moved = c.rename_stamped(path, &hidden, true).await;
         if moved.is_ok() {
             self.follow_rename(path, &hidden);
         }
@@ -530,7 +534,7 @@ impl BenchFs {
         if let Some(gone) = self.inodes.hide_end(ino, moved.is_ok()) {
             self.remove_hidden(&gone).await?;
         }
-        Ok(moved?)
+        Ok(moved?.at)
     }
 
     /// Removes the hidden name of a file whose last open ended.
@@ -564,22 +568,23 @@ impl BenchFs {
         self.changing(&[parent], async {
             let (c, path) = self.in_dir(parent, name, |c, p| async move { Ok((c, p)) }).await?;
             let mut pause = std::time::Duration::from_millis(2);
-            loop {
-                match c.rmdir(&path).await {
+            let at = loop {
+                match c.rmdir_stamped(&path).await {
                     Err(benchfs::Error::NotEmpty(_)) if pause < RELEASE_WAIT && self.only_hidden(&path).await => {
                         tokio::time::sleep(pause).await;
                         pause *= 2;
                     }
                     r => break r?,
                 }
-            }
+            };
             if let Some(ino) = self.inodes.peek(&path) {
                 self.dirs.forget(ino);
             }
             self.inodes.removed(&path);
-            Ok(())
+            Ok(Stamped(at))
         })
         .await
+        .map(|_| self.dirs.count_subdirs(parent, -1))
     }
 
     async fn only_hidden(&self, dir: &str) -> bool {
@@ -607,15 +612,25 @@ impl BenchFs {
                     self.hide(&c, ino, &to).await?;
                 }
             }
-            identity::moved_is_stale(c.rename_with(&from, &to, noreplace).await)?;
+            // The kernel looked the source up: the table knows whether it is a directory.
+            let dir = self.inodes.peek(&from).is_some_and(|ino| self.inodes.is_dir(ino));
+            let changed = identity::moved_is_stale(c.rename_stamped(&from, &to, noreplace).await)?;
             self.follow_rename(&from, &to);
             // The moved record's ctime changed on its owner.
             if let Some(ino) = self.inodes.peek(&to) {
                 self.dirs.forget(ino);
             }
-            Ok(())
+            if dir && changed.at.is_some() {
+                // A directory leaves its parent and joins the other, unless it replaced one.
+                self.dirs.count_subdirs(parent, -1);
+                if !changed.removed.is_some_and(|r| r.is_dir()) {
+                    self.dirs.count_subdirs(new_parent, 1);
+                }
+            }
+            Ok(Stamped(changed.at))
         })
         .await
+        .map(drop)
     }
 
     /// Opens an existing file; `flags` are open(2)'s (the kernel has already dealt with
@@ -731,6 +746,22 @@ impl BenchFs {
             Err(e) => return Err(e.into()),
         };
         Ok(owner.max(self.pending_end(h.ino)))
+    }
+
+    /// fallocate(2) with mode 0 (posix_fallocate): the file grows to `offset + length` if
+    /// it is shorter (the new bytes read as zeros, as past a truncate) and its mtime and
+    /// ctime move, as on tmpfs. BenchFS reserves no space (README, "Relaxations of
+    /// POSIX"): a later write may still find a server full. Other modes (punching or
+    /// zeroing a range, keeping the size) are EOPNOTSUPP, which tells the C library to
+    /// fall back to writing the range.
+    pub async fn fallocate(&self, fh: u64, offset: u64, length: u64, mode: i32) -> Result<Attr> {
+        if mode != 0 {
+            return Err(FsError::Unsupported("fallocate modes other than 0"));
+        }
+        let h = self.handles.file(fh)?;
+        // The kernel refuses an end past the largest file size (EFBIG) before asking.
+        let end = offset.checked_add(length).ok_or(FsError::Invalid("fallocate past the largest offset"))?;
+        self.setattr(h.ino, SetAttr { grow_to: Some(end), ..SetAttr::default() }).await
     }
 
     /// close(2) on a descriptor of the handle: publish the size its writes reached.

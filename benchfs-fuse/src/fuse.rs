@@ -479,6 +479,21 @@ impl Filesystem for FuseAdapter {
         self.spawn("release", reply, async move { fs.release(fh.0).await }, |r, ()| r.ok());
     }
 
+    fn fallocate(
+        &self,
+        _req: &Request,
+        _ino: INodeNo,
+        fh: FileHandle,
+        offset: u64,
+        length: u64,
+        mode: i32,
+        reply: ReplyEmpty,
+    ) {
+        let fs = self.fs.clone();
+        let call = async move { fs.fallocate(fh.0, offset, length, mode).await };
+        self.spawn("fallocate", reply, call, |r, _| r.ok());
+    }
+
     fn fsync(&self, _req: &Request, _ino: INodeNo, fh: FileHandle, _datasync: bool, reply: ReplyEmpty) {
         let fs = self.fs.clone();
         self.spawn("fsync", reply, async move { fs.fsync(fh.0).await }, |r, ()| r.ok());

@@ -309,6 +309,11 @@ impl InodeTable {
         inner.nodes.get_mut(&ino).is_some_and(|n| n.opened.replace(now) == Some(now))
     }
 
+    /// Whether `ino` is a directory (false for one the table does not hold).
+    pub fn is_dir(&self, ino: u64) -> bool {
+        self.lock().nodes.get(&ino).is_some_and(|n| n.is_dir)
+    }
+
     /// The inode number of `path` if the kernel holds one; the count is left alone.
     pub fn peek(&self, path: &str) -> Option<u64> {
         self.lock().by_path.get(path).copied()

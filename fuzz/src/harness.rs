@@ -604,7 +604,7 @@ impl Gen {
 
     /// Any reply.
     pub fn reply(&mut self) -> Reply {
-        match self.below(10) {
+        match self.below(11) {
             0 => Reply::Pong(Pong { version: self.u64() as u8 }),
             1 => Reply::Challenge(Challenge {
                 nonce: self.array(),
@@ -637,6 +637,7 @@ impl Gen {
                 chunk_bytes: self.edgy_u64(),
                 inodes: self.edgy_u64(),
             })),
+            9 => Reply::Changed(Changed { at: self.opt(Gen::time), removed: self.opt(Gen::attr) }),
             _ => Reply::Error { status: self.status(), message: self.path() },
         }
     }
@@ -842,7 +843,8 @@ fn _generators_cover_every_variant(r: &Request, p: &Reply) {
         | Reply::Entries(_)
         | Reply::Done(_)
         | Reply::UsageReply(_)
-        | Reply::Error { .. } => {}
+        | Reply::Error { .. }
+        | Reply::Changed(_) => {}
     }
 }
 

@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::meta::{Attr, FileId, FileKind, SetAttr};
 use crate::path::{is_within, normalize, split};
 use crate::proto::{
-    AttrReply, Create, Created, Link, Mkdir, Mknod, Readdir, Removed, Rename, Rmdir, Stat, Symlink, Unlink, Update,
+    AttrReply, Changed, Create, Created, Link, Mkdir, Mknod, Readdir, Rename, Rmdir, Stat, Symlink, Unlink, Update,
 };
 
 /// Renames followed at most while publishing an open file's size.
@@ -229,21 +229,33 @@ impl Client {
     /// Removes an empty directory. Its owner fences it on every server while it checks
     /// emptiness, so a create racing the rmdir either fails or keeps the directory.
     pub async fn rmdir(&self, path: &str) -> Result<()> {
+        self.rmdir_stamped(path).await.map(drop)
+    }
+
+    /// [`Client::rmdir`], returning when the server removed the directory: the mtime and
+    /// ctime its parent's owner gets (within ~5 ms, see `Node::touch_parent`), which a
+    /// mount's cached copy of the parent can take at once.
+    pub async fn rmdir_stamped(&self, path: &str) -> Result<Option<(i64, u32)>> {
         let p = normalize(path)?;
         if p == "/" {
             return Err(Error::Invalid("cannot remove the root".into()));
         }
         self.inner.dirs.remove_tree(&p);
-        self.meta_op(&p, Rmdir { path: p.clone() }).await?;
-        Ok(())
+        Ok(self.meta_op(&p, Rmdir { path: p.clone() }).await?.at)
     }
 
     /// Removes a file's name. Its owner then has every server drop the file's chunks
     /// (batched, off this call's path), including chunks of writers that never published.
     pub async fn unlink(&self, path: &str) -> Result<()> {
+        self.unlink_stamped(path).await.map(drop)
+    }
+
+    /// [`Client::unlink`], returning when the server removed the name (as
+    /// [`Client::rmdir_stamped`]; None for a mount's hidden name, whose removal changes
+    /// no time).
+    pub async fn unlink_stamped(&self, path: &str) -> Result<Option<(i64, u32)>> {
         let p = normalize(path)?;
-        self.meta_op(&p, Unlink { path: p.clone() }).await?;
-        Ok(())
+        Ok(self.meta_op(&p, Unlink { path: p.clone() }).await?.at)
     }
 
     /// All entries directly under `path`, sorted by name (without "." and "..").
@@ -363,6 +375,13 @@ impl Client {
     /// The source's owner carries it out (see `server::namespace`): racing renames of one
     /// source are serialised there, and a directory moves under a fence.
     pub async fn rename_with(&self, from: &str, to: &str, noreplace: bool) -> Result<()> {
+        self.rename_stamped(from, to, noreplace).await.map(drop)
+    }
+
+    /// [`Client::rename_with`], returning what the server did: when (the mtime and ctime
+    /// both parents' owners get, as [`Client::rmdir_stamped`]; None when nothing changed,
+    /// a rename onto itself) and the record the target replaced.
+    pub async fn rename_stamped(&self, from: &str, to: &str, noreplace: bool) -> Result<Changed> {
         let (from, to) = (normalize(from)?, normalize(to)?);
         if from == "/" || to == "/" {
             return Err(Error::Invalid("cannot rename the root".into()));
@@ -376,7 +395,6 @@ impl Client {
             return Err(e);
         }
         self.inner.dirs.remove_tree(&from);
-        let Removed(_replaced) = self.meta_op(&from, Rename { from: from.clone(), to, noreplace }).await?;
-        Ok(())
+        self.meta_op(&from, Rename { from: from.clone(), to, noreplace }).await
     }
 }

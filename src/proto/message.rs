@@ -56,33 +56,43 @@ macro_rules! requests {
 }
 
 macro_rules! replies {
-    ($( $(#[$m:meta])* $name:ident $body:tt ),* $(,)?) => {
+    // Replies declared after `Error` (the `;` section) follow it in the enum: postcard
+    // encodes the variant's index, and `Error`'s must not move.
+    ($( $(#[$m:meta])* $name:ident $body:tt ),* ; $( $(#[$am:meta])* $after:ident $abody:tt ),* $(,)?) => {
         $( replies!(@def $(#[$m])* $name $body); )*
+        $( replies!(@def $(#[$am])* $after $abody); )*
 
         /// Every reply, as it travels; `Error` answers any request.
         #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
         pub enum Reply {
             $( $name($name), )*
             Error { status: Status, message: String },
+            $( $after($after), )*
         }
 
-        $(
-            impl ReplyBody for $name {
-                fn into_reply(self) -> Reply {
-                    Reply::$name(self)
-                }
-                fn from_reply(r: Reply) -> Result<Self, &'static str> {
-                    match r {
-                        Reply::$name(b) => Ok(b),
-                        other => Err(other.name()),
-                    }
-                }
-            }
-        )*
+        $( replies!(@body $name); )*
+        $( replies!(@body $after); )*
 
         impl Reply {
             pub fn name(&self) -> &'static str {
-                match self { $( Reply::$name(_) => stringify!($name), )* Reply::Error { .. } => "Error" }
+                match self {
+                    $( Reply::$name(_) => stringify!($name), )*
+                    $( Reply::$after(_) => stringify!($after), )*
+                    Reply::Error { .. } => "Error",
+                }
+            }
+        }
+    };
+    (@body $name:ident) => {
+        impl ReplyBody for $name {
+            fn into_reply(self) -> Reply {
+                Reply::$name(self)
+            }
+            fn from_reply(r: Reply) -> Result<Self, &'static str> {
+                match r {
+                    Reply::$name(b) => Ok(b),
+                    other => Err(other.name()),
+                }
             }
         }
     };
@@ -152,13 +162,13 @@ requests! {
     /// With `fid` (an open handle publishing its size), the record must be that file's:
     /// if it was renamed meanwhile the answer is `Moved` with its new path.
     Update { path: String, fid: Option<FileId>, set: SetAttr } => AttrReply,
-    /// Removes a file's name; the reply is its record (the caller frees its data).
-    Unlink { path: String } => Removed,
+    /// Removes a file's name; the reply's `removed` is its record.
+    Unlink { path: String } => Changed,
     /// Removes an empty directory. The owner fences the subtree while it checks.
-    Rmdir { path: String } => Done,
+    Rmdir { path: String } => Changed,
     /// Renames `from` (sent to its owner, which serialises renames of it) to `to`. The
     /// reply is the record `to` replaced, if any.
-    Rename { from: String, to: String, noreplace: bool } => Removed,
+    Rename { from: String, to: String, noreplace: bool } => Changed,
     /// One page of the entries this server holds directly under `dir`, names > `after`.
     Readdir { dir: String, after: Option<String>, limit: u32 } => Entries,
     // ---- data, sent to the owner of (fid, index) ----
@@ -277,5 +287,10 @@ replies! {
     Entries { entries: Vec<DirEntryWire>, more: bool },
     /// Write: bytes written. Read: bytes returned in the payload. Others: a count.
     Done(u32),
-    UsageReply(StatFs),
+    UsageReply(StatFs);
+    // ---- after `Error` (appended: postcard index) ----
+    /// Unlink, Rmdir, Rename: when the server made the change (`at`: the time it sends
+    /// the parent directories' owners as their new mtime and ctime; None when nothing
+    /// changed, as for a rename onto itself), and the record removed or replaced, if any.
+    Changed { at: Option<(i64, u32)>, removed: Option<Attr> },
 }

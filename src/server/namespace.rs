@@ -42,7 +42,9 @@ impl Node {
         Ok((AttrReply(attr).into_reply(), Vec::new()))
     }
 
-    pub(super) async fn rename(&self, r: Rename) -> Result<Option<Attr>, Fail> {
+    /// The reply carries the time the parents' owners get (none for a rename onto itself)
+    /// and the record the target replaced.
+    pub(super) async fn rename(&self, r: Rename) -> Result<Changed, Fail> {
         let a = self.ring()?;
         if !a.owns_path(&r.from) {
             return Err(fail(Status::WrongOwner, format!("server {} does not hold {}", self.addr(), r.from)));
@@ -54,7 +56,7 @@ impl Node {
             self.meta.get(&r.from)?
         };
         if r.from == r.to {
-            return Ok(None);
+            return Ok(Changed { at: None, removed: None });
         }
         // A rename changes the record itself (its ctime) and both parent directories.
         let t = crate::meta::now();
@@ -71,7 +73,7 @@ impl Node {
             self.touch_parent_counting(&r.from, t, away);
             self.touch_parent_counting(&r.to, t, into);
         }
-        renamed
+        renamed.map(|removed| Changed { at: Some(t), removed })
     }
 
     async fn rename_file(&self, a: &Adopted, r: &Rename, src: Attr) -> Result<Option<Attr>, Fail> {
@@ -179,7 +181,8 @@ impl Node {
         Ok(attr)
     }
 
-    pub(super) async fn rmdir(&self, path: &str) -> Result<(), Fail> {
+    /// Returns when the directory went: the time its parent's owner gets.
+    pub(super) async fn rmdir(&self, path: &str) -> Result<(i64, u32), Fail> {
         let a = self.ring()?;
         if !a.owns_path(path) {
             return Err(fail(Status::WrongOwner, format!("server {} does not hold {path}", self.addr())));
@@ -196,9 +199,9 @@ impl Node {
         let removed = match self.broadcast(&a, probe).await {
             Ok(held) if held.iter().any(|d| d.0 > 0) => Err(fail(Status::NotEmpty, path.to_string())),
             Ok(_) => {
-                let removed = self.meta.remove(path, true).map(drop).map_err(Fail::from);
-                if removed.is_ok() {
-                    self.touch_parent_counting(path, crate::meta::now(), -1);
+                let removed = self.meta.remove(path, true).map(|_| crate::meta::now()).map_err(Fail::from);
+                if let Ok(t) = removed {
+                    self.touch_parent_counting(path, t, -1);
                 }
                 removed
             }

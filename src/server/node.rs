@@ -434,14 +434,20 @@ impl Node {
                 };
                 let hidden =
                     crate::path::split(&u.path).is_some_and(|(_, n)| n.starts_with(crate::path::HIDDEN_PREFIX));
-                if !hidden {
-                    self.touch_parent(&u.path, crate::meta::now());
+                // A mount's own hidden names (unlinked open files) are not shown: their
+                // removal changes nothing anyone saw.
+                let at = (!hidden).then(crate::meta::now);
+                if let Some(t) = at {
+                    self.touch_parent(&u.path, t);
                 }
                 self.release(&attr).await;
-                reply(Removed(Some(attr)))
+                reply(Changed { at, removed: Some(attr) })
             }
-            Request::Rmdir(r) => self.rmdir(&r.path).await.and_then(|()| reply(Done(0))),
-            Request::Rename(r) => reply(Removed(self.rename(r).await?)),
+            Request::Rmdir(r) => {
+                let at = self.rmdir(&r.path).await?;
+                reply(Changed { at: Some(at), removed: None })
+            }
+            Request::Rename(r) => reply(self.rename(r).await?),
             Request::Readdir(r) => {
                 let (list, more) = {
                     let fences = self.fences.read();
