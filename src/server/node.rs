@@ -180,9 +180,16 @@ impl Node {
         }
     }
 
-    /// Serves one request: every request gets exactly one reply, never a panic.
-    pub async fn serve(&self, req: Request, data: Vec<u8>) -> Served {
+    /// Serves one request from a caller in `role` (as its connection proved it): every
+    /// request gets exactly one reply, never a panic. Requests between servers are
+    /// refused (`Perm`) to anyone but a peer, before they touch anything.
+    pub async fn serve(&self, role: Role, req: Request, data: Vec<u8>) -> Served {
         let name = req.name();
+        if role != Role::Peer && req.from_peers_only() {
+            tracing::warn!(op = name, "a request between servers on a client's connection; refused");
+            let message = format!("{name} is sent only between servers; this connection is not a server's");
+            return (Reply::Error { status: Status::Perm, message }, Vec::new());
+        }
         match self.dispatch(req, data).await {
             Ok(r) => r,
             Err(f) => {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::{unwrap_reply, BoxFuture, Transport};
 use crate::error::Result;
-use crate::proto::{Reply, Request};
+use crate::proto::{Reply, Request, Role};
 use crate::server::Node;
 
 pub struct LocalTransport {
@@ -28,7 +28,7 @@ impl Transport for LocalTransport {
 
     fn call<'a>(&'a self, _server: usize, req: &'a Request, data: &'a [u8]) -> BoxFuture<'a, Result<(Reply, Vec<u8>)>> {
         Box::pin(async move {
-            let (reply, data) = self.node.serve(req.clone(), data.to_vec()).await;
+            let (reply, data) = self.node.serve(Role::Client, req.clone(), data.to_vec()).await;
             unwrap_reply(reply, data)
         })
     }
