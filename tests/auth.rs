@@ -6,11 +6,13 @@ mod common;
 use std::io::{Read, Write};
 use std::time::Duration;
 
+use benchfs::auth;
 use benchfs::proto::frame::{encode_header, Kind, Preamble};
 use benchfs::proto::{
-    DropFiles, Expect, Fence, FenceState, InodeLink, InodeStat, InodeUnlink, InodeUpdate, Insert, MoveTree, Request,
-    SetAttr, Stat, Touch,
+    Auth, DropFiles, Expect, Fence, FenceState, Hello, InodeLink, InodeStat, InodeUnlink, InodeUpdate, Insert,
+    MoveTree, Reply, Request, Role, SetAttr, Stat, Touch,
 };
+use benchfs::rpc::Connection;
 use benchfs::transport::tcp::{TcpOptions, TcpTransport};
 use benchfs::transport::Transport;
 use benchfs::{Client, Config, Error, OpenOptions};
@@ -129,6 +131,24 @@ fn requests_between_servers_are_refused_from_clients() {
                     }
                 }
             }
+            if let Some(secret) = &cfg.secret {
+                // Claiming the peer role takes the peer key: the cluster secret's own
+                // proof is refused (and the connection closed); the peer key's is served.
+                let addr = &cfg.servers[0];
+                let hello = |role| Request::from(Hello { nonce: auth::nonce(), role });
+                let conn = Connection::connect(addr, Duration::from_secs(5), 4).await.unwrap();
+                let Reply::Challenge(ch) = conn.call(&hello(Role::Peer), &[]).await.unwrap().0 else { panic!() };
+                let as_client = Auth { proof: secret.proof(auth::CLIENT_LABEL, &ch.nonce) };
+                let e = conn.call(&as_client.into(), &[]).await.unwrap_err();
+                assert!(matches!(e, Error::Auth(_)), "{e}");
+                let conn = Connection::connect(addr, Duration::from_secs(5), 4).await.unwrap();
+                let Reply::Challenge(ch) = conn.call(&hello(Role::Peer), &[]).await.unwrap().0 else { panic!() };
+                let as_peer = Auth { proof: secret.peer_key().proof(auth::CLIENT_LABEL, &ch.nonce) };
+                conn.call(&as_peer.into(), &[]).await.unwrap();
+                let nobody = Fence { dir: "/nowhere".into(), state: FenceState::Lift, probe: false };
+                conn.call(&nobody.into(), &[]).await.unwrap();
+            }
+
             // The refused connection still serves what clients may ask.
             let owner = c.ring().meta_owner("/d/f");
             raw.call(owner, &Request::from(Stat { path: "/d/f".into() }), &[]).await.unwrap();
