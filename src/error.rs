@@ -1,6 +1,5 @@
-//! The client-side error type and the one table that maps it to errno.
-
-use crate::proto::Status;
+//! The client-side error type and the one table that maps it to errno. (The tables
+//! between it and the wire's status codes are the protocol's: `proto::status`.)
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -102,62 +101,6 @@ impl Error {
             Error::Retry(_) => libc::EAGAIN,
             Error::Moved(_) => libc::ENOENT,
             Error::Stale(_) => libc::ESTALE,
-        }
-    }
-
-    /// Builds the error for a non-Ok status a server replied with.
-    pub fn from_status(status: Status, message: String) -> Error {
-        match status {
-            Status::NotFound => Error::NotFound(message),
-            Status::Exists => Error::Exists(message),
-            Status::NotDir => Error::NotDir(message),
-            Status::IsDir => Error::IsDir(message),
-            Status::NotEmpty => Error::NotEmpty(message),
-            Status::Invalid => Error::Invalid(message),
-            Status::NameTooLong => Error::NameTooLong(message),
-            Status::NoSpace => Error::NoSpace(message),
-            Status::Unsupported => Error::Unsupported(message),
-            Status::Corrupt => Error::Corrupt(message),
-            Status::Access => Error::Auth(message),
-            Status::WrongOwner | Status::Membership => Error::Membership(message),
-            Status::Retry => Error::Retry(message),
-            Status::Lost => Error::Lost(message),
-            Status::TooBig => Error::FileTooBig(message),
-            Status::Moved => Error::Moved(message),
-            Status::Loop => Error::Loop(message),
-            Status::Perm => Error::Perm(message),
-            Status::Stale => Error::Stale(message),
-            Status::Io | Status::Busy | Status::Ok => Error::Io(message),
-        }
-    }
-
-    /// The status a server relays for this error (a coordinator passing on a peer's answer).
-    pub fn status(&self) -> Status {
-        match self {
-            Error::NotFound(_) => Status::NotFound,
-            Error::Exists(_) => Status::Exists,
-            Error::NotDir(_) => Status::NotDir,
-            Error::IsDir(_) => Status::IsDir,
-            Error::NotEmpty(_) => Status::NotEmpty,
-            Error::Invalid(_) | Error::Config(_) => Status::Invalid,
-            Error::NameTooLong(_) => Status::NameTooLong,
-            Error::NoSpace(_) => Status::NoSpace,
-            Error::Unsupported(_) => Status::Unsupported,
-            Error::Access(_) | Error::Auth(_) => Status::Access,
-            Error::Perm(_) => Status::Perm,
-            Error::Corrupt(_) => Status::Corrupt,
-            Error::Membership(_) => Status::Membership,
-            Error::Lost(_) => Status::Lost,
-            Error::FileTooBig(_) => Status::TooBig,
-            Error::Loop(_) => Status::Loop,
-            Error::Retry(_) => Status::Retry,
-            Error::Moved(_) => Status::Moved,
-            Error::Stale(_) => Status::Stale,
-            Error::Io(_)
-            | Error::Timeout { .. }
-            | Error::Unreachable { .. }
-            | Error::ConnectionLost { .. }
-            | Error::Protocol { .. } => Status::Io,
         }
     }
 

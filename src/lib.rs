@@ -9,6 +9,7 @@
 //! - [`mount_info`]: what a FUSE mount tells the interposer about its cluster (an ioctl).
 //! - [`name_pattern`]: `benchfs find --name` patterns, as GNU find's `-name` (fnmatch, linear time).
 //! - [`rpc`]: framing over TCP and the multiplexed client connection.
+//! - `fan_out`: one question to many servers, a bounded number in flight (clients and servers both ask).
 //! - [`fd_limit`]: raising the open-file limit that connections count against.
 //! - [`caller_driven`]: runtimes driven by the threads that call them (the C API's and the mount's).
 //! - [`transport`]: the client's seam to the servers (TCP, in-process, fault-injecting).
@@ -24,6 +25,7 @@ pub mod caller_driven;
 pub mod client;
 pub mod config;
 pub mod error;
+pub(crate) mod fan_out;
 pub mod fd_limit;
 pub mod ffi;
 pub mod meta;

@@ -5,6 +5,7 @@
 //! socket, so no other local user can reach it at all, and no loopback round trip per
 //! request. A data directory it creates is private (0700).
 
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -15,7 +16,21 @@ use benchfs::server::{Node, StoreError};
 use benchfs::transport::local::LocalTransport;
 use benchfs::{Client, Config};
 
-use crate::error::EmbeddedError;
+/// Why the embedded server could not start or stop cleanly.
+#[derive(Debug, thiserror::Error)]
+pub enum EmbeddedError {
+    #[error("cannot open data directory {}: {source}{BUSY_HINT}", path.display())]
+    CreateDir { path: PathBuf, source: io::Error },
+    /// The stores refused to open (the server reports a message only).
+    #[error("cannot open data directory {}: {reason}{BUSY_HINT}", path.display())]
+    Open { path: PathBuf, reason: String },
+    #[error("embedded server: {0}")]
+    Store(#[source] benchfs::server::StoreError),
+    #[error("embedded server task: {0}")]
+    Task(#[source] tokio::task::JoinError),
+}
+
+const BUSY_HINT: &str = " (is another benchfs-fuse or benchfsd using it? pick another with --data-dir)";
 
 /// A running in-process server.
 pub struct Embedded {

@@ -1,10 +1,5 @@
-//! The errors of the mount's file system layer and the one table that maps them to errno,
-//! and those of its control path (starting, mounting, stopping), which keep their sources.
-
-use std::io;
-use std::path::PathBuf;
-
-use crate::mount::MountError;
+//! The errors of the mount's file system layer and the one table that maps them to errno.
+//! (Those of its control path sit where they are raised: `session`, `embedded`, `mount`.)
 
 /// What a file system operation of the mount can fail with. Core errors keep their own
 /// errno ([`benchfs::Error::errno`]); the others are states only the mount knows about.
@@ -55,51 +50,6 @@ impl FsError {
     }
 }
 
-/// Why a mount could not be started, served or stopped; its message is what the user sees.
-#[derive(Debug, thiserror::Error)]
-pub enum SessionError {
-    #[error(transparent)]
-    Mount(#[from] MountError),
-    /// The cluster description (flags, environment, registry, secret) is unusable.
-    #[error(transparent)]
-    Config(#[from] benchfs::Error),
-    #[error(
-        "--data-dir is for the embedded server, but a cluster was given \
-         (--servers/--registry or BENCHFS_SERVERS/BENCHFS_REGISTRY)"
-    )]
-    DataDirWithCluster,
-    #[error("--secret-file is for joining a cluster (--servers/--registry); the embedded server makes its own")]
-    SecretWithoutCluster,
-    #[error("data directory {}: {source}", path.display())]
-    DataDir { path: PathBuf, source: io::Error },
-    #[error("cannot reach the cluster: {0}")]
-    Unreachable(#[source] benchfs::Error),
-    #[error(transparent)]
-    Embedded(#[from] EmbeddedError),
-    #[error("cannot start the runtime: {0}")]
-    Runtime(#[source] io::Error),
-    #[error("signal handlers: {0}")]
-    Signals(#[source] io::Error),
-    #[error("cannot go to the background: {0}")]
-    Daemon(#[source] io::Error),
-}
-
-/// Why the embedded server could not start or stop cleanly.
-#[derive(Debug, thiserror::Error)]
-pub enum EmbeddedError {
-    #[error("cannot open data directory {}: {source}{BUSY_HINT}", path.display())]
-    CreateDir { path: PathBuf, source: io::Error },
-    /// The stores refused to open (the server reports a message only).
-    #[error("cannot open data directory {}: {reason}{BUSY_HINT}", path.display())]
-    Open { path: PathBuf, reason: String },
-    #[error("embedded server: {0}")]
-    Store(#[source] benchfs::server::StoreError),
-    #[error("embedded server task: {0}")]
-    Task(#[source] tokio::task::JoinError),
-}
-
-const BUSY_HINT: &str = " (is another benchfs-fuse or benchfsd using it? pick another with --data-dir)";
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,19 +61,5 @@ mod tests {
         assert_eq!(FsError::Unsupported("symlink").errno(), libc::ENOTSUP);
         assert!(!FsError::from(benchfs::Error::Io("x".into())).is_expected());
         assert!(FsError::from(benchfs::Error::Exists("/x".into())).is_expected());
-    }
-
-    #[test]
-    fn session_errors_keep_their_source() {
-        use std::error::Error as _;
-        let e = SessionError::Unreachable(benchfs::Error::Io("down".into()));
-        assert_eq!(e.to_string(), format!("cannot reach the cluster: {}", benchfs::Error::Io("down".into())));
-        assert!(e.source().is_some());
-        let e = SessionError::from(EmbeddedError::CreateDir {
-            path: "/d".into(),
-            source: io::Error::from(io::ErrorKind::PermissionDenied),
-        });
-        assert!(e.to_string().starts_with("cannot open data directory /d: permission denied (is another"), "{e}");
-        assert!(e.source().is_some());
     }
 }

@@ -11,7 +11,7 @@
 //! - [`fs`]: the file system semantics, knowing nothing of fuser.
 //! - [`inode`]: inode number ↔ path, with lookup counts.
 //! - [`handles`]: open files and directory snapshots.
-//! - [`error`]: the layer's errors and their errno.
+//! - [`error`]: the file system layer's errors and their errno.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod cli;

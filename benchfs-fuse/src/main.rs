@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use benchfs_fuse::error::SessionError;
+use benchfs_fuse::session::SessionError;
 use benchfs_fuse::{cli::Args, daemon, session};
 use clap::Parser;
 

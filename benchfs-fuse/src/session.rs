@@ -1,6 +1,7 @@
 //! One mount's life: choose the cluster (or start the embedded server), mount, serve until a
 //! signal or an unmount, then stop cleanly.
 
+use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,15 +15,43 @@ use tokio::sync::oneshot;
 
 use crate::cli::Args;
 use crate::daemon::Ready;
-use crate::embedded::{default_data_dir, Embedded};
-use crate::error::SessionError;
+use crate::embedded::{default_data_dir, Embedded, EmbeddedError};
 use crate::fs::BenchFs;
 use crate::fuse::{Driver, FuseAdapter, FuseOptions};
-use crate::mount::{self, MountOptions, Unmounted};
+use crate::mount::{self, MountError, MountOptions, Unmounted};
 
 /// Background requests the kernel keeps in flight (its default of 16 throttles read-ahead
 /// and async direct I/O).
 const MAX_BACKGROUND: u16 = 128;
+
+/// Why a mount could not be started, served or stopped; its message is what the user sees.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error(transparent)]
+    Mount(#[from] MountError),
+    /// The cluster description (flags, environment, registry, secret) is unusable.
+    #[error(transparent)]
+    Config(#[from] benchfs::Error),
+    #[error(
+        "--data-dir is for the embedded server, but a cluster was given \
+         (--servers/--registry or BENCHFS_SERVERS/BENCHFS_REGISTRY)"
+    )]
+    DataDirWithCluster,
+    #[error("--secret-file is for joining a cluster (--servers/--registry); the embedded server makes its own")]
+    SecretWithoutCluster,
+    #[error("data directory {}: {source}", path.display())]
+    DataDir { path: PathBuf, source: io::Error },
+    #[error("cannot reach the cluster: {0}")]
+    Unreachable(#[source] benchfs::Error),
+    #[error(transparent)]
+    Embedded(#[from] EmbeddedError),
+    #[error("cannot start the runtime: {0}")]
+    Runtime(#[source] io::Error),
+    #[error("signal handlers: {0}")]
+    Signals(#[source] io::Error),
+    #[error("cannot go to the background: {0}")]
+    Daemon(#[source] io::Error),
+}
 
 /// Where the files live.
 pub enum Backend {
@@ -269,4 +298,23 @@ fn serve(
         rt.block_on(emb.stop())?;
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_errors_keep_their_source() {
+        use std::error::Error as _;
+        let e = SessionError::Unreachable(benchfs::Error::Io("down".into()));
+        assert_eq!(e.to_string(), format!("cannot reach the cluster: {}", benchfs::Error::Io("down".into())));
+        assert!(e.source().is_some());
+        let e = SessionError::from(EmbeddedError::CreateDir {
+            path: "/d".into(),
+            source: io::Error::from(io::ErrorKind::PermissionDenied),
+        });
+        assert!(e.to_string().starts_with("cannot open data directory /d: permission denied (is another"), "{e}");
+        assert!(e.source().is_some());
+    }
 }

@@ -529,7 +529,7 @@ impl Gen {
     pub fn request(&mut self) -> Request {
         match self.below(30) {
             0 => Ping {}.into(),
-            1 => Hello { nonce: self.array() }.into(),
+            1 => Hello { nonce: self.array(), role: if self.bool() { Role::Peer } else { Role::Client } }.into(),
             2 => Auth { proof: self.array() }.into(),
             3 => {
                 let n = self.below(4);

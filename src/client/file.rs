@@ -357,7 +357,7 @@ impl File {
         let req = Fsync { fid: Some(self.fid) };
         let meta = self.client.ring().meta_owner(&self.path());
         let targets = (0..self.client.server_count()).filter(|&i| i == meta || self.touched[i].load(Ordering::Relaxed));
-        for r in super::fan_out::all(targets.map(|i| self.client.op(i, req.clone()))).await {
+        for r in crate::fan_out::all(targets.map(|i| self.client.op(i, req.clone()))).await {
             r?;
         }
         Ok(())

@@ -5,7 +5,6 @@
 //! fan out to every server. See [`File`] for reads and writes.
 
 mod dir_cache;
-pub(crate) mod fan_out;
 mod file;
 mod namespace;
 mod walk;
@@ -18,6 +17,7 @@ pub use namespace::OpenOptions;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::fan_out;
 use crate::meta::{Attr, FileId};
 use crate::placement::Ring;
 use crate::proto::{Expecting, Fsync, Op, Ping, Reply, ReplyBody, Request, StatFs, TruncateChunks, Usage};

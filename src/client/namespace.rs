@@ -277,7 +277,7 @@ impl Client {
         }
         // Asked in parallel, at most `fan_out::MAX_IN_FLIGHT` servers at a time, each
         // page by page.
-        let lists = super::fan_out::each(self.server_count(), |i| self.list_server(i, &p)).await;
+        let lists = crate::fan_out::each(self.server_count(), |i| self.list_server(i, &p)).await;
         let (mut all, mut first_err) = (Vec::new(), None);
         for l in lists {
             match l {

@@ -124,6 +124,16 @@ pub enum FenceState {
     Arrived,
 }
 
+/// Who opens a connection, as it says in its [`Hello`]: a client, or another server of
+/// the cluster. A peer proves it with the peer key ([`crate::auth`]); requests only
+/// servers send each other ([`Request::from_peers_only`]) are served on its connections
+/// alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Role {
+    Client,
+    Peer,
+}
+
 /// Identity of the ring a connection uses: a hash of the sorted member list and a nonce
 /// drawn when the ring was first formed, so that two formations of one list differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -147,9 +157,10 @@ pub struct DirEntryWire {
 requests! {
     /// Liveness check; the reply carries the server's protocol version.
     Ping {} => Pong,
-    /// First request on a connection: the client's nonce (see [`crate::auth`]).
-    Hello { nonce: [u8; 16] } => Challenge,
-    /// The client's proof: HMAC(secret, "benchfs-client" || server nonce).
+    /// First request on a connection: the caller's nonce and role (see [`crate::auth`]).
+    Hello { nonce: [u8; 16], role: Role } => Challenge,
+    /// The caller's proof: HMAC(key, "benchfs-client" || server nonce), where the key is
+    /// the cluster secret for a client, the peer key for a peer.
     Auth { proof: [u8; 32] } => Done,
     /// Binds a server that has no ring yet to `members` (which must include it). With
     /// `formed` the ring already exists elsewhere (a peer forming it); without, the
@@ -231,6 +242,47 @@ requests! {
 }
 
 impl Request {
+    /// True for the requests only servers send each other (the halves of coordinated
+    /// changes, chunk drops, batched parent times, hard links' inode records): a server
+    /// serves them only on a connection that proved it is a peer's ([`Role::Peer`]).
+    /// No wildcard: a new request must choose.
+    pub fn from_peers_only(&self) -> bool {
+        match self {
+            Request::Insert(_)
+            | Request::Fence(_)
+            | Request::MoveTree(_)
+            | Request::DropFiles(_)
+            | Request::Touch(_)
+            | Request::InodeLink(_)
+            | Request::InodeStat(_)
+            | Request::InodeUpdate(_)
+            | Request::InodeUnlink(_) => true,
+            Request::Expect(e) => e.request.from_peers_only(),
+            // Clients send these (a peer may too: a `Stat` of a rename's target, a
+            // `TruncateChunks` of a truncate, an `AdoptRing` while the ring forms).
+            Request::Ping(_)
+            | Request::Hello(_)
+            | Request::Auth(_)
+            | Request::AdoptRing(_)
+            | Request::Create(_)
+            | Request::Mkdir(_)
+            | Request::Stat(_)
+            | Request::Update(_)
+            | Request::Unlink(_)
+            | Request::Rmdir(_)
+            | Request::Rename(_)
+            | Request::Readdir(_)
+            | Request::Write(_)
+            | Request::Read(_)
+            | Request::TruncateChunks(_)
+            | Request::Fsync(_)
+            | Request::Usage(_)
+            | Request::Symlink(_)
+            | Request::Mknod(_)
+            | Request::Link(_) => false,
+        }
+    }
+
     /// What the request asks of the server: the request an [`Expect`] wraps, or itself.
     pub fn asked(&self) -> &Request {
         match self {

@@ -10,4 +10,4 @@ mod status;
 pub(crate) mod validate;
 
 pub use message::*;
-pub use status::Status;
+pub use status::{unwrap_reply, Status};

@@ -5,9 +5,12 @@
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use super::Reply;
+use crate::error::{Error, Result};
+
 macro_rules! statuses {
     ($( $(#[$m:meta])* $name:ident = $v:literal ),* $(,)?) => {
-        /// Result of a request as sent by a server. Mapped to errno in [`crate::error`].
+        /// Result of a request as sent by a server. Mapped to [`Error`] (and so to errno) below.
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
         #[repr(u16)]
         pub enum Status { $( $(#[$m])* $name = $v ),* }
@@ -72,5 +75,72 @@ impl<'de> Deserialize<'de> for Status {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Status, D::Error> {
         let c = u16::deserialize(d)?;
         Status::from_code(c).ok_or_else(|| serde::de::Error::custom(format!("unknown status code {c}")))
+    }
+}
+
+/// The two directions between the wire's statuses and the caller's [`Error`].
+impl Error {
+    /// Builds the error for a non-Ok status a server replied with.
+    pub fn from_status(status: Status, message: String) -> Error {
+        match status {
+            Status::NotFound => Error::NotFound(message),
+            Status::Exists => Error::Exists(message),
+            Status::NotDir => Error::NotDir(message),
+            Status::IsDir => Error::IsDir(message),
+            Status::NotEmpty => Error::NotEmpty(message),
+            Status::Invalid => Error::Invalid(message),
+            Status::NameTooLong => Error::NameTooLong(message),
+            Status::NoSpace => Error::NoSpace(message),
+            Status::Unsupported => Error::Unsupported(message),
+            Status::Corrupt => Error::Corrupt(message),
+            Status::Access => Error::Auth(message),
+            Status::WrongOwner | Status::Membership => Error::Membership(message),
+            Status::Retry => Error::Retry(message),
+            Status::Lost => Error::Lost(message),
+            Status::TooBig => Error::FileTooBig(message),
+            Status::Moved => Error::Moved(message),
+            Status::Loop => Error::Loop(message),
+            Status::Perm => Error::Perm(message),
+            Status::Stale => Error::Stale(message),
+            Status::Io | Status::Busy | Status::Ok => Error::Io(message),
+        }
+    }
+
+    /// The status a server relays for this error (a coordinator passing on a peer's answer).
+    pub fn status(&self) -> Status {
+        match self {
+            Error::NotFound(_) => Status::NotFound,
+            Error::Exists(_) => Status::Exists,
+            Error::NotDir(_) => Status::NotDir,
+            Error::IsDir(_) => Status::IsDir,
+            Error::NotEmpty(_) => Status::NotEmpty,
+            Error::Invalid(_) | Error::Config(_) => Status::Invalid,
+            Error::NameTooLong(_) => Status::NameTooLong,
+            Error::NoSpace(_) => Status::NoSpace,
+            Error::Unsupported(_) => Status::Unsupported,
+            Error::Access(_) | Error::Auth(_) => Status::Access,
+            Error::Perm(_) => Status::Perm,
+            Error::Corrupt(_) => Status::Corrupt,
+            Error::Membership(_) => Status::Membership,
+            Error::Lost(_) => Status::Lost,
+            Error::FileTooBig(_) => Status::TooBig,
+            Error::Loop(_) => Status::Loop,
+            Error::Retry(_) => Status::Retry,
+            Error::Moved(_) => Status::Moved,
+            Error::Stale(_) => Status::Stale,
+            Error::Io(_)
+            | Error::Timeout { .. }
+            | Error::Unreachable { .. }
+            | Error::ConnectionLost { .. }
+            | Error::Protocol { .. } => Status::Io,
+        }
+    }
+}
+
+/// A reply as the caller sees it: `Reply::Error` becomes the matching [`Error`].
+pub fn unwrap_reply(reply: Reply, data: Vec<u8>) -> Result<(Reply, Vec<u8>)> {
+    match reply {
+        Reply::Error { status, message } => Err(Error::from_status(status, message)),
+        r => Ok((r, data)),
     }
 }

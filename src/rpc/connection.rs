@@ -61,7 +61,7 @@ impl Drop for WriteGuard<'_> {
 }
 
 impl Connection {
-    /// Opens a connection; the caller runs the handshake (see [`crate::transport::tcp`]).
+    /// Opens a connection; the caller runs the handshake (the transport's `tcp::open`).
     pub async fn connect(addr: &str, timeout: Duration, max_in_flight: usize) -> Result<Connection> {
         let stream = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
             Ok(Ok(s)) => s,
@@ -136,7 +136,7 @@ impl Connection {
         }
         let frame = rx.await.map_err(|_| self.lost("reader stopped"))??;
         let reply: Reply = decode_header(&frame.header).map_err(|e| self.protocol(&e.to_string()))?;
-        crate::transport::unwrap_reply(reply, frame.data)
+        crate::proto::unwrap_reply(reply, frame.data)
     }
 
     fn lost(&self, reason: &str) -> Error {

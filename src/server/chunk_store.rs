@@ -19,12 +19,18 @@
 //! I/O is synchronous and done inline by the handler task: on tmpfs or a page cache
 //! a 1 MiB pwrite is a memcpy, cheaper than a hop to a blocking pool. Only fsync,
 //! which waits for the device, leaves the async workers (see the handler).
+//!
+//! # Free space
+//! Chunk data stops at a reserve of free space ([`ChunkStore::write`]). The free space is
+//! measured (`statvfs`, which may wait on the file system) only now and then, not at
+//! every write: see [`SpaceGauge`].
 
 use std::fs::{File, OpenOptions};
 use std::io::ErrorKind;
 use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use super::private::{private_dir, DIR_MODE, FILE_MODE};
 use super::StoreError;
@@ -41,6 +47,74 @@ pub struct ChunkStore {
     /// Per-chunk serialisation of data+checksum updates. std mutexes: held only around
     /// synchronous file I/O, never across an `.await`.
     stripes: Vec<Mutex<()>>,
+    /// The free space as last measured. A std mutex: held for a little arithmetic, and
+    /// around a `statvfs` when a measure is due.
+    gauge: Mutex<SpaceGauge>,
+}
+
+/// How long a measure of free space stands. Bounds how late the store sees space that
+/// others took (or freed) on its file system.
+const SPACE_FRESH: Duration = Duration::from_millis(100);
+/// Most bytes written on one measure.
+const SPACE_BUDGET: u64 = 64 << 20;
+
+/// The reserve chunk data leaves free: 1/16 of the file system, at most 64 MiB, so that
+/// a full disk stops writers with ENOSPC while the metadata store still has room to
+/// commit the namespace.
+fn reserve(total: u64) -> u64 {
+    (total / 16).min(64 << 20)
+}
+
+/// The free space the write path checks, without a `statvfs` per write: the last
+/// measure, less every byte admitted since (overwrites counted too, so the estimate only
+/// errs low). A write measures again first when the measure is older than
+/// [`SPACE_FRESH`], or when what was written since would pass half the room it left
+/// above the reserve (or [`SPACE_BUDGET`]): far from full a measure per 64 MiB or
+/// 100 ms, near the reserve one per write, as before. A truncate (space freed) and an
+/// ENOSPC from the file system call for a measure at the next write.
+#[derive(Debug, Default)]
+struct SpaceGauge {
+    /// (total, available) bytes when last measured, and when; None: measure first.
+    measured: Option<(u64, u64, Instant)>,
+    /// Bytes admitted since.
+    written: u64,
+}
+
+impl SpaceGauge {
+    /// Admits a write of `n` bytes at `now`, measuring with `measure` ((total,
+    /// available) bytes) first when a measure is due: false when the estimated
+    /// available space is below the reserve.
+    fn admit(
+        &mut self,
+        n: u64,
+        now: Instant,
+        measure: impl FnOnce() -> std::io::Result<(u64, u64)>,
+    ) -> std::io::Result<bool> {
+        let due = match self.measured {
+            None => true,
+            Some((total, avail, at)) => {
+                let room = avail.saturating_sub(reserve(total));
+                now.saturating_duration_since(at) >= SPACE_FRESH
+                    || self.written.saturating_add(n) > (room / 2).min(SPACE_BUDGET)
+            }
+        };
+        if due {
+            let (total, avail) = measure()?;
+            self.measured = Some((total, avail, now));
+            self.written = 0;
+        }
+        let Some((total, avail, _)) = self.measured else { return Ok(true) };
+        if avail.saturating_sub(self.written) < reserve(total) {
+            return Ok(false);
+        }
+        self.written = self.written.saturating_add(n);
+        Ok(true)
+    }
+
+    /// The next write measures first.
+    fn invalidate(&mut self) {
+        self.measured = None;
+    }
 }
 
 /// Spreads chunks over the lock stripes (a multiplicative mix; placement is not our business).
@@ -85,7 +159,11 @@ fn open_rw(p: &Path) -> std::io::Result<File> {
 impl ChunkStore {
     pub fn open(root: &Path) -> std::io::Result<ChunkStore> {
         private_dir(root)?;
-        Ok(ChunkStore { root: root.to_path_buf(), stripes: (0..STRIPES).map(|_| Mutex::new(())).collect() })
+        Ok(ChunkStore {
+            root: root.to_path_buf(),
+            stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
+            gauge: Mutex::new(SpaceGauge::default()),
+        })
     }
 
     fn file_dir(&self, fid: FileId) -> PathBuf {
@@ -96,11 +174,21 @@ impl ChunkStore {
         self.stripes[stripe(fid, index)].lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Writes `data` at `offset` of the chunk and updates the checksums of the blocks it touched.
+    /// Writes `data` at `offset` of the chunk and updates the checksums of the blocks it
+    /// touched. `NoSpace` once free space falls below the reserve ([`reserve`]).
     pub fn write(&self, fid: FileId, index: u64, offset: u32, data: &[u8]) -> Result<(), StoreError> {
         if data.is_empty() {
             return Ok(());
         }
+        let r = self.write_chunk(fid, index, offset, data);
+        if r.as_ref().is_err_and(StoreError::is_no_space) {
+            // The file system is fuller than the estimate said (others wrote to it).
+            self.gauge().invalidate();
+        }
+        r
+    }
+
+    fn write_chunk(&self, fid: FileId, index: u64, offset: u32, data: &[u8]) -> Result<(), StoreError> {
         let dir = self.file_dir(fid);
         let path = dir.join(index.to_string());
         let _g = self.lock(fid, index);
@@ -111,7 +199,7 @@ impl ChunkStore {
             }
             r => r?,
         };
-        self.check_space()?;
+        self.check_space(data.len() as u64)?;
         let sums = open_rw(&path.with_extension("crc"))?;
         let off = u64::from(offset);
         let end = off + data.len() as u64;
@@ -138,12 +226,14 @@ impl ChunkStore {
         Ok(())
     }
 
-    /// Refuses chunk data once free space falls below a reserve (1/16 of the file system,
-    /// at most 64 MiB), so a full disk stops writers with ENOSPC while the metadata store
-    /// still has room to commit the namespace.
-    fn check_space(&self) -> Result<(), StoreError> {
-        let (total, _, avail) = self.space()?;
-        if avail < (total / 16).min(64 << 20) {
+    fn gauge(&self) -> MutexGuard<'_, SpaceGauge> {
+        self.gauge.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Refuses a write of `n` bytes of chunk data once free space falls below the reserve.
+    fn check_space(&self, n: u64) -> Result<(), StoreError> {
+        let measure = || self.space().map(|(total, _, avail)| (total, avail));
+        if !self.gauge().admit(n, Instant::now(), measure)? {
             return Err(StoreError::NoSpace(format!("{} is full", self.root.display())));
         }
         Ok(())
@@ -211,6 +301,8 @@ impl ChunkStore {
 
     /// Drops every byte at or beyond `size` of the file; `size == 0` removes all its chunks.
     pub fn truncate(&self, fid: FileId, size: u64, chunk_size: u32) -> Result<(), StoreError> {
+        // Space freed: the next write sees it.
+        self.gauge().invalidate();
         if size == 0 {
             return match std::fs::remove_dir_all(self.file_dir(fid)) {
                 Err(e) if e.kind() != ErrorKind::NotFound => Err(e.into()),
@@ -331,6 +423,65 @@ mod tests {
         model.resize(12_000, 0);
         model.push(b'x');
         assert_eq!(s.read(7, 0, 0, 1 << 20).unwrap(), model);
+    }
+
+    /// A file system for the gauge: `total` bytes, `avail` free; counts the measures.
+    struct Disk {
+        total: u64,
+        avail: u64,
+        measures: u32,
+    }
+
+    impl Disk {
+        fn measure(&mut self) -> std::io::Result<(u64, u64)> {
+            self.measures += 1;
+            Ok((self.total, self.avail))
+        }
+
+        /// Writes `n` bytes through `g`: whether the gauge admitted them.
+        fn write(&mut self, g: &mut SpaceGauge, n: u64, now: Instant) -> bool {
+            let ok = g.admit(n, now, || self.measure()).unwrap();
+            if ok {
+                self.avail -= n;
+            }
+            ok
+        }
+    }
+
+    #[test]
+    fn free_space_is_measured_now_and_then_far_from_full_and_at_every_write_near_it() {
+        const MIB: u64 = 1 << 20;
+        let now = Instant::now();
+        let mut g = SpaceGauge::default();
+        let mut disk = Disk { total: 1 << 40, avail: 1 << 39, measures: 0 };
+        for _ in 0..1024 {
+            assert!(disk.write(&mut g, MIB, now));
+        }
+        assert_eq!(disk.measures, 1024 / 64, "far from full: one measure per 64 MiB");
+        // A measure grows stale with time.
+        assert!(disk.write(&mut g, MIB, now + SPACE_FRESH));
+        assert_eq!(disk.measures, 1024 / 64 + 1);
+
+        // 16 MiB, reserve 1 MiB: a write is admitted while the space before it is at or
+        // above the reserve (as when every write measured), with a measure at every write
+        // once the room left is less than twice a write.
+        let mut g = SpaceGauge::default();
+        let mut disk = Disk { total: 16 * MIB, avail: 16 * MIB, measures: 0 };
+        let mut admitted = 0;
+        while disk.write(&mut g, MIB / 4, now) {
+            admitted += 1;
+            assert!(disk.avail + MIB / 4 >= MIB, "admitted with less than the reserve free");
+        }
+        assert_eq!(admitted, 61, "15 MiB and one more quarter in quarter MiB writes");
+        assert!(disk.measures < 20, "{} measures for 60 writes", disk.measures);
+        let before = disk.measures;
+        assert!(!disk.write(&mut g, MIB / 4, now));
+        assert_eq!(disk.measures, before + 1, "near the reserve every write measures");
+
+        // Space freed (a truncate invalidates): the next write sees it.
+        disk.avail += 8 * MIB;
+        g.invalidate();
+        assert!(disk.write(&mut g, MIB / 4, now));
     }
 
     #[test]

@@ -2,11 +2,15 @@
 //! short requests inline and spawns a task per long one; replies are written by whoever
 //! produced them, under a lock on the socket's write half.
 //!
-//! Until the peer has authenticated it may send only small frames (the handshake) and
+//! Until the caller has authenticated it may send only small frames (the handshake) and
 //! must finish within [`HANDSHAKE_DEADLINE`]; a frame once begun must arrive within
 //! [`FRAME_DEADLINE`]. A malformed frame closes this connection only; a frame of another
 //! protocol version is answered with this server's version first, so the client can say
 //! which versions differ.
+//!
+//! A connection serves as a client's unless its `Hello` said it is a peer's (another
+//! server of the cluster) and, when the server has a secret, its `Auth` proved the peer
+//! key: [`Node::serve`] refuses requests between servers to anyone else.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -19,9 +23,9 @@ use tokio::sync::{watch, Mutex, Semaphore};
 use tracing::Instrument;
 
 use super::{Node, MAX_IN_FLIGHT_PER_CONN};
-use crate::auth;
+use crate::auth::{self, Secret};
 use crate::proto::frame::{decode_header, encode_header, FrameError, Kind};
-use crate::proto::{Challenge, Done, Reply, ReplyBody, Request, Status};
+use crate::proto::{Challenge, Done, Reply, ReplyBody, Request, Role, Status};
 use crate::rpc::wire::{read_frame_within, write_frame, Limits, ReadError};
 
 /// How long a new connection may take to authenticate.
@@ -72,6 +76,14 @@ fn runs_apart(req: &Request) -> bool {
     )
 }
 
+/// The key a caller in `role` proves: the secret for a client, the peer key for a peer.
+fn key(secret: &Secret, role: Role) -> Secret {
+    match role {
+        Role::Client => secret.clone(),
+        Role::Peer => secret.peer_key(),
+    }
+}
+
 fn error_reply(status: Status, message: &str) -> Reply {
     Reply::Error { status, message: message.to_string() }
 }
@@ -86,6 +98,10 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, node: Arc<Node>, mut sto
         let permits = Arc::new(Semaphore::new(MAX_IN_FLIGHT_PER_CONN));
         let mut authenticated = node.secret.is_none();
         let mut server_nonce = None;
+        // The role the last Hello claimed, and the one this connection is served in: a
+        // client's until a peer's is proved (claimed, when there is no secret to prove).
+        let mut claimed = Role::Client;
+        let mut role = Role::Client;
         let deadline = tokio::time::Instant::now() + HANDSHAKE_DEADLINE;
         loop {
             let limits = if authenticated { SERVING } else { PRE_AUTH };
@@ -126,7 +142,11 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, node: Arc<Node>, mut sto
                 Request::Hello(h) => {
                     let n = auth::nonce();
                     server_nonce = Some(n);
-                    let proof = node.secret.as_ref().map(|s| s.proof(auth::SERVER_LABEL, &h.nonce));
+                    claimed = h.role;
+                    if node.secret.is_none() {
+                        role = h.role;
+                    }
+                    let proof = node.secret.as_ref().map(|s| key(s, h.role).proof(auth::SERVER_LABEL, &h.nonce));
                     let ring = node.membership.current().map(|a| a.id);
                     let challenge = Challenge { nonce: n, required: node.secret.is_some(), proof, ring };
                     send(&writer, frame.id, &challenge.into_reply(), &[]).await;
@@ -135,15 +155,16 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, node: Arc<Node>, mut sto
                 Request::Auth(a) => {
                     let ok = match (&node.secret, server_nonce) {
                         (None, _) => true,
-                        (Some(s), Some(n)) => s.verify(auth::CLIENT_LABEL, &n, &a.proof),
+                        (Some(s), Some(n)) => key(s, claimed).verify(auth::CLIENT_LABEL, &n, &a.proof),
                         (Some(_), None) => false,
                     };
                     if ok {
                         authenticated = true;
+                        role = claimed;
                         send(&writer, frame.id, &Done(0).into_reply(), &[]).await;
                         continue;
                     }
-                    tracing::warn!("authentication failed; closing connection");
+                    tracing::warn!(role = ?claimed, "authentication failed; closing connection");
                     let r = error_reply(Status::Access, "authentication failed: wrong cluster secret");
                     send(&writer, frame.id, &r, &[]).await;
                     break;
@@ -157,7 +178,7 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, node: Arc<Node>, mut sto
                 _ => {}
             }
             if !runs_apart(&req) {
-                let (reply, data) = node.serve(req, frame.data).await;
+                let (reply, data) = node.serve(role, req, frame.data).await;
                 send(&writer, frame.id, &reply, &data).await;
                 continue;
             }
@@ -166,7 +187,7 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, node: Arc<Node>, mut sto
             let (node, writer, id) = (node.clone(), writer.clone(), frame.id);
             tokio::spawn(
                 async move {
-                    let (reply, data) = node.serve(req, frame.data).await;
+                    let (reply, data) = node.serve(role, req, frame.data).await;
                     send(&writer, id, &reply, &data).await;
                     drop(permit);
                 }

@@ -7,63 +7,16 @@
 //! Checked in this one place, before the request's handler runs: on the path's owner
 //! from its own records (and, when the record moved away from here lately, answered
 //! `Moved` with where it went, so the client can follow a renamed file or directory), on
-//! any other server by asking the owner the same question.
+//! any other server by asking the owner the same question (remembered for directories:
+//! [`super::dir_ids::DirIds`]).
 //!
 //! The check and the request are two steps: a rename that lands between them is not seen.
 //! Callers that need more ride on checks of their own that are atomic with the change
 //! (`Update` with a file id, the chunk servers' tombstones).
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
 use super::node::{check, fail, Fail, Node};
 use crate::meta::FileId;
-use crate::path::is_within;
 use crate::proto::{AttrReply, Expecting, Stat, Status};
-
-/// Directory ids remembered at most; past it, all are forgotten.
-const MAX_DIR_IDS: usize = 100_000;
-
-/// Ids of directories other servers own, as they answered: a name created or looked up
-/// in a directory checks the directory's id on the name's owner, and only the first
-/// check of a directory there costs a hop to its owner. A directory's record changes
-/// identity only by a rename or rmdir, each under a fence set on every server, and every
-/// fence forgets what it covers ([`DirIds::forget_below`]), so an id kept here is current.
-#[derive(Default)]
-pub struct DirIds {
-    /// (generation: fences seen, path → id). A std mutex: never held across an `.await`.
-    inner: Mutex<(u64, HashMap<String, FileId>)>,
-}
-
-impl DirIds {
-    fn lock(&self) -> std::sync::MutexGuard<'_, (u64, HashMap<String, FileId>)> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn get(&self, path: &str) -> (u64, Option<FileId>) {
-        let g = self.lock();
-        (g.0, g.1.get(path).copied())
-    }
-
-    /// Keeps `id` for `path` unless a fence came since `generation` (the answer may be older).
-    fn put(&self, generation: u64, path: &str, id: FileId) {
-        let mut g = self.lock();
-        if g.0 != generation {
-            return;
-        }
-        if g.1.len() >= MAX_DIR_IDS {
-            g.1.clear();
-        }
-        g.1.insert(path.to_string(), id);
-    }
-
-    /// A fence on `dir`: its record, and every record below it, may change identity.
-    pub fn forget_below(&self, dir: &str) {
-        let mut g = self.lock();
-        g.0 += 1;
-        g.1.retain(|p, _| !is_within(p, dir));
-    }
-}
 
 impl Node {
     /// Fails with `Moved` or `Stale` unless every path of `expect` holds the record `fid`.

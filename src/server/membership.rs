@@ -13,7 +13,7 @@ use std::sync::{Arc, RwLock};
 use futures::future::join_all;
 
 use crate::placement::{members_hash, Ring};
-use crate::proto::{FileId, RingId};
+use crate::proto::{FileId, RingId, Role};
 use crate::transport::tcp::{TcpOptions, TcpTransport};
 
 /// Peers a server asks for the ring's formation time when it adopts a ring. All of them
@@ -132,7 +132,7 @@ impl Membership {
         let a = Arc::new(Adopted {
             id: RingId { members_hash: members_hash(&members), formed },
             ring: Ring::new(&members),
-            peers: TcpTransport::new(members.clone(), self.peer_opts.clone()),
+            peers: TcpTransport::new(members.clone(), self.peer_opts.clone()).role(Role::Peer),
             members,
             me,
             replaced,
@@ -194,7 +194,8 @@ impl Membership {
         let probe = TcpTransport::new(
             members.to_vec(),
             TcpOptions { timeout: std::time::Duration::from_secs(2), ..self.peer_opts.clone() },
-        );
+        )
+        .role(Role::Peer);
         let hash = members_hash(members);
         let me = members.iter().position(|m| *m == self.addr).unwrap_or(0);
         let n = members.len();

@@ -8,6 +8,7 @@
 mod chunk_store;
 mod claims;
 mod connection;
+mod dir_ids;
 mod fence;
 mod identity;
 mod membership;

@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::claims::Claims;
+use super::dir_ids::DirIds;
 use super::fence::{FenceRead, Fenced, Fences};
-use super::identity::DirIds;
 use super::membership::{Adopted, Membership};
 use super::moves::Moves;
 use super::tombstones::Tombstones;
@@ -18,6 +18,7 @@ use crate::error::Error;
 use crate::meta::Attr;
 use crate::proto::frame::{MAX_DATA, PROTOCOL_VERSION};
 use crate::proto::*;
+use crate::transport::local::Service;
 use crate::transport::tcp::TcpOptions;
 use crate::transport::{BoxFuture, Transport};
 
@@ -180,9 +181,16 @@ impl Node {
         }
     }
 
-    /// Serves one request: every request gets exactly one reply, never a panic.
-    pub async fn serve(&self, req: Request, data: Vec<u8>) -> Served {
+    /// Serves one request from a caller in `role` (as its connection proved it): every
+    /// request gets exactly one reply, never a panic. Requests between servers are
+    /// refused (`Perm`) to anyone but a peer, before they touch anything.
+    pub async fn serve(&self, role: Role, req: Request, data: Vec<u8>) -> Served {
         let name = req.name();
+        if role != Role::Peer && req.from_peers_only() {
+            tracing::warn!(op = name, "a request between servers on a client's connection; refused");
+            let message = format!("{name} is sent only between servers; this connection is not a server's");
+            return (Reply::Error { status: Status::Perm, message }, Vec::new());
+        }
         match self.dispatch(req, data).await {
             Ok(r) => r,
             Err(f) => {
@@ -345,7 +353,7 @@ impl Node {
     /// The same request to every member; the first failure wins.
     pub(super) async fn broadcast<O: Op + Clone>(&self, a: &Adopted, op: O) -> Result<Vec<O::Reply>, Fail> {
         let calls = (0..a.members.len()).map(|i| self.peer(a, i, op.clone()));
-        crate::client::fan_out::all(calls).await.into_iter().collect()
+        crate::fan_out::all(calls).await.into_iter().collect()
     }
 
     /// Validation, then the request's handler. Not boxed: the recursion through
@@ -638,6 +646,17 @@ impl Node {
     }
 }
 
+/// The in-process transport's way in (the embedded mount).
+impl Service for Node {
+    fn name(&self) -> &str {
+        self.addr()
+    }
+
+    fn serve(&self, role: Role, req: Request, data: Vec<u8>) -> BoxFuture<'_, Served> {
+        Box::pin(Node::serve(self, role, req, data))
+    }
+}
+
 /// A directory and when an entry of it changed.
 type Touched = (String, (i64, u32));
 
@@ -679,7 +698,7 @@ impl Node {
             batch.push((dir, t));
         }
         sends.extend(open.into_iter().map(|(owner, (dirs, subdirs, _))| self.peer(&a, owner, Touch { dirs, subdirs })));
-        for r in crate::client::fan_out::all(sends).await {
+        for r in crate::fan_out::all(sends).await {
             if let Err(f) = r {
                 // Times only: the namespace change itself is done.
                 tracing::warn!(error = %f.message, "could not update the times of a parent directory");

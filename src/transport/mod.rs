@@ -6,9 +6,9 @@
 //! - [`faulty::FaultyTransport`]: wraps another and drops, delays, resets or fails calls,
 //!   for tests that would otherwise need SIGSTOP, sleeps and full disks.
 //!
-//! A transport returns the server's reply, or an [`Error`] for a `Reply::Error` and for
-//! every transport failure; pairing replies with their request types is the client's
-//! job ([`crate::client::Client::op`]).
+//! A transport returns the server's reply, or an error for a `Reply::Error`
+//! ([`crate::proto::unwrap_reply`]) and for every transport failure; pairing replies
+//! with their request types is the client's job.
 
 pub mod backoff;
 pub mod faulty;
@@ -19,7 +19,7 @@ pub mod tcp;
 use std::future::Future;
 use std::pin::Pin;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::proto::{Reply, Request};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -32,12 +32,4 @@ pub trait Transport: Send + Sync + 'static {
     /// payload, within the transport's deadline.
     /// Borrowed: the client sends a request again after `Retry` without copying it.
     fn call<'a>(&'a self, server: usize, req: &'a Request, data: &'a [u8]) -> BoxFuture<'a, Result<(Reply, Vec<u8>)>>;
-}
-
-/// A reply as the caller sees it: `Reply::Error` becomes the matching [`Error`].
-pub fn unwrap_reply(reply: Reply, data: Vec<u8>) -> Result<(Reply, Vec<u8>)> {
-    match reply {
-        Reply::Error { status, message } => Err(Error::from_status(status, message)),
-        r => Ok((r, data)),
-    }
 }

@@ -13,7 +13,7 @@ use super::{BoxFuture, Transport};
 use crate::auth::{self, Secret};
 use crate::error::{Error, Result};
 use crate::placement::members_hash;
-use crate::proto::{AdoptRing, Auth, Challenge, Hello, Op, Reply, ReplyBody, Request, RingId};
+use crate::proto::{AdoptRing, Auth, Challenge, Hello, Op, Reply, ReplyBody, Request, RingId, Role};
 use crate::rpc::Connection;
 
 /// Tries to open one connection before its error reaches the caller, and the first pause
@@ -59,6 +59,8 @@ pub struct TcpTransport {
     connecting: Vec<tokio::sync::Mutex<()>>,
     /// Whether a server with no ring yet is asked to adopt this list ([`TcpTransport::forming`]).
     form: bool,
+    /// Who this transport's connections say they are ([`TcpTransport::role`]).
+    role: Role,
 }
 
 /// One typed request on a bare connection (the handshake, before the pool has it).
@@ -70,12 +72,13 @@ async fn typed<O: Op>(conn: &Connection, op: O) -> Result<O::Reply> {
     })
 }
 
-/// Opens a connection to `addr` and authenticates it; returns it with the ring the server
-/// serves (None: it has none yet).
-pub async fn open(addr: &str, opts: &TcpOptions) -> Result<(Connection, Option<RingId>)> {
+/// Opens a connection to `addr` and authenticates it in `role`; returns it with the ring
+/// the server serves (None: it has none yet). A peer proves the peer key, derived from
+/// the secret, in place of the secret itself, and checks the server's proof with it.
+pub async fn open(addr: &str, opts: &TcpOptions, role: Role) -> Result<(Connection, Option<RingId>)> {
     let conn = Connection::connect(addr, opts.timeout, opts.max_in_flight).await?;
     let mine = auth::nonce();
-    let Challenge { nonce, required, proof, ring } = typed(&conn, Hello { nonce: mine }).await?;
+    let Challenge { nonce, required, proof, ring } = typed(&conn, Hello { nonce: mine, role }).await?;
     let auth_err = |m: &str| Error::Auth(format!("server {addr}: {m}"));
     match (required, &opts.secret) {
         (false, _) => {}
@@ -84,7 +87,15 @@ pub async fn open(addr: &str, opts: &TcpOptions) -> Result<(Connection, Option<R
                 "the cluster requires its secret (BENCHFS_SECRET_FILE, --secret-file, or the registry's secret file)",
             ))
         }
-        (true, Some(s)) => {
+        (true, Some(secret)) => {
+            let peer_key;
+            let s = match role {
+                Role::Client => secret,
+                Role::Peer => {
+                    peer_key = secret.peer_key();
+                    &peer_key
+                }
+            };
             if !proof.is_some_and(|p| s.verify(auth::SERVER_LABEL, &mine, &p)) {
                 return Err(auth_err("the server does not know this cluster's secret"));
             }
@@ -105,7 +116,15 @@ impl TcpTransport {
             slots: (0..n).map(|_| Mutex::new(None)).collect(),
             connecting: (0..n).map(|_| tokio::sync::Mutex::new(())).collect(),
             form: true,
+            role: Role::Client,
         }
+    }
+
+    /// Connects as `role`: a server reaching its peers says [`Role::Peer`] (and proves
+    /// the peer key); everyone else is a client.
+    pub fn role(mut self, role: Role) -> TcpTransport {
+        self.role = role;
+        self
     }
 
     /// With `false`, a server that has no ring yet is used as it is (only requests that
@@ -161,7 +180,7 @@ impl TcpTransport {
         let mut backoff = Backoff::new(FIRST_CONNECT_PAUSE, 8 * FIRST_CONNECT_PAUSE, CONNECT_TRIES - 1, deadline);
         let mut first = None;
         loop {
-            match open(addr, &self.opts).await {
+            match open(addr, &self.opts, self.role).await {
                 Err(e) if transient(&e) && backoff.wait().await => {
                     tracing::debug!(server = addr, error = %e, "retrying connect");
                     first.get_or_insert(e);
@@ -174,7 +193,7 @@ impl TcpTransport {
 
     /// Asks server `i` for its ring without adopting anything (a joining server's probe).
     pub async fn ring_of(&self, i: usize) -> Result<Option<RingId>> {
-        Ok(open(&self.servers[i], &self.opts).await?.1)
+        Ok(open(&self.servers[i], &self.opts, self.role).await?.1)
     }
 }
 

@@ -1,7 +1,8 @@
 //! Asking many servers the same question with a bounded number of requests in flight.
 //!
-//! A readdir, statfs, truncate or fsync asks every server (or many). Unbounded, that is one connection attempt and
-//! one reply buffer per server at the same instant: a thousand-server job would open a
+//! A client's readdir, statfs, truncate or fsync asks every server (or many), and so does
+//! a server's fence, chunk drop or batch of parent times. Unbounded, that is one
+//! connection attempt and one reply buffer per server at the same instant: a thousand-server job would open a
 //! thousand sockets at once from every client and take every reply into memory before
 //! the first is used. [`MAX_IN_FLIGHT`] requests at a time keep all servers busy
 //! (each answers in parallel) while capping what one call holds.
