@@ -57,7 +57,17 @@ impl OpenFile {
 
     /// Publishes this file's writes (size, mtime): close-to-open.
     pub fn flush(&self) -> benchfs::Result<()> {
-        self.served.run(self.file.flush())
+        let r = self.served.run(self.file.flush());
+        self.forget_if_written();
+        r
+    }
+
+    /// Drops the cached record of a file this handle wrote: its size and times are the
+    /// servers' to tell again (a stat during the writes may have stored the old ones).
+    pub fn forget_if_written(&self) {
+        if self.file.written_end() > 0 {
+            self.served.attrs.forget(&self.file.path());
+        }
     }
 }
 

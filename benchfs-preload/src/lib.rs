@@ -10,6 +10,7 @@
 //! - [`real`]: the C library's functions (`dlsym(RTLD_NEXT)`).
 //! - [`entry`]: every exported function's guard (re-entry, panics, errno).
 //! - [`mounts`]: finding the mounts and their clusters.
+//! - [`attrs`]: the attribute cache (the mount's `--attr-timeout`).
 //! - [`state`]: the process's mounts (again after fork) and path resolution.
 //! - [`fds`]: served descriptors (placeholders) and handing them to the kernel.
 //! - `calls`: the exported functions.
@@ -19,6 +20,7 @@
 
 #[macro_use]
 mod real;
+mod attrs;
 mod calls;
 mod entry;
 mod fds;

@@ -10,6 +10,7 @@ use benchfs::caller_driven::CallerDriven;
 use benchfs::mount_info::{self, MountCluster};
 use benchfs::{Client, Config};
 
+use crate::attrs::{self, AttrCache};
 use crate::real;
 
 /// What benchfs-fuse mounts report: type `fuse.benchfs` (its subtype) or, mounted by
@@ -22,11 +23,23 @@ fn is_benchfs(fstype: &str, source: &str) -> bool {
 pub struct Served {
     client: Client,
     rt: CallerDriven,
+    /// Records seen lately, trusted for the mount's attribute timeout.
+    pub attrs: AttrCache,
 }
 
 impl Served {
     pub fn client(&self) -> &Client {
         &self.client
+    }
+
+    /// `path`'s record (its own, a link's not followed), from the cache while it is fresh.
+    pub fn stat(&self, path: &str) -> benchfs::Result<benchfs::Attr> {
+        if let Some(a) = self.attrs.get(path) {
+            return Ok(a);
+        }
+        let a = self.run(self.client.stat(path))?;
+        self.attrs.put(path, &a);
+        Ok(a)
     }
 
     /// Runs a client call to completion on the calling thread.
@@ -121,14 +134,14 @@ fn connect(root: &str) -> Option<Arc<Served>> {
         crate::say(&format!("{root}: only root is served so far; uid {euid} goes through the kernel mount"));
         return None;
     }
-    let cfg = match ask(root) {
-        Ok(MountCluster::Cluster(cfg)) => cfg,
+    let (cfg, attr_timeout) = match ask(root) {
+        Ok(MountCluster::Cluster(cfg, t)) => (cfg, t),
         Ok(MountCluster::Embedded) => {
             crate::say(&format!("{root} runs an embedded server; its calls go through the kernel mount"));
             return None;
         }
         Err(why) => match Config::from_env() {
-            Ok(cfg) => cfg,
+            Ok(cfg) => (cfg, None),
             Err(_) => {
                 crate::say(&format!("{root}: {why}; its calls go through the kernel mount"));
                 return None;
@@ -137,7 +150,10 @@ fn connect(root: &str) -> Option<Arc<Served>> {
     };
     let cfg = tuned(cfg);
     match CallerDriven::new() {
-        Ok(rt) => Some(Arc::new(Served { client: Client::new_lazy(cfg), rt })),
+        Ok(rt) => {
+            let attrs = AttrCache::new(attrs::timeout(attr_timeout));
+            Some(Arc::new(Served { client: Client::new_lazy(cfg), rt, attrs }))
+        }
         Err(e) => {
             crate::say(&format!("{root}: cannot start the I/O runtime ({e}); its calls go through the kernel mount"));
             None

@@ -18,16 +18,22 @@ fn change(p: &Place, f: impl FnOnce(&Place) -> benchfs::Result<()>) -> Outcome<c
 }
 
 fn unlink_path(p: &Place) -> Outcome<c_int> {
+    p.served.attrs.forget(&p.path);
     change(p, |p| p.served.run(p.served.client().unlink(&p.path)))
 }
 
 fn rmdir_path(p: &Place) -> Outcome<c_int> {
+    p.served.attrs.forget_tree(&p.path);
     change(p, |p| p.served.run(p.served.client().rmdir(&p.path)))
 }
 
 fn mkdir_path(p: &Place, mode: mode_t) -> Outcome<c_int> {
     let mode = mode & 0o7777 & !state::umask();
-    change(p, |p| p.served.run(p.served.client().mkdir(&p.path, mode)).map(drop))
+    change(p, |p| {
+        let a = p.served.run(p.served.client().mkdir(&p.path, mode))?;
+        p.served.attrs.put(&p.path, &a);
+        Ok(())
+    })
 }
 
 /// # Safety
@@ -73,6 +79,7 @@ pub unsafe extern "C" fn mkdirat(dirfd: c_int, path: *const c_char, mode: mode_t
 
 fn truncate_path(p: &Place, len: off_t) -> Outcome<c_int> {
     let Ok(len) = u64::try_from(len) else { return Outcome::Failed(libc::EINVAL) };
+    p.served.attrs.forget(&p.path);
     change(p, |p| p.served.run(p.served.client().truncate(&p.path, len)))
 }
 
@@ -103,6 +110,8 @@ unsafe fn rename_to(from: &Place, tofd: c_int, to: *const c_char) -> Outcome<c_i
     if to.root != from.root || to.path == "/" {
         return Outcome::Kernel;
     }
+    from.served.attrs.forget_tree(&from.path);
+    from.served.attrs.forget_tree(&to.path);
     match change(from, |f| f.served.run(f.served.client().rename(&f.path, &to.path))) {
         // Either path may run through a link; `settle` looks at the source only.
         Outcome::Failed(e @ (libc::ENOENT | libc::ENOTDIR)) => match way_to(&to) {

@@ -32,6 +32,12 @@ fn serve_open(p: &Place, flags: c_int, mode: mode_t) -> Outcome<c_int> {
         Err(e) if e.errno() == libc::EISDIR => return Outcome::Kernel,
         Err(e) => return Outcome::Failed(crate::entry::failed(&e)),
     };
+    // An open asks the servers (close-to-open): what it saw is the freshest record.
+    if flags & libc::O_TRUNC != 0 {
+        p.served.attrs.forget(&p.path);
+    } else {
+        p.served.attrs.put(&p.path, file.attr_at_open());
+    }
     let fd = match fds::placeholder(&p.root, flags & libc::O_CLOEXEC != 0) {
         Ok(fd) => fd,
         Err(e) => {

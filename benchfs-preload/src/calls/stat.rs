@@ -25,7 +25,7 @@ fn attr_of(p: &Place, follow: bool) -> Outcome<Attr> {
     if p.path == "/" {
         return Outcome::Kernel;
     }
-    match p.served.run(p.served.client().stat(&p.path)) {
+    match p.served.stat(&p.path) {
         Ok(a) if follow && a.kind == FileKind::Symlink => Outcome::Kernel,
         r => r.into(),
     }
@@ -44,7 +44,7 @@ fn stat_path(p: &Place, follow: bool) -> Outcome<libc::stat> {
 /// handle's own unpublished writes in the size; the attributes at open otherwise.
 fn stat_open(of: &OpenFile) -> libc::stat {
     let path = of.file.path();
-    let mut a = match of.served.run(of.served.client().stat(&path)) {
+    let mut a = match of.served.stat(&path) {
         Ok(a) if a.fid == of.file.fid() => a,
         _ => of.file.attr_at_open().clone(),
     };
