@@ -135,3 +135,22 @@ fn static_binary_goes_through_the_kernel() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("rmdir d = 0"), "{}", String::from_utf8_lossy(&out.stdout));
     assert!(d.is_dir());
 }
+
+/// The attribute cache keeps close-to-open and this process's own changes: with a timeout
+/// long enough that nothing expires during the run, every stat after a create, write,
+/// truncate, rename, unlink, mkdir or rmdir of the same process, and after an open that
+/// follows another writer's change through the plain mount, answers as on tmpfs.
+#[test]
+fn attribute_cache_keeps_close_to_open() {
+    require_fuse!();
+    let (_cluster, m) = setup();
+    let tmp = common::fast_tempdir();
+    let prog = compile("attr_cache", tmp.path(), &[]);
+    std::fs::create_dir(tmp.path().join("native")).unwrap();
+    let native = Command::new(&prog).arg(tmp.path().join("native")).output().unwrap();
+    assert!(native.status.success(), "{}", String::from_utf8_lossy(&native.stderr));
+    let out = preloaded(Command::new(&prog).arg(m.path()).env("BENCHFS_ATTR_TIMEOUT", "3600"));
+    let (want, got) = (String::from_utf8_lossy(&native.stdout), String::from_utf8_lossy(&out.stdout));
+    assert_eq!(got, want, "transcripts differ (left: interposer on the mount, right: tmpfs)");
+    assert!(served(&out.stderr) >= 40, "{}", String::from_utf8_lossy(&out.stderr));
+}

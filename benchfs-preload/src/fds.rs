@@ -105,6 +105,13 @@ pub fn remove(fd: c_int) -> Option<Arc<OpenFile>> {
     t.as_mut()?.remove(&fd)
 }
 
+/// The size this process's own open handles of the file `fid` see (their writes not yet
+/// published included), if it has any open: what a stat by path answers, as the kernel
+/// knows the size of its own writes.
+pub fn own_size(fid: benchfs::meta::FileId) -> Option<u64> {
+    TABLE.lock().as_ref()?.values().filter(|of| of.file.fid() == fid).map(|of| of.file.size()).max()
+}
+
 /// Every served descriptor, with its open file.
 pub fn all() -> Vec<(c_int, Arc<OpenFile>)> {
     TABLE.lock().as_ref().map(|t| t.iter().map(|(fd, of)| (*fd, of.clone())).collect()).unwrap_or_default()

@@ -8,7 +8,7 @@ use benchfs::{Attr, FileKind};
 
 use super::{on_fd, on_path};
 use crate::entry::Outcome;
-use crate::fds::OpenFile;
+use crate::fds::{self, OpenFile};
 use crate::real;
 use crate::state::Place;
 
@@ -33,7 +33,12 @@ fn attr_of(p: &Place, follow: bool) -> Outcome<Attr> {
 
 fn stat_path(p: &Place, follow: bool) -> Outcome<libc::stat> {
     match attr_of(p, follow) {
-        Outcome::Done(a) => Outcome::Done(fill(&a, &p.path, p.dev)),
+        Outcome::Done(mut a) => {
+            if let Some(size) = fds::own_size(a.fid) {
+                a.size = a.size.max(size);
+            }
+            Outcome::Done(fill(&a, &p.path, p.dev))
+        }
         Outcome::Failed(e) => Outcome::Failed(e),
         Outcome::Kernel => Outcome::Kernel,
         Outcome::Pass => Outcome::Pass,
