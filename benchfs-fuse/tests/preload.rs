@@ -154,3 +154,72 @@ fn attribute_cache_keeps_close_to_open() {
     assert_eq!(got, want, "transcripts differ (left: interposer on the mount, right: tmpfs)");
     assert!(served(&out.stderr) >= 40, "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// Makes the tree `benchfs-preload/tests/perms.c` expects at `d` (as root, through the
+/// plain mount), with `g` the group that the unprivileged user has as a supplementary one.
+fn perms_tree(d: &Path, g: u32) {
+    use std::os::unix::fs::{chown, PermissionsExt};
+    let mode = |p: &Path, m: u32| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+    std::fs::create_dir(d).unwrap();
+    for (dir, m, group) in
+        [("pub", 0o777, 0), ("ro", 0o755, 0), ("closed", 0o700, 0), ("sticky", 0o1777, 0), ("grp", 0o770, g), ("sgid", 0o2777, g)]
+    {
+        let p = d.join(dir);
+        std::fs::create_dir(&p).unwrap();
+        chown(&p, Some(0), Some(group)).unwrap();
+        mode(&p, m);
+    }
+    for (f, m, group) in
+        [("ro/file", 0o644, 0), ("ro/secret", 0o600, 0), ("closed/f", 0o644, 0), ("sticky/rootfile", 0o666, 0), ("grp/f", 0o660, g)]
+    {
+        let p = d.join(f);
+        std::fs::write(&p, "data").unwrap();
+        chown(&p, Some(0), Some(group)).unwrap();
+        mode(&p, m);
+    }
+}
+
+/// An unprivileged user is served, with the kernel's permission answers: the same program,
+/// as nobody with a supplementary group, on the same tree on an --allow-other mount, gives
+/// the same transcript under the interposer as through the plain mount (whose checks the
+/// kernel makes, default_permissions), and its calls are served in user space.
+#[test]
+fn unprivileged_user_gets_the_kernels_permission_answers() {
+    require_fuse!();
+    if Command::new("setpriv").arg("--version").output().is_err() {
+        common::require::skip("setpriv", "setpriv(1) is not installed");
+        return;
+    }
+    let cluster = Cluster::start(2);
+    let m = TestMount::on_servers_with(&cluster.addrs, &["--allow-other"]);
+    // The mount point's directory must let nobody through to the mount's root.
+    let up = m.path().parent().unwrap();
+    std::fs::set_permissions(up, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let tmp = common::fast_tempdir();
+    std::fs::set_permissions(tmp.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let prog = compile("perms", tmp.path(), &[]);
+    const GROUP: u32 = 4242;
+    perms_tree(&m.path().join("k"), GROUP);
+    perms_tree(&m.path().join("i"), GROUP);
+    let as_nobody = |dir: &str, preload: bool| {
+        let mut cmd = Command::new("setpriv");
+        cmd.args(["--reuid=65534", "--regid=65534", &format!("--groups={GROUP}")]).arg(&prog).arg(dir);
+        cmd.current_dir(m.path()).env_remove("BENCHFS_REGISTRY").env_remove("LD_PRELOAD");
+        if preload {
+            // The mount tells its cluster to its owner only: nobody is told by the environment.
+            cmd.env("LD_PRELOAD", preload_so())
+                .env("BENCHFS_PRELOAD_STATS", "1")
+                .env("BENCHFS_SERVERS", cluster.addrs.join(","));
+        }
+        let out = cmd.output().expect("run setpriv");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        out
+    };
+    let kernel = as_nobody("k", false);
+    let served_out = as_nobody("i", true);
+    let (want, got) = (String::from_utf8_lossy(&kernel.stdout), String::from_utf8_lossy(&served_out.stdout));
+    assert_eq!(got, want, "transcripts differ (left: interposer, right: the plain mount)");
+    assert!(want.contains("= Permission denied") && want.contains("= Operation not permitted"), "{want}");
+    let n = served(&served_out.stderr);
+    assert!(n >= 40, "only {n} calls served:\n{}", String::from_utf8_lossy(&served_out.stderr));
+}

@@ -11,6 +11,7 @@
 //! - [`entry`]: every exported function's guard (re-entry, panics, errno).
 //! - [`mounts`]: finding the mounts and their clusters.
 //! - [`attrs`]: the attribute cache (the mount's `--attr-timeout`).
+//! - [`perm`]: permission checks (the kernel's, for users other than root).
 //! - [`state`]: the process's mounts (again after fork) and path resolution.
 //! - [`fds`]: served descriptors (placeholders) and handing them to the kernel.
 //! - `calls`: the exported functions.
@@ -26,6 +27,7 @@ mod entry;
 mod fds;
 mod lock;
 mod mounts;
+mod perm;
 mod state;
 mod stats;
 

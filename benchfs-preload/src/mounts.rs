@@ -125,16 +125,11 @@ fn unescape(s: &str) -> Vec<u8> {
 /// A client of the cluster behind the mount at `root`, or `None` (with one line on stderr)
 /// when its paths must go to the kernel.
 fn connect(root: &str) -> Option<Arc<Served>> {
-    // The mount checks permissions in the kernel (default_permissions); the client does
-    // not. Until the interposer checks them itself, only root, whom they do not bind
-    // (but for exec bits, which it never checks), is served.
-    // SAFETY: geteuid cannot fail.
-    let euid = unsafe { libc::geteuid() };
-    if euid != 0 {
-        crate::say(&format!("{root}: only root is served so far; uid {euid} goes through the kernel mount"));
-        return None;
-    }
-    let (cfg, attr_timeout) = match ask(root) {
+    // Permissions are checked here as the kernel checks them for the mount ([`crate::perm`]).
+    // A mount the caller cannot even enter (another user's, without allow_other) is the
+    // kernel's to refuse.
+    let Some(answer) = ask(root) else { return None };
+    let (cfg, attr_timeout) = match answer {
         Ok(MountCluster::Cluster(cfg, t)) => (cfg, t),
         Ok(MountCluster::Embedded) => {
             crate::say(&format!("{root} runs an embedded server; its calls go through the kernel mount"));
@@ -172,14 +167,20 @@ fn tuned(mut cfg: Config) -> Config {
     cfg
 }
 
-/// The mount's own description of its cluster.
-fn ask(root: &str) -> Result<MountCluster, String> {
-    let path = CString::new(if root.is_empty() { "/" } else { root }).map_err(|e| e.to_string())?;
+/// The mount's own description of its cluster; `None` when the caller cannot open the
+/// mount's root at all (its calls then go to the kernel, which refuses them).
+fn ask(root: &str) -> Option<Result<MountCluster, String>> {
+    let path = CString::new(if root.is_empty() { "/" } else { root }).ok()?;
     // SAFETY: a NUL-terminated path.
     let fd = unsafe { real::open(path.as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC, 0) };
     if fd < 0 {
-        return Err(format!("cannot open the mount's root: {}", std::io::Error::last_os_error()));
+        return None;
     }
+    Some(describe(fd))
+}
+
+/// The ioctl's answer on the mount's root `fd` (closed here).
+fn describe(fd: i32) -> Result<MountCluster, String> {
     let mut buf = vec![0u8; mount_info::IOCTL_SIZE];
     // SAFETY: `buf` has the IOCTL_SIZE bytes the ioctl number says it writes.
     let n = unsafe { libc::ioctl(fd, libc::c_ulong::from(mount_info::IOCTL), buf.as_mut_ptr()) };

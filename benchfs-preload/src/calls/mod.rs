@@ -22,6 +22,7 @@ use std::ffi::{c_char, c_int};
 
 use crate::entry::{self, Outcome};
 use crate::fds::{self, OpenFile};
+use crate::perm;
 use crate::real::Fail;
 use crate::state::{self, Place, Target};
 use std::sync::Arc;
@@ -101,6 +102,16 @@ fn way_to(p: &Place) -> Way {
         }
     }
     Way::Dirs
+}
+
+/// Runs `f` when the caller may do `need` on `p` (see [`perm::check`]).
+fn permitted<T>(p: &Place, need: perm::Need, f: impl FnOnce() -> Outcome<T>) -> Outcome<T> {
+    match perm::check(p, need) {
+        Outcome::Done(()) => f(),
+        Outcome::Failed(e) => Outcome::Failed(e),
+        Outcome::Kernel => Outcome::Kernel,
+        Outcome::Pass => Outcome::Pass,
+    }
 }
 
 /// A client call's result as an outcome.

@@ -4,8 +4,9 @@ use std::ffi::{c_char, c_int};
 
 use libc::{mode_t, off_t};
 
-use super::{done, on_path, way_to, Way};
+use super::{done, on_path, permitted, way_to, Way};
 use crate::entry::Outcome;
+use crate::perm::{self, Need};
 use crate::real;
 use crate::state::{self, Place, Target};
 
@@ -18,21 +19,26 @@ fn change(p: &Place, f: impl FnOnce(&Place) -> benchfs::Result<()>) -> Outcome<c
 }
 
 fn unlink_path(p: &Place) -> Outcome<c_int> {
+    let r = permitted(p, Need::Remove, || change(p, |p| p.served.run(p.served.client().unlink(&p.path))));
     p.served.attrs.forget(&p.path);
-    change(p, |p| p.served.run(p.served.client().unlink(&p.path)))
+    r
 }
 
 fn rmdir_path(p: &Place) -> Outcome<c_int> {
+    let r = permitted(p, Need::Remove, || change(p, |p| p.served.run(p.served.client().rmdir(&p.path))));
     p.served.attrs.forget_tree(&p.path);
-    change(p, |p| p.served.run(p.served.client().rmdir(&p.path)))
+    r
 }
 
 fn mkdir_path(p: &Place, mode: mode_t) -> Outcome<c_int> {
     let mode = mode & 0o7777 & !state::umask();
-    change(p, |p| {
-        let a = p.served.run(p.served.client().mkdir(&p.path, mode))?;
-        p.served.attrs.put(&p.path, &a);
-        Ok(())
+    permitted(p, Need::Create, || {
+        change(p, |p| {
+            let ((uid, gid), setgid) = perm::owner_in_parent(p);
+            let a = p.served.run(p.served.client().mkdir_as(&p.path, mode | setgid, uid, gid))?;
+            p.served.attrs.put(&p.path, &a);
+            Ok(())
+        })
     })
 }
 
@@ -79,8 +85,9 @@ pub unsafe extern "C" fn mkdirat(dirfd: c_int, path: *const c_char, mode: mode_t
 
 fn truncate_path(p: &Place, len: off_t) -> Outcome<c_int> {
     let Ok(len) = u64::try_from(len) else { return Outcome::Failed(libc::EINVAL) };
+    let r = permitted(p, Need::File(perm::W), || change(p, |p| p.served.run(p.served.client().truncate(&p.path, len))));
     p.served.attrs.forget(&p.path);
-    change(p, |p| p.served.run(p.served.client().truncate(&p.path, len)))
+    r
 }
 
 /// # Safety
@@ -110,9 +117,23 @@ unsafe fn rename_to(from: &Place, tofd: c_int, to: *const c_char) -> Outcome<c_i
     if to.root != from.root || to.path == "/" {
         return Outcome::Kernel;
     }
+    let moved = |f: &Place| {
+        let parent = |p: &str| p.rfind('/').map_or(String::new(), |i| p[..i].to_string());
+        match perm::check(&to, Need::Replace) {
+            Outcome::Done(()) => {}
+            o => return o,
+        }
+        perm::check_moved_dir(f, parent(&f.path) != parent(&to.path))
+    };
+    let rename = |f: &Place| match moved(f) {
+        Outcome::Done(()) => change(f, |f| f.served.run(f.served.client().rename(&f.path, &to.path))),
+        Outcome::Failed(e) => Outcome::Failed(e),
+        Outcome::Kernel | Outcome::Pass => Outcome::Kernel,
+    };
+    let r = permitted(from, Need::Remove, || rename(from));
     from.served.attrs.forget_tree(&from.path);
     from.served.attrs.forget_tree(&to.path);
-    match change(from, |f| f.served.run(f.served.client().rename(&f.path, &to.path))) {
+    match r {
         // Either path may run through a link; `settle` looks at the source only.
         Outcome::Failed(e @ (libc::ENOENT | libc::ENOTDIR)) => match way_to(&to) {
             Way::Link => Outcome::Kernel,

@@ -6,10 +6,11 @@ use std::sync::Arc;
 use benchfs::OpenOptions;
 use libc::mode_t;
 
-use super::on_path;
+use super::{on_path, permitted};
 use super::own_fds::relocate;
 use crate::entry::{self, Outcome};
 use crate::fds::{self, OpenFile};
+use crate::perm;
 use crate::real;
 use crate::state::{self, Place};
 
@@ -26,7 +27,21 @@ fn serve_open(p: &Place, flags: c_int, mode: mode_t) -> Outcome<c_int> {
     if p.path == "/" {
         return Outcome::Kernel;
     }
-    let opts = OpenOptions::from_flags(flags, mode & 0o7777 & !state::umask());
+    let want = match acc {
+        libc::O_RDONLY => perm::R,
+        libc::O_WRONLY => perm::W,
+        _ => perm::R | perm::W,
+    } | if flags & libc::O_TRUNC != 0 { perm::W } else { 0 };
+    let need = if flags & libc::O_CREAT != 0 { perm::Need::OpenCreate(want) } else { perm::Need::File(want) };
+    permitted(p, need, || open_checked(p, flags, mode))
+}
+
+/// [`serve_open`] once the caller may.
+fn open_checked(p: &Place, flags: c_int, mode: mode_t) -> Outcome<c_int> {
+    let mut opts = OpenOptions::from_flags(flags, mode & 0o7777 & !state::umask());
+    if opts.create {
+        opts.owner = Some(perm::owner_in_parent(p).0);
+    }
     let file = match p.served.run(p.served.client().open(&p.path, &opts)) {
         Ok(f) => f,
         Err(e) if e.errno() == libc::EISDIR => return Outcome::Kernel,

@@ -9,6 +9,7 @@ use benchfs::{Attr, FileKind};
 use super::{on_fd, on_path};
 use crate::entry::Outcome;
 use crate::fds::{self, OpenFile};
+use crate::perm;
 use crate::real;
 use crate::state::Place;
 
@@ -32,6 +33,11 @@ fn attr_of(p: &Place, follow: bool) -> Outcome<Attr> {
 }
 
 fn stat_path(p: &Place, follow: bool) -> Outcome<libc::stat> {
+    if p.path != "/" {
+        if let Some(o) = denied(perm::check(p, perm::Need::Reach)) {
+            return o;
+        }
+    }
     match attr_of(p, follow) {
         Outcome::Done(mut a) => {
             if let Some(size) = fds::own_size(a.fid) {
@@ -247,24 +253,27 @@ pub unsafe extern "C" fn statx(
     unsafe { on_path("statx", dirfd, path, |p| put(st, map(stat_path(p, follow), |s| to_statx(&s))), kernel) }
 }
 
-/// access(2)'s answer from the attributes, for the real ids (as access checks).
-fn may_access(a: &Attr, mode: c_int) -> Outcome<c_int> {
-    // SAFETY: getuid/getgid cannot fail.
-    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
-    if a.allows(uid, gid, mode) {
-        Outcome::Done(0)
-    } else {
-        Outcome::Failed(libc::EACCES)
+/// A failed or undecided permission check as the call's outcome.
+fn denied<T>(o: Outcome<()>) -> Option<Outcome<T>> {
+    match o {
+        Outcome::Done(()) => None,
+        Outcome::Failed(e) => Some(Outcome::Failed(e)),
+        Outcome::Kernel => Some(Outcome::Kernel),
+        Outcome::Pass => Some(Outcome::Pass),
     }
 }
 
-/// Supplementary groups decide for others than the owner and the file's group: the kernel
-/// answers those.
+/// access(2): the directories on the way, then the mode bits for the real ids (with the
+/// supplementary groups).
 fn access_path(p: &Place, mode: c_int) -> Outcome<c_int> {
+    if p.path != "/" {
+        if let Some(o) = denied(perm::check(p, perm::Need::Reach)) {
+            return o;
+        }
+    }
     match attr_of(p, true) {
-        // SAFETY: getuid cannot fail.
-        Outcome::Done(a) if unsafe { libc::getuid() } != 0 && unsafe { libc::getuid() } != a.uid => Outcome::Kernel,
-        Outcome::Done(a) => may_access(&a, mode),
+        Outcome::Done(a) if perm::access_ok(&a, mode) => Outcome::Done(0),
+        Outcome::Done(_) => Outcome::Failed(libc::EACCES),
         o => map(o, |_| 0),
     }
 }
