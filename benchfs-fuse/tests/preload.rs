@@ -223,3 +223,22 @@ fn unprivileged_user_gets_the_kernels_permission_answers() {
     let n = served(&served_out.stderr);
     assert!(n >= 40, "only {n} calls served:\n{}", String::from_utf8_lossy(&served_out.stderr));
 }
+
+/// Directory streams, chmod, times, links, statfs, threads and dup2 of a served descriptor
+/// onto 0-2 used by stdio (`tests/more_ops.c`): the transcript under the interposer on the
+/// mount equals tmpfs's, and the calls are served.
+#[test]
+fn more_calls_match_tmpfs_and_are_served() {
+    require_fuse!();
+    let (_cluster, m) = setup();
+    let tmp = common::fast_tempdir();
+    let prog = compile("more_ops", tmp.path(), &["-pthread"]);
+    std::fs::create_dir(tmp.path().join("native")).unwrap();
+    let native = Command::new(&prog).arg(tmp.path().join("native")).output().unwrap();
+    assert!(native.status.success(), "{}", String::from_utf8_lossy(&native.stderr));
+    let out = preloaded(Command::new(&prog).arg(m.path()));
+    let (want, got) = (String::from_utf8_lossy(&native.stdout), String::from_utf8_lossy(&out.stdout));
+    assert_eq!(got, want, "transcripts differ (left: interposer on the mount, right: tmpfs)");
+    let n = served(&out.stderr);
+    assert!(n >= 200, "only {n} calls served:\n{}", String::from_utf8_lossy(&out.stderr));
+}

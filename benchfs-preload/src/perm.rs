@@ -47,7 +47,7 @@ impl Who {
         unsafe { (libc::geteuid(), libc::getegid()) }
     }
 
-    fn in_group(&mut self, gid: u32) -> bool {
+    pub fn in_group(&mut self, gid: u32) -> bool {
         if gid == self.gid {
             return true;
         }

@@ -6,12 +6,16 @@
 //! - `io`: read, write and their vectored and positioned forms, lseek, fsync, ftruncate.
 //! - `stat`: the stat family and access.
 //! - `names`: unlink, mkdir, rmdir, rename, truncate.
+//! - `meta`: chmod, utimensat, symlink, readlink, link, statfs and their descriptor forms.
+//! - `dirs`: directory streams (opendir, fdopendir, readdir, closedir, dirfd, ...).
 //! - `handoff`: calls on a descriptor that are not served: handed to the kernel mount first.
 //! - `process`: fork, exec and spawn, which served descriptors do not survive as such.
 //! - `own_fds`: the interposer's own descriptors, kept out of the program's way.
 
+mod dirs;
 mod handoff;
 mod io;
+mod meta;
 mod names;
 mod open;
 mod own_fds;

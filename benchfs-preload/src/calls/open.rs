@@ -62,6 +62,13 @@ fn open_checked(p: &Place, flags: c_int, mode: mode_t) -> Outcome<c_int> {
     };
     let kept = flags & (libc::O_ACCMODE | libc::O_APPEND | libc::O_NONBLOCK | libc::O_LARGEFILE);
     fds::insert(fd, Arc::new(OpenFile::new(p.served.clone(), file, p.root.clone(), p.dev, kept)));
+    if fd <= 2 {
+        // A standard stream's number (0-2 were closed): stdio's, hence the kernel's.
+        return match fds::to_kernel(fd) {
+            Ok(()) => Outcome::Done(fd),
+            Err(e) => Outcome::Failed(e),
+        };
+    }
     Outcome::Done(fd)
 }
 
@@ -238,9 +245,34 @@ fn copied(from: c_int, to: c_int, dup: impl FnOnce() -> c_int) -> c_int {
     if r >= 0 {
         if let Some(of) = of {
             fds::insert(r, of);
+            if r <= 2 {
+                return standard(r);
+            }
         }
     }
     r
+}
+
+/// A served file on 0, 1 or 2 is handed to the kernel mount at once: stdio (printf,
+/// fgets on stdin, perror) reads and writes those with the C library's internal calls,
+/// which the interposer does not see, and would meet the placeholder (EBADF: output lost).
+fn standard(fd: c_int) -> c_int {
+    let mut handed = Ok(());
+    let _ = entry::run(
+        "dup",
+        || {
+            handed = fds::to_kernel(fd);
+            Outcome::Pass
+        },
+        || 0,
+    );
+    match handed {
+        Ok(()) => fd,
+        Err(e) => {
+            crate::say(&format!("descriptor {fd}: cannot hand it to the kernel mount for stdio: errno {e}"));
+            fd
+        }
+    }
 }
 
 /// # Safety

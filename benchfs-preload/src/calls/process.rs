@@ -27,14 +27,17 @@ pub extern "C" fn before_fork() {
     hand_over("fork", true);
     state::lock_for_fork();
     fds::lock_for_fork();
+    super::dirs::lock_for_fork();
 }
 
 pub extern "C" fn after_fork_in_parent() {
+    super::dirs::unlock_after_fork();
     fds::unlock_after_fork();
     state::unlock_in_parent();
 }
 
 pub extern "C" fn after_fork_in_child() {
+    super::dirs::unlock_after_fork();
     fds::unlock_after_fork();
     state::reset_in_child();
 }
