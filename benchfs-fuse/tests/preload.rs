@@ -242,3 +242,168 @@ fn more_calls_match_tmpfs_and_are_served() {
     let n = served(&out.stderr);
     assert!(n >= 200, "only {n} calls served:\n{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// Runs a tool under the interposer (as [`preloaded`]) and returns its stdout; the number
+/// of calls the first process that reported served goes to `served_calls` when asked.
+fn tool(cmd: &mut Command) -> (String, u64) {
+    let out = preloaded(cmd);
+    let text = String::from_utf8_lossy(&out.stderr);
+    let n = text
+        .lines()
+        .filter_map(|l| l.split(" served ").nth(1)?.split(' ').next()?.parse::<u64>().ok())
+        .sum();
+    (String::from_utf8_lossy(&out.stdout).into_owned(), n)
+}
+
+/// Runs a command without the interposer; its stdout.
+fn plain(cmd: &mut Command) -> String {
+    let out = cmd.env_remove("LD_PRELOAD").output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(out.status.success(), "{cmd:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A tree `t` under `s` that archivers must keep: nested and empty directories, symbolic
+/// links (relative, absolute, dangling, to a directory), hard links, a FIFO, odd modes.
+fn sample_tree(s: &Path) {
+    use std::os::unix::fs::{symlink, PermissionsExt};
+    std::fs::create_dir_all(s.join("t/sub/deep")).unwrap();
+    std::fs::create_dir_all(s.join("t/empty")).unwrap();
+    std::fs::write(s.join("t/file"), b"data").unwrap();
+    std::fs::write(s.join("t/sub/deep/f"), common::pattern(7, 300_000)).unwrap();
+    std::fs::set_permissions(s.join("t/file"), std::fs::Permissions::from_mode(0o640)).unwrap();
+    symlink("file", s.join("t/rel")).unwrap();
+    symlink("../file", s.join("t/sub/up")).unwrap();
+    symlink("/etc/hostname", s.join("t/abs")).unwrap();
+    symlink("missing", s.join("t/dangling")).unwrap();
+    symlink("sub/deep", s.join("t/dirlink")).unwrap();
+    std::fs::hard_link(s.join("t/file"), s.join("t/hard")).unwrap();
+    std::fs::hard_link(s.join("t/sub/deep/f"), s.join("t/h3")).unwrap();
+    plain(Command::new("mkfifo").arg(s.join("t/sub/fifo")));
+}
+
+/// `find -printf` of a tree through the kernel, sorted: kind, mode, link count, size (not
+/// a directory's), mtime, link target.
+fn find_printf(root: &Path) -> String {
+    let out = plain(
+        Command::new("find")
+            .args([".", "-type", "d", "-printf", "%p %y %m - %T@ %l\n", "-o", "-printf", "%p %y %m %n %s %T@ %l\n"])
+            .current_dir(root),
+    );
+    let mut lines: Vec<&str> = out.lines().collect();
+    lines.sort_unstable();
+    lines.join("\n")
+}
+
+/// `diff -r` of two trees finds no difference but their FIFOs (which it never compares).
+fn same_contents(a: &Path, b: &Path) {
+    let out = Command::new("diff").arg("-r").arg("--no-dereference").arg(a).arg(b).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let other: Vec<_> = text.lines().filter(|l| !l.contains("is a fifo")).collect();
+    assert!(other.is_empty(), "the trees differ:\n{}", other.join("\n"));
+}
+
+/// tar and rsync under the interposer: `tar -x` onto the mount, `tar -c` of it back out,
+/// `rsync -aH` onto the mount and a second run that finds nothing to do; each result,
+/// read through the plain mount right after, equals the same work on tmpfs.
+#[test]
+fn tar_and_rsync_round_trips_under_the_interposer() {
+    require_fuse!();
+    let (_cluster, m) = setup();
+    let src = common::fast_tempdir();
+    sample_tree(src.path());
+    let archive = src.path().join("t.tar");
+    plain(Command::new("tar").arg("-cf").arg(&archive).arg("-C").arg(src.path()).arg("t"));
+    let reference = common::fast_tempdir();
+    plain(Command::new("tar").arg("-xpf").arg(&archive).arg("-C").arg(reference.path()));
+    let want = find_printf(&reference.path().join("t"));
+
+    let x = m.path().join("x");
+    std::fs::create_dir(&x).unwrap();
+    let (_, n) = tool(Command::new("tar").arg("-xpf").arg(&archive).arg("-C").arg(&x));
+    assert!(n > 20, "tar -x: only {n} calls served");
+    same_contents(&reference.path().join("t"), &x.join("t"));
+    assert_eq!(find_printf(&x.join("t")), want, "tar -x under the interposer (left), on tmpfs (right)");
+
+    // tar -c reads the tree back under the interposer (directory streams, stat, read).
+    let back = common::fast_tempdir();
+    let (_, n) = tool(Command::new("tar").arg("-cf").arg(m.path().join("back.tar")).arg("-C").arg(&x).arg("t"));
+    assert!(n > 20, "tar -c: only {n} calls served");
+    plain(Command::new("tar").arg("-xpf").arg(m.path().join("back.tar")).arg("-C").arg(back.path()));
+    same_contents(&reference.path().join("t"), &back.path().join("t"));
+    assert_eq!(find_printf(&back.path().join("t")), want, "tar -c under the interposer, extracted (left)");
+
+    if !common::require::on_path("rsync") {
+        common::require::skip("rsync", "rsync is not installed");
+        return;
+    }
+    let rs = m.path().join("rs");
+    let rsync = |extra: &[&str]| {
+        tool(Command::new("rsync").arg("-aH").args(extra).arg(format!("{}/", src.path().join("t").display())).arg(&rs))
+    };
+    rsync(&[]);
+    same_contents(&src.path().join("t"), &rs);
+    let (again, _) = rsync(&["--itemize-changes", "--omit-dir-times"]);
+    assert!(again.trim().is_empty(), "rsync found changes after a full copy:\n{again}");
+    assert_eq!(find_printf(&rs), find_printf(&src.path().join("t")), "rsync -aH under the interposer (left)");
+}
+
+/// git under the interposer: init, add, commit twice, fsck, clone; the repository then
+/// checks out through the plain mount.
+#[test]
+fn git_under_the_interposer() {
+    require_fuse!();
+    if !common::require::on_path("git") {
+        common::require::skip("git", "git is not installed");
+        return;
+    }
+    let (_cluster, m) = setup();
+    let repo = m.path().join("repo");
+    std::fs::create_dir(&repo).unwrap();
+    let git = |dir: &Path, args: &[&str]| {
+        tool(
+            Command::new("git")
+                .args(["-c", "user.name=BenchFS", "-c", "user.email=ci@benchfs.invalid", "-c", "init.defaultBranch=main"])
+                .args(args)
+                .current_dir(dir)
+                .env("HOME", m.path())
+                .env("GIT_CONFIG_NOSYSTEM", "1"),
+        )
+        .0
+    };
+    git(&repo, &["init", "-q"]);
+    std::fs::create_dir(repo.join("src")).unwrap();
+    std::fs::write(repo.join("src/a.txt"), "one\n").unwrap();
+    std::os::unix::fs::symlink("src/a.txt", repo.join("link")).unwrap();
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-q", "-m", "first"]);
+    std::fs::write(repo.join("src/a.txt"), "two\n").unwrap();
+    std::fs::write(repo.join("b.txt"), "new\n").unwrap();
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-q", "-m", "second"]);
+    git(&repo, &["fsck", "--strict", "--no-progress"]);
+    assert_eq!(git(&repo, &["status", "--porcelain"]), "");
+    assert_eq!(git(&repo, &["log", "--format=%s"]), "second\nfirst\n");
+    assert_eq!(git(&repo, &["show", "HEAD~1:src/a.txt"]), "one\n");
+    git(m.path(), &["clone", "-q", "repo", "clone"]);
+    assert_eq!(std::fs::read_to_string(m.path().join("clone/src/a.txt")).unwrap(), "two\n");
+    assert_eq!(std::fs::read_link(m.path().join("clone/link")).unwrap(), Path::new("src/a.txt"));
+    let status = plain(Command::new("git").args(["status", "--porcelain"]).current_dir(m.path().join("clone")));
+    assert_eq!(status, "", "the clone, seen through the plain mount");
+}
+
+/// A Python virtual environment made and run under the interposer.
+#[test]
+fn python_venv_under_the_interposer() {
+    require_fuse!();
+    if Command::new("python3").args(["-c", "import venv"]).status().map_or(true, |s| !s.success()) {
+        common::require::skip("python3", "python3 with venv is not available");
+        return;
+    }
+    let (_cluster, m) = setup();
+    let venv = m.path().join("venv");
+    tool(Command::new("python3").args(["-m", "venv", "--without-pip"]).arg(&venv));
+    let (out, _) = tool(Command::new(venv.join("bin/python")).args(["-c", "import sys, os; print(sys.prefix); print(sorted(os.listdir(sys.prefix)))"]));
+    let mut lines = out.lines();
+    assert_eq!(lines.next().map(Path::new), Some(venv.as_path()));
+    assert_eq!(lines.next(), Some("['bin', 'include', 'lib', 'lib64', 'pyvenv.cfg']"));
+}
