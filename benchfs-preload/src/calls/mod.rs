@@ -18,7 +18,7 @@ mod io;
 mod meta;
 mod names;
 mod open;
-mod own_fds;
+pub(crate) mod own_fds;
 mod process;
 mod stat;
 
