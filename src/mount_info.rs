@@ -25,6 +25,45 @@ pub const IOCTL: u32 = (2 << 30) | ((IOCTL_SIZE as u32) << 16) | ((b'B' as u32) 
 /// The largest description (the ioctl number's size field).
 pub const IOCTL_SIZE: usize = 4096;
 
+/// `_IOW('B', 2, [u8; IOCTL_SIZE])`: the interposer tells the mount which names it changed
+/// (created, removed, renamed, changed attributes of), so that the mount makes the kernel
+/// forget what it cached of them (FUSE_NOTIFY_INVAL_ENTRY) before this process, or one it
+/// starts, goes through the kernel mount: a name the kernel once found missing would
+/// otherwise stay missing to it for the attribute timeout. The payload is [`IOCTL_SIZE`]
+/// bytes: paths inside the mount ("/a/b"), one per line, then NULs ([`encode_paths`]).
+/// Answered to every caller that can open the mount's root; answers 0 once the kernel
+/// has been told (or after a second, at most).
+pub const INVAL_IOCTL: u32 = (1 << 30) | ((IOCTL_SIZE as u32) << 16) | ((b'B' as u32) << 8) | 2;
+
+/// [`INVAL_IOCTL`] payloads for `paths`, each [`IOCTL_SIZE`] bytes (a path longer than
+/// that is left out: the kernel's cache of it expires by itself).
+pub fn encode_paths<'a>(paths: impl IntoIterator<Item = &'a str>) -> Vec<Vec<u8>> {
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    let mut cur: Vec<u8> = Vec::with_capacity(IOCTL_SIZE);
+    for p in paths {
+        if p.len() + 1 > IOCTL_SIZE || p.contains('\n') {
+            continue;
+        }
+        if cur.len() + p.len() + 1 > IOCTL_SIZE {
+            cur.resize(IOCTL_SIZE, 0);
+            out.push(std::mem::replace(&mut cur, Vec::with_capacity(IOCTL_SIZE)));
+        }
+        cur.extend_from_slice(p.as_bytes());
+        cur.push(b'\n');
+    }
+    if !cur.is_empty() {
+        cur.resize(IOCTL_SIZE, 0);
+        out.push(cur);
+    }
+    out
+}
+
+/// The paths of an [`INVAL_IOCTL`] payload (lines that are not UTF-8 are skipped).
+pub fn decode_paths(v: &[u8]) -> Vec<&str> {
+    let end = v.iter().position(|&b| b == 0).unwrap_or(v.len());
+    v[..end].split(|&b| b == b'\n').filter(|l| !l.is_empty()).filter_map(|l| std::str::from_utf8(l).ok()).collect()
+}
+
 /// What [`decode`] found.
 #[derive(Debug)]
 pub enum MountCluster {
@@ -89,6 +128,18 @@ fn from_hex(s: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_round_trip() {
+        let long = format!("/{}", "x".repeat(3000));
+        let paths = ["/a", "/b/c", long.as_str(), "/d"];
+        let chunks = encode_paths(paths);
+        assert_eq!(chunks.len(), 2);
+        assert!(chunks.iter().all(|c| c.len() == IOCTL_SIZE));
+        let back: Vec<&str> = chunks.iter().flat_map(|c| decode_paths(c)).collect();
+        assert_eq!(back, paths);
+        assert!(encode_paths([]).is_empty());
+    }
 
     #[test]
     fn round_trips() {

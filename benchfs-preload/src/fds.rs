@@ -66,7 +66,7 @@ impl OpenFile {
     /// servers' to tell again (a stat during the writes may have stored the old ones).
     pub fn forget_if_written(&self) {
         if self.file.written_end() > 0 {
-            self.served.attrs.forget(&self.file.path());
+            self.served.touched(&self.file.path());
         }
     }
 }
@@ -154,6 +154,7 @@ pub fn to_kernel(fd: c_int) -> Result<(), i32> {
     let Some(of) = get(fd) else { return Ok(()) };
     let sharing: Vec<c_int> = all().into_iter().filter(|(_, o)| Arc::ptr_eq(o, &of)).map(|(fd, _)| fd).collect();
     of.flush().map_err(|e| crate::entry::failed(&e))?;
+    of.served.tell_kernel();
     let path = CString::new(format!("{}{}", of.root, of.file.path())).map_err(|_| libc::EINVAL)?;
     let flags = of.flags.load(Ordering::Relaxed) & (libc::O_ACCMODE | libc::O_APPEND | libc::O_NONBLOCK);
     // SAFETY: a NUL-terminated path.

@@ -58,5 +58,20 @@ pub(crate) fn on_first_use() {
             )
         };
         stats::register();
+        // SAFETY: a plain extern "C" function with no arguments.
+        unsafe { libc::atexit(tell_kernel_at_exit) };
     });
+}
+
+/// At exit, the mounts learn what this process changed (for whoever looks next through
+/// the kernel mount).
+extern "C" fn tell_kernel_at_exit() {
+    let _ = entry::run(
+        "exit",
+        || {
+            state::tell_kernel_all();
+            entry::Outcome::Pass
+        },
+        || 0,
+    );
 }

@@ -10,6 +10,10 @@ use benchfs::caller_driven::CallerDriven;
 use benchfs::mount_info::{self, MountCluster};
 use benchfs::{Client, Config};
 
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
 use crate::attrs::{self, AttrCache};
 use crate::real;
 
@@ -25,11 +29,90 @@ pub struct Served {
     rt: CallerDriven,
     /// Records seen lately, trusted for the mount's attribute timeout.
     pub attrs: AttrCache,
+    /// Where the mount is (to tell it what changed).
+    root: String,
+    /// How long the kernel may cache what it saw of a name (the mount's timeout).
+    kernel_ttl: Duration,
+    /// Names this process changed lately, and when: the kernel's view of them may be
+    /// stale ([`Served::tell_kernel`]).
+    changed: Mutex<HashMap<String, Instant>>,
+    /// The mount's root, open for [`mount_info::INVAL_IOCTL`] (-1: not yet; -2: the mount
+    /// does not take it).
+    ctl: Mutex<i32>,
 }
+
+/// Changed names kept at most; past this the oldest are told at once.
+const MAX_CHANGED: usize = 1 << 16;
 
 impl Served {
     pub fn client(&self) -> &Client {
         &self.client
+    }
+
+    /// This process changed `path` (its record, or the name): the cached record goes, and
+    /// the kernel is told before this process next goes through the kernel mount.
+    pub fn touched(&self, path: &str) {
+        self.attrs.forget(path);
+        self.note(path);
+    }
+
+    /// As [`Served::touched`], for `path` and everything below it.
+    pub fn touched_tree(&self, path: &str) {
+        self.attrs.forget_tree(path);
+        self.note(path);
+    }
+
+    /// A new name, with the record the servers returned.
+    pub fn created(&self, path: &str, a: &benchfs::Attr) {
+        self.attrs.put(path, a);
+        self.note(path);
+    }
+
+    fn note(&self, path: &str) {
+        let full = {
+            let mut m = self.changed.lock().unwrap_or_else(PoisonError::into_inner);
+            m.insert(path.to_string(), Instant::now());
+            m.len() >= MAX_CHANGED
+        };
+        if full {
+            self.tell_kernel();
+        }
+    }
+
+    /// Tells the mount which names this process changed within the kernel's cache time,
+    /// so that the kernel forgets what it cached of them (a name it once found missing,
+    /// say) before this process, or one it starts, goes through the kernel mount: the
+    /// same process sees its own changes there at once. Called before each call that goes
+    /// to the kernel mount, and at fork, exec and exit. A mount that does not take the
+    /// request (an older one) is not asked again.
+    pub fn tell_kernel(&self) {
+        let paths: Vec<String> = {
+            let mut m = self.changed.lock().unwrap_or_else(PoisonError::into_inner);
+            if m.is_empty() {
+                return;
+            }
+            m.drain().filter(|(_, t)| t.elapsed() < self.kernel_ttl).map(|(p, _)| p).collect()
+        };
+        if paths.is_empty() {
+            return;
+        }
+        let mut ctl = self.ctl.lock().unwrap_or_else(PoisonError::into_inner);
+        if *ctl == -1 {
+            *ctl = open_root(&self.root).unwrap_or(-2);
+        }
+        if *ctl < 0 {
+            return;
+        }
+        for mut chunk in mount_info::encode_paths(paths.iter().map(String::as_str)) {
+            // SAFETY: `chunk` has the IOCTL_SIZE bytes the ioctl number says it reads.
+            let r = unsafe { libc::ioctl(*ctl, libc::c_ulong::from(mount_info::INVAL_IOCTL), chunk.as_mut_ptr()) };
+            if r < 0 {
+                // SAFETY: our descriptor.
+                unsafe { real::close(*ctl) };
+                *ctl = -2;
+                return;
+            }
+        }
     }
 
     /// `path`'s record (its own, a link's not followed), from the cache while it is fresh.
@@ -62,6 +145,11 @@ pub struct Mount {
 }
 
 impl Mount {
+    /// Its client if one was made (nothing is made here).
+    pub fn served_if_made(&self) -> Option<&Option<Arc<Served>>> {
+        self.served.get()
+    }
+
     pub fn served(&self) -> Option<&Arc<Served>> {
         self.served.get_or_init(|| if self.benchfs { connect(&self.root) } else { None }).as_ref()
     }
@@ -147,7 +235,15 @@ fn connect(root: &str) -> Option<Arc<Served>> {
     match CallerDriven::new() {
         Ok(rt) => {
             let attrs = AttrCache::new(attrs::timeout(attr_timeout));
-            Some(Arc::new(Served { client: Client::new_lazy(cfg), rt, attrs }))
+            Some(Arc::new(Served {
+                client: Client::new_lazy(cfg),
+                rt,
+                attrs,
+                root: root.to_string(),
+                kernel_ttl: attr_timeout.unwrap_or(Duration::from_secs(1)),
+                changed: Mutex::new(HashMap::new()),
+                ctl: Mutex::new(-1),
+            }))
         }
         Err(e) => {
             crate::say(&format!("{root}: cannot start the I/O runtime ({e}); its calls go through the kernel mount"));
@@ -165,6 +261,26 @@ fn tuned(mut cfg: Config) -> Config {
         cfg.chunk_size = c;
     }
     cfg
+}
+
+/// The mount's root, open (close-on-exec, above the program's numbers) for ioctls.
+fn open_root(root: &str) -> Option<i32> {
+    let path = CString::new(if root.is_empty() { "/" } else { root }).ok()?;
+    // SAFETY: a NUL-terminated path.
+    let fd = unsafe { real::open(path.as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC, 0) };
+    if fd < 0 {
+        return None;
+    }
+    let min = libc::c_long::from(crate::calls::own_fds::floor());
+    // SAFETY: plain descriptor calls on our descriptor.
+    unsafe {
+        let high = real::fcntl(fd, libc::F_DUPFD_CLOEXEC, min);
+        if high >= 0 {
+            real::close(fd);
+            return Some(high);
+        }
+    }
+    Some(fd)
 }
 
 /// The mount's own description of its cluster; `None` when the caller cannot open the

@@ -33,6 +33,18 @@ pub fn get() -> Arc<State> {
     st
 }
 
+/// Tells every mount served so far what this process changed ([`Served::tell_kernel`]):
+/// before a fork, an exec, and at exit.
+pub fn tell_kernel_all() {
+    let st = STATE.lock().clone();
+    let Some(st) = st else { return };
+    for m in &st.mounts {
+        if let Some(Some(s)) = m.served_if_made() {
+            s.tell_kernel();
+        }
+    }
+}
+
 /// Fork handlers: taken before, released after, in both processes.
 pub fn lock_for_fork() {
     STATE.acquire();

@@ -103,27 +103,31 @@ struct job {
 
 static void *worker(void *arg) {
     struct job *j = arg;
-    char name[64], buf[64], back[64];
-    snprintf(name, sizeof name, "t%d", j->i);
+    /* Not P(): its rotating buffers are shared by the threads. */
+    char path[4200], buf[64], back[64];
+    snprintf(path, sizeof path, "%s/t%d", base, j->i);
     snprintf(buf, sizeof buf, "thread %d data", j->i);
     for (int round = 0; round < 20; round++) {
-        int fd = open(P(name), O_RDWR | O_CREAT | O_TRUNC, 0644);
+        int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
         if (fd < 0 || write(fd, buf, strlen(buf)) != (ssize_t)strlen(buf)) {
             j->result = -1;
             return NULL;
         }
         ssize_t n = pread(fd, back, sizeof back, 0);
         struct stat st;
-        if (n != (ssize_t)strlen(buf) || memcmp(back, buf, n) || fstat(fd, &st) || st.st_size != n || close(fd)) {
+        int fs = fstat(fd, &st);
+        if (n != (ssize_t)strlen(buf) || memcmp(back, buf, n) || fs || st.st_size != n || close(fd)) {
+            printf("thread %d round %d: pread %zd (want %zu), fstat %d size %lld\n", j->i, round, n,
+                    strlen(buf), fs, (long long)st.st_size);
             j->result = -2;
             return NULL;
         }
-        if (stat(P(name), &st) || st.st_size != n) {
+        if (stat(path, &st) || st.st_size != n) {
             j->result = -3;
             return NULL;
         }
     }
-    j->result = unlink(P(name)) == 0 ? 1 : -4;
+    j->result = unlink(path) == 0 ? 1 : -4;
     return NULL;
 }
 

@@ -316,7 +316,7 @@ fn truncate_open(of: &OpenFile, len: off_t) -> Outcome<c_int> {
         return Outcome::Failed(libc::EINVAL);
     }
     let path = of.file.path();
-    of.served.attrs.forget(&path);
+    of.served.touched(&path);
     let r = of.flush().and_then(|()| of.served.run(of.served.client().truncate(&path, len)));
     match r {
         Ok(()) => {

@@ -65,7 +65,7 @@ fn set_attr(p: &Place, need: Need, set: impl FnOnce(&Attr) -> Option<SetAttr>) -
         Some(s) => done(p.served.run(p.served.client().set_attr(&p.path, s)).map(|_| 0)),
         None => Outcome::Done(0),
     });
-    p.served.attrs.forget(&p.path);
+    p.served.touched(&p.path);
     r
 }
 
@@ -248,7 +248,7 @@ fn symlink_path(p: &Place, target: &str) -> Outcome<c_int> {
         let ((uid, gid), _) = perm::owner_in_parent(p);
         done(p.served.run(p.served.client().symlink_as(target, &p.path, uid, gid)).map(|_| 0))
     });
-    p.served.attrs.forget(&p.path);
+    p.served.touched(&p.path);
     r
 }
 
@@ -346,8 +346,8 @@ unsafe fn link_to(from: &Place, tofd: c_int, to: *const c_char) -> Outcome<c_int
         }
     }
     let r = permitted(&to, Need::Create, || done(from.served.run(from.served.client().link(&from.path, &to.path)).map(|_| 0)));
-    from.served.attrs.forget(&from.path);
-    from.served.attrs.forget(&to.path);
+    from.served.touched(&from.path);
+    from.served.touched(&to.path);
     r
 }
 

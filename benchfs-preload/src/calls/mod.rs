@@ -10,6 +10,7 @@
 //! - `dirs`: directory streams (opendir, fdopendir, readdir, closedir, dirfd, ...).
 //! - `handoff`: calls on a descriptor that are not served: handed to the kernel mount first.
 //! - `process`: fork, exec and spawn, which served descriptors do not survive as such.
+//! - `stdio`: fopen and freopen, which go to the kernel mount (after telling it what changed).
 //! - `own_fds`: the interposer's own descriptors, kept out of the program's way.
 
 mod dirs;
@@ -19,6 +20,7 @@ mod meta;
 mod names;
 mod open;
 pub(crate) mod own_fds;
+mod stdio;
 mod process;
 mod stat;
 
@@ -49,7 +51,15 @@ unsafe fn on_path<T: Fail>(
         match unsafe { state::resolve(dirfd, path) } {
             Target::Pass => Outcome::Pass,
             Target::Kernel => Outcome::Kernel,
-            Target::Served(p) => settle(&p, serve(&p)),
+            Target::Served(p) => {
+                let o = settle(&p, serve(&p));
+                if matches!(o, Outcome::Kernel) {
+                    // The kernel answers: it must not answer from what it cached of names
+                    // this process changed since.
+                    p.served.tell_kernel();
+                }
+                o
+            }
         }
     };
     entry::run(name, decide, kernel)

@@ -20,13 +20,13 @@ fn change(p: &Place, f: impl FnOnce(&Place) -> benchfs::Result<()>) -> Outcome<c
 
 fn unlink_path(p: &Place) -> Outcome<c_int> {
     let r = permitted(p, Need::Remove, || change(p, |p| p.served.run(p.served.client().unlink(&p.path))));
-    p.served.attrs.forget(&p.path);
+    p.served.touched(&p.path);
     r
 }
 
 fn rmdir_path(p: &Place) -> Outcome<c_int> {
     let r = permitted(p, Need::Remove, || change(p, |p| p.served.run(p.served.client().rmdir(&p.path))));
-    p.served.attrs.forget_tree(&p.path);
+    p.served.touched_tree(&p.path);
     r
 }
 
@@ -36,7 +36,7 @@ fn mkdir_path(p: &Place, mode: mode_t) -> Outcome<c_int> {
         change(p, |p| {
             let ((uid, gid), setgid) = perm::owner_in_parent(p);
             let a = p.served.run(p.served.client().mkdir_as(&p.path, mode | setgid, uid, gid))?;
-            p.served.attrs.put(&p.path, &a);
+            p.served.created(&p.path, &a);
             Ok(())
         })
     })
@@ -86,7 +86,7 @@ pub unsafe extern "C" fn mkdirat(dirfd: c_int, path: *const c_char, mode: mode_t
 fn truncate_path(p: &Place, len: off_t) -> Outcome<c_int> {
     let Ok(len) = u64::try_from(len) else { return Outcome::Failed(libc::EINVAL) };
     let r = permitted(p, Need::File(perm::W), || change(p, |p| p.served.run(p.served.client().truncate(&p.path, len))));
-    p.served.attrs.forget(&p.path);
+    p.served.touched(&p.path);
     r
 }
 
@@ -131,8 +131,8 @@ unsafe fn rename_to(from: &Place, tofd: c_int, to: *const c_char) -> Outcome<c_i
         Outcome::Kernel | Outcome::Pass => Outcome::Kernel,
     };
     let r = permitted(from, Need::Remove, || rename(from));
-    from.served.attrs.forget_tree(&from.path);
-    from.served.attrs.forget_tree(&to.path);
+    from.served.touched_tree(&from.path);
+    from.served.touched_tree(&to.path);
     match r {
         // Either path may run through a link; `settle` looks at the source only.
         Outcome::Failed(e @ (libc::ENOENT | libc::ENOTDIR)) => match way_to(&to) {

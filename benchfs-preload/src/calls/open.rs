@@ -49,7 +49,9 @@ fn open_checked(p: &Place, flags: c_int, mode: mode_t) -> Outcome<c_int> {
     };
     // An open asks the servers (close-to-open): what it saw is the freshest record.
     if flags & libc::O_TRUNC != 0 {
-        p.served.attrs.forget(&p.path);
+        p.served.touched(&p.path);
+    } else if flags & libc::O_CREAT != 0 {
+        p.served.created(&p.path, file.attr_at_open());
     } else {
         p.served.attrs.put(&p.path, file.attr_at_open());
     }

@@ -16,6 +16,7 @@ fn hand_over(name: &str, all: bool) {
         name,
         || {
             fds::hand_over(all);
+            state::tell_kernel_all();
             Outcome::Pass
         },
         || 0,
