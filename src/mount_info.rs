@@ -131,7 +131,7 @@ mod tests {
 
     #[test]
     fn paths_round_trip() {
-        let long = format!("/{}", "x".repeat(3000));
+        let long = format!("/{}", "x".repeat(4085));
         let paths = ["/a", "/b/c", long.as_str(), "/d"];
         let chunks = encode_paths(paths);
         assert_eq!(chunks.len(), 2);
