@@ -51,9 +51,10 @@ impl AttrCache {
         }
     }
 
-    /// `path`'s record as the servers just returned it.
+    /// `path`'s record as the servers just returned it. A file with hard links is not
+    /// kept: a change through one of its other names (a write, an unlink) would not drop it.
     pub fn put(&self, path: &str, a: &Attr) {
-        if self.ttl.is_zero() {
+        if self.ttl.is_zero() || (!a.is_dir() && (a.linked || a.nlink > 1)) {
             return;
         }
         let mut m = self.map();

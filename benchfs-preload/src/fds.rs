@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 use std::ffi::{c_int, CString};
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use benchfs::File;
@@ -35,11 +35,23 @@ pub struct OpenFile {
     /// open(2)'s access mode and status flags (O_APPEND, O_NONBLOCK) as F_GETFL reports them.
     pub flags: AtomicI32,
     pos: Mutex<u64>,
+    /// The file's link count after this process last removed or added one of its names
+    /// (`u32::MAX`: none did): what fstat reports once its path no longer names it (0
+    /// after its last name went, as the kernel reports).
+    pub links: AtomicU32,
 }
 
 impl OpenFile {
     pub fn new(served: Arc<Served>, file: File, root: String, dev: u64, flags: i32) -> OpenFile {
-        OpenFile { served, file, root, dev, flags: AtomicI32::new(flags), pos: Mutex::new(0) }
+        OpenFile {
+            served,
+            file,
+            root,
+            dev,
+            flags: AtomicI32::new(flags),
+            pos: Mutex::new(0),
+            links: AtomicU32::new(u32::MAX),
+        }
     }
 
     /// The offset, locked for the length of a read or write (as the kernel's f_pos lock).
@@ -112,6 +124,33 @@ pub fn own_size(fid: benchfs::meta::FileId) -> Option<u64> {
     TABLE.lock().as_ref()?.values().filter(|of| of.file.fid() == fid).map(|of| of.file.size()).max()
 }
 
+/// Whether this process has served files open (a removal then looks at its victim).
+pub fn any_open() -> bool {
+    TABLE.lock().as_ref().is_some_and(|t| !t.is_empty())
+}
+
+/// This process removed or added a name of file `fid`, which now has `links` names.
+pub fn file_links(fid: benchfs::meta::FileId, links: u32) {
+    if let Some(t) = TABLE.lock().as_ref() {
+        for of in t.values().filter(|of| of.file.fid() == fid) {
+            of.links.store(links, Ordering::Relaxed);
+        }
+    }
+}
+
+/// This process renamed `from` to `to` on mount `root`: the files open under `from`
+/// (or below it) follow.
+pub fn name_moved(root: &str, from: &str, to: &str) {
+    if let Some(t) = TABLE.lock().as_ref() {
+        for of in t.values().filter(|of| of.root == root) {
+            let p = of.file.path();
+            if let Some(rest) = p.strip_prefix(from).filter(|r| r.is_empty() || r.starts_with('/')) {
+                of.file.set_path(&format!("{to}{rest}"));
+            }
+        }
+    }
+}
+
 /// Every served descriptor, with its open file.
 pub fn all() -> Vec<(c_int, Arc<OpenFile>)> {
     TABLE.lock().as_ref().map(|t| t.iter().map(|(fd, of)| (*fd, of.clone())).collect()).unwrap_or_default()
@@ -155,6 +194,8 @@ pub fn to_kernel(fd: c_int) -> Result<(), i32> {
     let sharing: Vec<c_int> = all().into_iter().filter(|(_, o)| Arc::ptr_eq(o, &of)).map(|(fd, _)| fd).collect();
     of.flush().map_err(|e| crate::entry::failed(&e))?;
     of.served.tell_kernel();
+    // From now on the kernel changes it (fchown, fallocate, a write through a mapping).
+    of.served.attrs.forget(&of.file.path());
     let path = CString::new(format!("{}{}", of.root, of.file.path())).map_err(|_| libc::EINVAL)?;
     let flags = of.flags.load(Ordering::Relaxed) & (libc::O_ACCMODE | libc::O_APPEND | libc::O_NONBLOCK);
     // SAFETY: a NUL-terminated path.

@@ -336,6 +336,18 @@ unsafe fn link_to(from: &Place, tofd: c_int, to: *const c_char) -> Outcome<c_int
         Outcome::Done(a) => a,
         o => return o.map_done(|_| 0),
     };
+    // The kernel's order: the new name's directory, then the name taken (EEXIST), then a
+    // directory to link (EPERM).
+    match super::names::target_parent(&to) {
+        Outcome::Done(()) => {}
+        o => return o.map_done(|()| 0),
+    }
+    if to.served.stat(&to.path).is_ok() {
+        return match perm::check(&to, Need::Reach) {
+            Outcome::Done(()) => Outcome::Failed(libc::EEXIST),
+            o => o.map_done(|()| 0),
+        };
+    }
     if src.is_dir() {
         return Outcome::Failed(libc::EPERM);
     }
@@ -345,7 +357,13 @@ unsafe fn link_to(from: &Place, tofd: c_int, to: *const c_char) -> Outcome<c_int
             return Outcome::Failed(libc::EPERM);
         }
     }
-    let r = permitted(&to, Need::Create, || done(from.served.run(from.served.client().link(&from.path, &to.path)).map(|_| 0)));
+    let r = permitted(&to, Need::Create, || {
+        let linked = from.served.run(from.served.client().link(&from.path, &to.path));
+        if let Ok(a) = &linked {
+            crate::fds::file_links(a.fid, a.nlink);
+        }
+        done(linked.map(|_| 0))
+    });
     from.served.touched(&from.path);
     from.served.touched(&to.path);
     r
@@ -518,4 +536,45 @@ statfs_calls! {
     statfs64, fstatfs64, libc::statfs, statfs_path, fstatfs_of;
     statvfs, fstatvfs, libc::statvfs, statvfs_path, fstatvfs_of;
     statvfs64, fstatvfs64, libc::statvfs, statvfs_path, fstatvfs_of;
+}
+
+mod changed_by_kernel {
+    use super::*;
+    real_fns! {
+        fn chown(path: *const c_char, uid: libc::uid_t, gid: libc::gid_t) -> c_int;
+        fn lchown(path: *const c_char, uid: libc::uid_t, gid: libc::gid_t) -> c_int;
+        fn fchownat(dirfd: c_int, path: *const c_char, uid: libc::uid_t, gid: libc::gid_t, flags: c_int) -> c_int;
+        fn mknod(path: *const c_char, mode: mode_t, dev: libc::dev_t) -> c_int;
+        fn mknodat(dirfd: c_int, path: *const c_char, mode: mode_t, dev: libc::dev_t) -> c_int;
+        fn mkfifo(path: *const c_char, mode: mode_t) -> c_int;
+        fn mkfifoat(dirfd: c_int, path: *const c_char, mode: mode_t) -> c_int;
+    }
+}
+
+/// Calls on paths that change them and that the kernel mount carries out (not served):
+/// the cached record of the path is dropped first (and the mount told what this process
+/// changed, as before any kernel call), so that a stat right after sees the change.
+macro_rules! kernel_changes {
+    ($($name:ident($($pre:ident: $pt:ty),*; $dirfd:expr, $path:ident $(, $arg:ident: $t:ty)*);)*) => {$(
+        /// Dropped from the attribute cache, then the C library's call.
+        ///
+        /// # Safety
+        /// As the C function.
+        #[no_mangle]
+        pub unsafe extern "C" fn $name($($pre: $pt,)* $path: *const c_char $(, $arg: $t)*) -> c_int {
+            let kernel = || unsafe { changed_by_kernel::$name($($pre,)* $path $(, $arg)*) };
+            // SAFETY: as the C function.
+            unsafe { on_path(stringify!($name), $dirfd, $path, |_| Outcome::Kernel, kernel) }
+        }
+    )*};
+}
+
+kernel_changes! {
+    chown(; libc::AT_FDCWD, path, uid: libc::uid_t, gid: libc::gid_t);
+    lchown(; libc::AT_FDCWD, path, uid: libc::uid_t, gid: libc::gid_t);
+    fchownat(dirfd: c_int; dirfd, path, uid: libc::uid_t, gid: libc::gid_t, flags: c_int);
+    mknod(; libc::AT_FDCWD, path, mode: mode_t, dev: libc::dev_t);
+    mknodat(dirfd: c_int; dirfd, path, mode: mode_t, dev: libc::dev_t);
+    mkfifo(; libc::AT_FDCWD, path, mode: mode_t);
+    mkfifoat(dirfd: c_int; dirfd, path, mode: mode_t);
 }

@@ -17,7 +17,7 @@ mod dirs;
 mod handoff;
 mod io;
 mod meta;
-mod names;
+pub(crate) mod names;
 mod open;
 pub(crate) mod own_fds;
 mod stdio;
@@ -55,8 +55,10 @@ unsafe fn on_path<T: Fail>(
                 let o = settle(&p, serve(&p));
                 if matches!(o, Outcome::Kernel) {
                     // The kernel answers: it must not answer from what it cached of names
-                    // this process changed since.
+                    // this process changed since, and what it does (a create, a rename)
+                    // the attribute cache must not hide.
                     p.served.tell_kernel();
+                    p.served.attrs.forget_tree(&p.path);
                 }
                 o
             }

@@ -55,9 +55,18 @@ fn stat_path(p: &Place, follow: bool) -> Outcome<libc::stat> {
 /// handle's own unpublished writes in the size; the attributes at open otherwise.
 fn stat_open(of: &OpenFile) -> libc::stat {
     let path = of.file.path();
+    let links = of.links.load(std::sync::atomic::Ordering::Relaxed);
     let mut a = match of.served.stat(&path) {
         Ok(a) if a.fid == of.file.fid() => a,
-        _ => of.file.attr_at_open().clone(),
+        _ => {
+            let mut a = of.file.attr_at_open().clone();
+            if links != u32::MAX {
+                a.nlink = links;
+                // (`linked` would count a hard-linked record's links as at least one.)
+                a.linked = links > 0;
+            }
+            a
+        }
     };
     a.size = a.size.max(of.file.size());
     fill(&a, &path, of.dev)
