@@ -161,17 +161,26 @@ fn perms_tree(d: &Path, g: u32) {
     use std::os::unix::fs::{chown, PermissionsExt};
     let mode = |p: &Path, m: u32| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
     std::fs::create_dir(d).unwrap();
-    for (dir, m, group) in
-        [("pub", 0o777, 0), ("ro", 0o755, 0), ("closed", 0o700, 0), ("sticky", 0o1777, 0), ("grp", 0o770, g), ("sgid", 0o2777, g)]
-    {
+    for (dir, m, group) in [
+        ("pub", 0o777, 0),
+        ("ro", 0o755, 0),
+        ("closed", 0o700, 0),
+        ("sticky", 0o1777, 0),
+        ("grp", 0o770, g),
+        ("sgid", 0o2777, g),
+    ] {
         let p = d.join(dir);
         std::fs::create_dir(&p).unwrap();
         chown(&p, Some(0), Some(group)).unwrap();
         mode(&p, m);
     }
-    for (f, m, group) in
-        [("ro/file", 0o644, 0), ("ro/secret", 0o600, 0), ("closed/f", 0o644, 0), ("sticky/rootfile", 0o666, 0), ("grp/f", 0o660, g)]
-    {
+    for (f, m, group) in [
+        ("ro/file", 0o644, 0),
+        ("ro/secret", 0o600, 0),
+        ("closed/f", 0o644, 0),
+        ("sticky/rootfile", 0o666, 0),
+        ("grp/f", 0o660, g),
+    ] {
         let p = d.join(f);
         std::fs::write(&p, "data").unwrap();
         chown(&p, Some(0), Some(group)).unwrap();
@@ -248,10 +257,7 @@ fn more_calls_match_tmpfs_and_are_served() {
 fn tool(cmd: &mut Command) -> (String, u64) {
     let out = preloaded(cmd);
     let text = String::from_utf8_lossy(&out.stderr);
-    let n = text
-        .lines()
-        .filter_map(|l| l.split(" served ").nth(1)?.split(' ').next()?.parse::<u64>().ok())
-        .sum();
+    let n = text.lines().filter_map(|l| l.split(" served ").nth(1)?.split(' ').next()?.parse::<u64>().ok()).sum();
     (String::from_utf8_lossy(&out.stdout).into_owned(), n)
 }
 
@@ -350,9 +356,16 @@ fn tar_and_rsync_round_trips_under_the_interposer() {
     // attributes from before another process (rsync's receiver) changed them.
     let is_time = |w: &str| w.len() > 12 && w.contains('.') && w.chars().all(|c| c.is_ascii_digit() || c == '.');
     let untimed = |t: &str| {
-        t.lines().map(|l| l.split(' ').filter(|w| !is_time(w)).collect::<Vec<_>>().join(" ")).collect::<Vec<_>>().join("\n")
+        t.lines()
+            .map(|l| l.split(' ').filter(|w| !is_time(w)).collect::<Vec<_>>().join(" "))
+            .collect::<Vec<_>>()
+            .join("\n")
     };
-    assert_eq!(untimed(&find_printf(&rs)), untimed(&find_printf(&src.path().join("t"))), "rsync -aH under the interposer (left)");
+    assert_eq!(
+        untimed(&find_printf(&rs)),
+        untimed(&find_printf(&src.path().join("t"))),
+        "rsync -aH under the interposer (left)"
+    );
 }
 
 /// git under the interposer: init, add, commit twice, fsck, clone; the repository then
@@ -370,7 +383,14 @@ fn git_under_the_interposer() {
     let git = |dir: &Path, args: &[&str]| {
         tool(
             Command::new("git")
-                .args(["-c", "user.name=BenchFS", "-c", "user.email=ci@benchfs.invalid", "-c", "init.defaultBranch=main"])
+                .args([
+                    "-c",
+                    "user.name=BenchFS",
+                    "-c",
+                    "user.email=ci@benchfs.invalid",
+                    "-c",
+                    "init.defaultBranch=main",
+                ])
                 .args(args)
                 .current_dir(dir)
                 .env("HOME", m.path())
@@ -410,7 +430,10 @@ fn python_venv_under_the_interposer() {
     let (_cluster, m) = setup();
     let venv = m.path().join("venv");
     tool(Command::new("python3").args(["-m", "venv", "--without-pip"]).arg(&venv));
-    let (out, _) = tool(Command::new(venv.join("bin/python")).args(["-c", "import sys, os; print(sys.prefix); print(sorted(os.listdir(sys.prefix)))"]));
+    let (out, _) = tool(
+        Command::new(venv.join("bin/python"))
+            .args(["-c", "import sys, os; print(sys.prefix); print(sorted(os.listdir(sys.prefix)))"]),
+    );
     let mut lines = out.lines();
     assert_eq!(lines.next().map(Path::new), Some(venv.as_path()));
     assert_eq!(lines.next(), Some("['bin', 'include', 'lib', 'lib64', 'pyvenv.cfg']"));

@@ -216,7 +216,7 @@ fn connect(root: &str) -> Option<Arc<Served>> {
     // Permissions are checked here as the kernel checks them for the mount ([`crate::perm`]).
     // A mount the caller cannot even enter (another user's, without allow_other) is the
     // kernel's to refuse.
-    let Some(answer) = ask(root) else { return None };
+    let answer = ask(root)?;
     let (cfg, attr_timeout) = match answer {
         Ok(MountCluster::Cluster(cfg, t)) => (cfg, t),
         Ok(MountCluster::Embedded) => {

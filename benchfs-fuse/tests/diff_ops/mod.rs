@@ -155,7 +155,8 @@ pub(crate) enum Op {
 
 /// Link targets: relative (same directory, up, into a directory), absolute into the tree,
 /// dangling, and names that make loops once links are made at them.
-pub(crate) const TARGETS: &[&str] = &["f1", "../f2", "d1", "d1/f3", "{ROOT}/f1", "{ROOT}/d2", "nowhere", "f4", "d2/../f1"];
+pub(crate) const TARGETS: &[&str] =
+    &["f1", "../f2", "d1", "d1/f3", "{ROOT}/f1", "{ROOT}/d2", "nowhere", "f4", "d2/../f1"];
 
 pub(crate) fn random_path(rng: &mut StdRng, dir_like: bool) -> String {
     let parent = DIRS[rng.random_range(0..DIRS.len())];
@@ -428,4 +429,3 @@ pub(crate) fn tree(root: &Path) -> Vec<String> {
 pub(crate) fn lstat(root: &Path, rel: &str) -> Outcome {
     fs::symlink_metadata(root.join(rel)).map(|m| describe(&m)).map_err(errno)
 }
-

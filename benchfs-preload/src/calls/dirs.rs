@@ -120,11 +120,8 @@ fn parent_of(path: &str) -> &str {
 fn list(served: &Served, path: &str, dir: &Attr) -> benchfs::Result<Vec<Name>> {
     let entries: Vec<DirEntry> = served.run(served.client().readdir(path))?;
     let parent = parent_of(path);
-    let parent_ino = if path == "/" || parent == "/" {
-        1
-    } else {
-        served.stat(parent).map(|a| ino(&a, parent)).unwrap_or(1)
-    };
+    let parent_ino =
+        if path == "/" || parent == "/" { 1 } else { served.stat(parent).map(|a| ino(&a, parent)).unwrap_or(1) };
     let mut names = Vec::with_capacity(entries.len() + 2);
     names.push(Name { ino: ino(dir, path), kind: libc::DT_DIR, name: b".".to_vec() });
     names.push(Name { ino: parent_ino, kind: libc::DT_DIR, name: b"..".to_vec() });
@@ -328,11 +325,7 @@ pub unsafe extern "C" fn readdir_r(d: *mut libc::DIR, e: *mut libc::dirent, r: *
 /// # Safety
 /// As readdir64_r(3).
 #[no_mangle]
-pub unsafe extern "C" fn readdir64_r(
-    d: *mut libc::DIR,
-    e: *mut libc::dirent64,
-    r: *mut *mut libc::dirent64,
-) -> c_int {
+pub unsafe extern "C" fn readdir64_r(d: *mut libc::DIR, e: *mut libc::dirent64, r: *mut *mut libc::dirent64) -> c_int {
     // SAFETY: as readdir_r(3).
     entry::run("readdir64_r", || unsafe { read_r(d, e, r) }, || unsafe { next::readdir64_r(d, e, r) })
 }

@@ -145,6 +145,9 @@ pub unsafe extern "C" fn fchmod(fd: c_int, mode: mode_t) -> c_int {
     on_fd("fchmod", fd, |of| by_path(fd, of, |p| chmod_path(p, mode)), || unsafe { next::fchmod(fd, mode) })
 }
 
+/// (atime, mtime) to set (`None`: left as is), and whether both are "now".
+type Times = (Option<(i64, u32)>, Option<(i64, u32)>, bool);
+
 /// The current time, as utimensat's UTIME_NOW sets it.
 fn now() -> (i64, u32) {
     let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
@@ -156,7 +159,7 @@ fn now() -> (i64, u32) {
 ///
 /// # Safety
 /// `times` is NULL or points to two timespecs.
-unsafe fn times_of(times: *const libc::timespec) -> Result<(Option<(i64, u32)>, Option<(i64, u32)>, bool), c_int> {
+unsafe fn times_of(times: *const libc::timespec) -> Result<Times, c_int> {
     if times.is_null() {
         let t = now();
         return Ok((Some(t), Some(t), true));
@@ -173,7 +176,7 @@ unsafe fn times_of(times: *const libc::timespec) -> Result<(Option<(i64, u32)>, 
     Ok((one(ts[0])?, one(ts[1])?, all_now))
 }
 
-fn utimens_path(p: &Place, t: (Option<(i64, u32)>, Option<(i64, u32)>, bool)) -> Outcome<c_int> {
+fn utimens_path(p: &Place, t: Times) -> Outcome<c_int> {
     let (atime, mtime, all_now) = t;
     let need = if all_now { Need::OwnerOrWrite } else { Need::Owner };
     if atime.is_none() && mtime.is_none() {
@@ -382,7 +385,13 @@ pub unsafe extern "C" fn link(from: *const c_char, to: *const c_char) -> c_int {
 /// # Safety
 /// As linkat(2).
 #[no_mangle]
-pub unsafe extern "C" fn linkat(fromfd: c_int, from: *const c_char, tofd: c_int, to: *const c_char, flags: c_int) -> c_int {
+pub unsafe extern "C" fn linkat(
+    fromfd: c_int,
+    from: *const c_char,
+    tofd: c_int,
+    to: *const c_char,
+    flags: c_int,
+) -> c_int {
     let kernel = || unsafe { next::linkat(fromfd, from, tofd, to, flags) };
     // AT_SYMLINK_FOLLOW (follow a link at `from`) and AT_EMPTY_PATH are the kernel's.
     if flags != 0 {
@@ -423,7 +432,7 @@ fn statfs_of(served: &crate::mounts::Served, root: &str) -> Outcome<libc::statfs
         Err(e) => return Outcome::Failed(crate::entry::failed(&e)),
     };
     let v = benchfs::ffi::to_statvfs(&f);
-    let bs = |x: u64| x.try_into().unwrap_or(i64::MAX as _);
+    let bs = |x: u64| x;
     s.f_blocks = bs(v.f_blocks);
     s.f_bfree = bs(v.f_bfree);
     s.f_bavail = bs(v.f_bavail);

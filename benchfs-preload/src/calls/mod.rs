@@ -20,9 +20,9 @@ mod meta;
 pub(crate) mod names;
 mod open;
 pub(crate) mod own_fds;
-mod stdio;
 mod process;
 mod stat;
+mod stdio;
 
 use std::ffi::{c_char, c_int};
 

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use benchfs::OpenOptions;
 use libc::mode_t;
 
-use super::{on_path, permitted};
 use super::own_fds::relocate;
+use super::{on_path, permitted};
 use crate::entry::{self, Outcome};
 use crate::fds::{self, OpenFile};
 use crate::perm;
