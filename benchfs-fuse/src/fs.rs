@@ -107,10 +107,11 @@ pub trait KernelNames: Send + Sync {
     /// request being answered may hold.
     fn forget(&self, parent: u64, name: &str);
 
-    /// As [`KernelNames::forget`] for each of `names`, and returns once the kernel has
-    /// been told (or after `wait`): for a caller that goes through the kernel next.
-    fn forget_now(&self, names: Vec<(u64, String)>, wait: Duration) {
-        let _ = wait;
+    /// As [`KernelNames::forget`] for each of `names`, and drops the kernel's attributes
+    /// (and cached pages) of the inodes `inodes`; returns once the kernel has been told (or
+    /// after `wait`): for a caller that goes through the kernel next.
+    fn forget_now(&self, names: Vec<(u64, String)>, inodes: Vec<u64>, wait: Duration) {
+        let _ = (wait, inodes);
         for (parent, name) in names {
             self.forget(parent, &name);
         }
@@ -210,7 +211,11 @@ impl BenchFs {
     /// directories' attributes, before this returns (at most a second).
     pub fn forget_changed(&self, paths: &[&str]) {
         let mut names = Vec::new();
+        let mut inodes = Vec::new();
         for p in paths {
+            if let Some(ino) = self.inodes.peek(p) {
+                inodes.push(ino);
+            }
             let Some(i) = p.rfind('/') else { continue };
             let (parent, name) = (if i == 0 { "/" } else { &p[..i] }, &p[i + 1..]);
             if name.is_empty() {
@@ -221,8 +226,8 @@ impl BenchFs {
                 names.push((pino, name.to_string()));
             }
         }
-        if let (Some(k), false) = (self.kernel_names.get(), names.is_empty()) {
-            k.forget_now(names, Duration::from_secs(1));
+        if let (Some(k), false) = (self.kernel_names.get(), names.is_empty() && inodes.is_empty()) {
+            k.forget_now(names, inodes, Duration::from_secs(1));
         }
     }
 

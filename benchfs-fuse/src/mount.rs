@@ -238,6 +238,8 @@ struct Invalidator(std::sync::mpsc::Sender<Inval>);
 
 enum Inval {
     Name(u64, String),
+    /// An inode's attributes and cached pages.
+    Inode(u64),
     /// Answered once every name sent before it was handed to the kernel.
     Done(std::sync::mpsc::SyncSender<()>),
 }
@@ -256,6 +258,11 @@ impl Invalidator {
                                 tracing::debug!(parent, name, error = %e, "kernel kept a name");
                             }
                         }
+                        Inval::Inode(ino) => {
+                            if let Err(e) = notifier.inval_inode(fuser::INodeNo(ino), 0, 0) {
+                                tracing::debug!(ino, error = %e, "kernel kept an inode's attributes");
+                            }
+                        }
                         Inval::Done(ack) => {
                             let _ = ack.try_send(());
                         }
@@ -272,9 +279,12 @@ impl KernelNames for Invalidator {
         let _ = self.0.send(Inval::Name(parent, name.to_string()));
     }
 
-    fn forget_now(&self, names: Vec<(u64, String)>, wait: std::time::Duration) {
+    fn forget_now(&self, names: Vec<(u64, String)>, inodes: Vec<u64>, wait: std::time::Duration) {
         for (parent, name) in names {
             let _ = self.0.send(Inval::Name(parent, name));
+        }
+        for ino in inodes {
+            let _ = self.0.send(Inval::Inode(ino));
         }
         let (ack, done) = std::sync::mpsc::sync_channel(1);
         if self.0.send(Inval::Done(ack)).is_ok() {

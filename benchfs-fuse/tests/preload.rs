@@ -445,11 +445,10 @@ fn python_venv_under_the_interposer() {
 /// result, the metadata of every path touched, the final tree) must be equal, and the
 /// calls served. `BENCHFS_DIFF_SEEDS=N` runs seeds 1..=N (default 3).
 ///
-/// Known to differ still (seeds 4, 6, 10, 11, 13, 21, 23 and 30 of the first 30): a read
-/// through a file this process unlinked while open that meets a hole is ESTALE (the
-/// client asks the file's path for the size after a short read, and the path is gone);
-/// seed 30 a size after a sequence not yet narrowed down; seeds 8, 20 and 25 an lstat or
-/// the final tree.
+/// Known to differ still: 7 of the first 30 seeds (6, 8, 13, 20, 21, 25, 30), each in the
+/// size of a file after a sequence that changed it through another name or another
+/// descriptor (hard links, a file handed to the kernel mount) and that the attribute
+/// cache or the kernel's attributes do not yet follow.
 #[test]
 fn posix_differential_under_the_interposer() {
     require_fuse!();

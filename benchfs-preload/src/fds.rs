@@ -129,11 +129,29 @@ pub fn any_open() -> bool {
     TABLE.lock().as_ref().is_some_and(|t| !t.is_empty())
 }
 
-/// This process removed or added a name of file `fid`, which now has `links` names.
-pub fn file_links(fid: benchfs::meta::FileId, links: u32) {
+/// Before this process removes a name of file `fid` that it has open: its served
+/// descriptors go to the kernel mount, and the removal goes there too, so that the mount
+/// keeps the open file readable and writable (it hides the name instead of removing the
+/// file, as NFS does) until the last close. True when there were any.
+pub fn hand_open(fid: benchfs::meta::FileId) -> bool {
+    let open: Vec<c_int> = all().into_iter().filter(|(_, of)| of.file.fid() == fid).map(|(fd, _)| fd).collect();
+    for &fd in &open {
+        if let Err(e) = to_kernel(fd) {
+            crate::say(&format!("descriptor {fd}: cannot hand it to the kernel mount before a removal: errno {e}"));
+        }
+    }
+    !open.is_empty()
+}
+
+/// This process removed or added a name of file `fid`, which now has `links` names;
+/// `removed`: a name went (the handles may have known the file by it).
+pub fn file_links(fid: benchfs::meta::FileId, links: u32, removed: bool) {
     if let Some(t) = TABLE.lock().as_ref() {
         for of in t.values().filter(|of| of.file.fid() == fid) {
             of.links.store(links, Ordering::Relaxed);
+            if removed {
+                of.file.set_orphaned();
+            }
         }
     }
 }

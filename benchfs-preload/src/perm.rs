@@ -33,12 +33,13 @@ pub struct Who {
 impl Who {
     /// The calling thread's ids; `None` for root, whom no check below binds.
     pub fn current() -> Option<Who> {
-        // SAFETY: geteuid/getegid cannot fail.
-        let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+        // SAFETY: geteuid cannot fail.
+        let uid = unsafe { libc::geteuid() };
         if uid == 0 {
             return None;
         }
-        Some(Who { uid, gid, groups: Vec::new() })
+        // SAFETY: getegid cannot fail.
+        Some(Who { uid, gid: unsafe { libc::getegid() }, groups: Vec::new() })
     }
 
     /// The caller's ids whoever it is (for a new file's owner).

@@ -125,7 +125,9 @@ fn list(served: &Served, path: &str, dir: &Attr) -> benchfs::Result<Vec<Name>> {
     let mut names = Vec::with_capacity(entries.len() + 2);
     names.push(Name { ino: ino(dir, path), kind: libc::DT_DIR, name: b".".to_vec() });
     names.push(Name { ino: parent_ino, kind: libc::DT_DIR, name: b"..".to_vec() });
-    for e in entries {
+    // Names the mount hides (open files it was asked to remove) are not listed, as the
+    // mount does not list them.
+    for e in entries.into_iter().filter(|e| !e.name.starts_with(benchfs::path::HIDDEN_PREFIX)) {
         let child = if path == "/" { format!("/{}", e.name) } else { format!("{path}/{}", e.name) };
         served.attrs.put(&child, &e.attr);
         names.push(Name { ino: ino(&e.attr, &child), kind: d_type(e.attr.kind), name: e.name.into_bytes() });

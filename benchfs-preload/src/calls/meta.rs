@@ -363,7 +363,7 @@ unsafe fn link_to(from: &Place, tofd: c_int, to: *const c_char) -> Outcome<c_int
     let r = permitted(&to, Need::Create, || {
         let linked = from.served.run(from.served.client().link(&from.path, &to.path));
         if let Ok(a) = &linked {
-            crate::fds::file_links(a.fid, a.nlink);
+            crate::fds::file_links(a.fid, a.nlink, false);
         }
         done(linked.map(|_| 0))
     });

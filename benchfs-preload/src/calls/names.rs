@@ -29,9 +29,14 @@ fn victim(p: &Place) -> Option<benchfs::Attr> {
 
 fn unlink_path(p: &Place) -> Outcome<c_int> {
     let gone = victim(p);
+    // The last name of a file open here: the mount keeps such a file (hidden) until its
+    // last close; with other names left the file stays, and the handles serve on.
+    if gone.as_ref().is_some_and(|v| v.nlink <= 1 && crate::fds::hand_open(v.fid)) {
+        return Outcome::Kernel;
+    }
     let r = permitted(p, Need::Remove, || change(p, |p| p.served.run(p.served.client().unlink(&p.path))));
     if let (Outcome::Done(_), Some(v)) = (&r, gone) {
-        crate::fds::file_links(v.fid, v.nlink.saturating_sub(1));
+        crate::fds::file_links(v.fid, v.nlink.saturating_sub(1), true);
     }
     p.served.touched(&p.path);
     r
@@ -152,7 +157,8 @@ unsafe fn rename_to(from: &Place, tofd: c_int, to: *const c_char, noreplace: boo
     // whatever the kinds, once both names were found.
     if crate::mounts::under(&from.path, &to.path) && from.path != to.path {
         if let (Ok(_), Ok(_)) = (from.served.stat(&from.path), from.served.stat(&to.path)) {
-            return Outcome::Failed(libc::ENOTEMPTY);
+            // (RENAME_NOREPLACE's EEXIST comes first.)
+            return Outcome::Failed(if noreplace { libc::EEXIST } else { libc::ENOTEMPTY });
         }
     }
     let rename = |f: &Place| match moved(f) {
@@ -161,10 +167,16 @@ unsafe fn rename_to(from: &Place, tofd: c_int, to: *const c_char, noreplace: boo
         Outcome::Kernel | Outcome::Pass => Outcome::Kernel,
     };
     let gone = victim(&to);
+    // The last name of a file open here: the mount keeps such a file (hidden) until its
+    // last close; with other names left the file stays, and the handles serve on.
+    if gone.as_ref().is_some_and(|v| v.nlink <= 1 && crate::fds::hand_open(v.fid)) {
+        to.served.tell_kernel();
+        return Outcome::Kernel;
+    }
     let r = permitted(from, Need::Remove, || rename(from));
     if matches!(r, Outcome::Done(_)) && from.path != to.path {
         if let Some(v) = gone {
-            crate::fds::file_links(v.fid, v.nlink.saturating_sub(1));
+            crate::fds::file_links(v.fid, v.nlink.saturating_sub(1), true);
         }
         crate::fds::name_moved(&from.root, &from.path, &to.path);
     }
