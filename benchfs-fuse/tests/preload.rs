@@ -443,18 +443,13 @@ fn python_venv_under_the_interposer() {
 /// replay program (`examples/posix_replay.rs`, a process of its own, not the test harness)
 /// runs each seed on tmpfs and, under LD_PRELOAD, on the mount; the transcripts (every
 /// result, the metadata of every path touched, the final tree) must be equal, and the
-/// calls served. `BENCHFS_DIFF_SEEDS=N` runs seeds 1..=N (default 3).
-///
-/// Known to differ still: 7 of the first 30 seeds (6, 8, 13, 20, 21, 25, 30), each in the
-/// size of a file after a sequence that changed it through another name or another
-/// descriptor (hard links, a file handed to the kernel mount) and that the attribute
-/// cache or the kernel's attributes do not yet follow.
+/// calls served. `BENCHFS_DIFF_SEEDS=N` runs seeds 1..=N (default 10; the first 30 pass).
 #[test]
 fn posix_differential_under_the_interposer() {
     require_fuse!();
     let replay = common::cargo_built(&["-p", "benchfs-fuse", "--example", "posix_replay"], "examples/posix_replay");
     let (_cluster, m) = setup();
-    let seeds: u64 = std::env::var("BENCHFS_DIFF_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(3);
+    let seeds: u64 = std::env::var("BENCHFS_DIFF_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(10);
     let tmp = common::fast_tempdir();
     let mut served_calls = 0;
     for seed in 1..=seeds {

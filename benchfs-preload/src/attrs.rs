@@ -72,6 +72,12 @@ impl AttrCache {
         self.map().remove(path);
     }
 
+    /// Forgets everything (the kernel follows a symbolic link for this process: whatever
+    /// it changes is not known here).
+    pub fn clear(&self) {
+        self.map().clear();
+    }
+
     /// Forgets `path` and everything below it (it was removed or renamed).
     pub fn forget_tree(&self, path: &str) {
         if self.ttl.is_zero() {

@@ -49,7 +49,11 @@ fn followed(p: &Place) -> Outcome<Attr> {
         return Outcome::Kernel;
     }
     match p.served.stat(&p.path) {
-        Ok(a) if a.kind == FileKind::Symlink => Outcome::Kernel,
+        Ok(a) if a.kind == FileKind::Symlink => {
+            // The kernel changes the link's target, at a path not known here.
+            p.served.attrs.clear();
+            Outcome::Kernel
+        }
         r => r.into(),
     }
 }

@@ -83,12 +83,19 @@ fn on_fd<T: Fail>(
 /// checked against the path's directories, and with a link among them the kernel
 /// answers. ELOOP (a link at the end) and ENOTSUP (a FIFO, a device) are the kernel's too.
 fn settle<T>(p: &Place, o: Outcome<T>) -> Outcome<T> {
+    // The kernel follows a link: what it changes behind it (a write through a link, a
+    // create in a linked directory) is at a path the attribute cache cannot tell.
+    let followed = || {
+        p.served.attrs.clear();
+        Outcome::Kernel
+    };
     match o {
-        Outcome::Failed(libc::ELOOP | libc::EOPNOTSUPP) => Outcome::Kernel,
+        Outcome::Failed(libc::ELOOP) => followed(),
+        Outcome::Failed(libc::EOPNOTSUPP) => Outcome::Kernel,
         Outcome::Failed(e @ (libc::ENOENT | libc::ENOTDIR)) => match way_to(p) {
             Way::Dirs => Outcome::Failed(e),
             Way::NotDir => Outcome::Failed(libc::ENOTDIR),
-            Way::Link => Outcome::Kernel,
+            Way::Link => followed(),
         },
         o => o,
     }
