@@ -152,6 +152,19 @@ int main(int argc, char **argv) {
     mode_of("d/f");
     R("chmod missing", chmod(P("d/missing"), 0600));
 
+    /* owners (as root): setuid and group-exec setgid go, as Linux clears them for root too */
+    R("chmod 6755", chmod(P("d/f"), 06755));
+    R("chown", chown(P("d/f"), 1234, 5678));
+    struct stat o;
+    stat(P("d/f"), &o);
+    printf("owner %u:%u mode %o\n", o.st_uid, o.st_gid, (unsigned)(o.st_mode & 07777));
+    R("fchown", fchown(fd, 0, -1));
+    stat(P("d/f"), &o);
+    printf("owner %u:%u mode %o\n", o.st_uid, o.st_gid, (unsigned)(o.st_mode & 07777));
+    R("fchownat", fchownat(AT_FDCWD, P("d/f"), -1, 0, 0));
+    R("chmod 604", chmod(P("d/f"), 0604));
+    R("chown missing", chown(P("d/missing"), 1, 1));
+
     /* times */
     struct timespec ts[2] = {{1000000000, 5}, {1200000000, 7}};
     R("futimens", futimens(fd, ts));
@@ -177,6 +190,11 @@ int main(int argc, char **argv) {
     printf("readlink: %.*s\n", (int)(n > 0 ? n : 0), target);
     R("readlink short", readlink(P("d/l"), target, 0) < 0 ? -1 : readlink(P("d/l"), target, 1));
     R("readlink file", readlink(P("d/f"), target, sizeof target));
+    R("lchown link", lchown(P("d/l"), 42, 43));
+    struct stat ls_;
+    lstat(P("d/l"), &ls_);
+    stat(P("d/f"), &st);
+    printf("link owner %u:%u, target owner %u:%u\n", ls_.st_uid, ls_.st_gid, st.st_uid, st.st_gid);
     R("link", link(P("d/f"), P("d/hard")));
     mode_of("d/f");
     mode_of("d/hard");

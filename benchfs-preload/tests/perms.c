@@ -86,6 +86,10 @@ int main(int argc, char **argv) {
     owner("grp/new");
     owner("sgid/new");
 
+    report("chown-own-to-suppl-group", "pub/new", chown(at("pub/new"), -1, 4242));
+    report("chown-own-to-other-user", "pub/new", chown(at("pub/new"), 0, -1));
+    report("chown-not-own", "ro/file", chown(at("ro/file"), -1, 4242));
+    owner("pub/new");
     report("truncate", "ro/file", truncate(at("ro/file"), 0));
     report("truncate", "pub/new", truncate(at("pub/new"), 3));
     report("truncate", "grp/f", truncate(at("grp/f"), 1));

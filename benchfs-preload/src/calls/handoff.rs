@@ -1,5 +1,5 @@
 //! Calls on a descriptor that the interposer does not serve (memory maps, locks, xattrs,
-//! fchown, ...): a served descriptor is handed to the kernel mount first
+//! fallocate, ...): a served descriptor is handed to the kernel mount first
 //! ([`fds::to_kernel`]), then the C library's call runs on the kernel's descriptor, so
 //! the answer is the mount's and never the placeholder's.
 
@@ -67,7 +67,6 @@ macro_rules! handed_over {
 handed_over! {
     fn flock(fd: c_int, op: c_int) -> c_int, fds [fd];
     fn lockf(fd: c_int, cmd: c_int, len: off_t) -> c_int, fds [fd];
-    fn fchown(fd: c_int, uid: libc::uid_t, gid: libc::gid_t) -> c_int, fds [fd];
     fn fallocate(fd: c_int, mode: c_int, off: off_t, len: off_t) -> c_int, fds [fd];
     fn fallocate64(fd: c_int, mode: c_int, off: off_t, len: off_t) -> c_int, fds [fd];
     fn posix_fallocate(fd: c_int, off: off_t, len: off_t) -> c_int, fds [fd];

@@ -554,9 +554,6 @@ statfs_calls! {
 mod changed_by_kernel {
     use super::*;
     real_fns! {
-        fn chown(path: *const c_char, uid: libc::uid_t, gid: libc::gid_t) -> c_int;
-        fn lchown(path: *const c_char, uid: libc::uid_t, gid: libc::gid_t) -> c_int;
-        fn fchownat(dirfd: c_int, path: *const c_char, uid: libc::uid_t, gid: libc::gid_t, flags: c_int) -> c_int;
         fn mknod(path: *const c_char, mode: mode_t, dev: libc::dev_t) -> c_int;
         fn mknodat(dirfd: c_int, path: *const c_char, mode: mode_t, dev: libc::dev_t) -> c_int;
         fn mkfifo(path: *const c_char, mode: mode_t) -> c_int;
@@ -583,11 +580,129 @@ macro_rules! kernel_changes {
 }
 
 kernel_changes! {
-    chown(; libc::AT_FDCWD, path, uid: libc::uid_t, gid: libc::gid_t);
-    lchown(; libc::AT_FDCWD, path, uid: libc::uid_t, gid: libc::gid_t);
-    fchownat(dirfd: c_int; dirfd, path, uid: libc::uid_t, gid: libc::gid_t, flags: c_int);
     mknod(; libc::AT_FDCWD, path, mode: mode_t, dev: libc::dev_t);
     mknodat(dirfd: c_int; dirfd, path, mode: mode_t, dev: libc::dev_t);
     mkfifo(; libc::AT_FDCWD, path, mode: mode_t);
     mkfifoat(dirfd: c_int; dirfd, path, mode: mode_t);
+}
+
+mod owners {
+    use super::*;
+    real_fns! {
+        fn chown(path: *const c_char, uid: libc::uid_t, gid: libc::gid_t) -> c_int;
+        fn lchown(path: *const c_char, uid: libc::uid_t, gid: libc::gid_t) -> c_int;
+        fn fchownat(dirfd: c_int, path: *const c_char, uid: libc::uid_t, gid: libc::gid_t, flags: c_int) -> c_int;
+        fn fchown(fd: c_int, uid: libc::uid_t, gid: libc::gid_t) -> c_int;
+    }
+}
+
+/// chown's change of `a` (`u32::MAX`: keep), as the kernel makes it: root changes any;
+/// the owner may only set a group it is in (EPERM otherwise); a file that is not a
+/// directory loses setuid, and setgid when group-executable (Linux clears them for root
+/// too).
+fn chown_set(a: &Attr, uid: u32, gid: u32) -> Result<Option<SetAttr>, c_int> {
+    if uid == u32::MAX && gid == u32::MAX {
+        return Ok(None);
+    }
+    if let Some(mut who) = Who::current() {
+        let uid_ok = uid == u32::MAX || uid == a.uid;
+        let gid_ok = gid == u32::MAX || gid == a.gid || who.in_group(gid);
+        if a.uid != who.uid || !uid_ok || !gid_ok {
+            return Err(libc::EPERM);
+        }
+    }
+    let mut set =
+        SetAttr { uid: (uid != u32::MAX).then_some(uid), gid: (gid != u32::MAX).then_some(gid), ..Default::default() };
+    if !a.is_dir() {
+        let mut mode = a.mode & !libc::S_ISUID;
+        if mode & 0o010 != 0 {
+            mode &= !libc::S_ISGID;
+        }
+        if mode != a.mode {
+            set.mode = Some(mode);
+        }
+    }
+    Ok(Some(set))
+}
+
+/// chown on `p` (a link itself when `follow` is false; a link to follow is the kernel's).
+fn chown_path(p: &Place, uid: u32, gid: u32, follow: bool) -> Outcome<c_int> {
+    if p.path == "/" {
+        return Outcome::Kernel;
+    }
+    let a = if follow {
+        match followed(p) {
+            Outcome::Done(a) => a,
+            o => return o.map_done(|_| 0),
+        }
+    } else {
+        match p.served.stat(&p.path) {
+            Ok(a) => a,
+            Err(e) => return Outcome::Failed(crate::entry::failed(&e)),
+        }
+    };
+    let r = permitted(p, Need::Reach, || match chown_set(&a, uid, gid) {
+        Ok(Some(s)) => done(p.served.run(p.served.client().set_attr(&p.path, s)).map(|_| 0)),
+        Ok(None) => Outcome::Done(0),
+        Err(e) => Outcome::Failed(e),
+    });
+    p.served.touched(&p.path);
+    r
+}
+
+/// # Safety
+/// As chown(2).
+#[no_mangle]
+pub unsafe extern "C" fn chown(path: *const c_char, uid: libc::uid_t, gid: libc::gid_t) -> c_int {
+    // SAFETY: as chown(2).
+    unsafe {
+        on_path("chown", libc::AT_FDCWD, path, |p| chown_path(p, uid, gid, true), || owners::chown(path, uid, gid))
+    }
+}
+
+/// # Safety
+/// As lchown(2).
+#[no_mangle]
+pub unsafe extern "C" fn lchown(path: *const c_char, uid: libc::uid_t, gid: libc::gid_t) -> c_int {
+    let kernel = || unsafe { owners::lchown(path, uid, gid) };
+    // SAFETY: as lchown(2).
+    unsafe { on_path("lchown", libc::AT_FDCWD, path, |p| chown_path(p, uid, gid, false), kernel) }
+}
+
+/// # Safety
+/// As fchownat(2).
+#[no_mangle]
+pub unsafe extern "C" fn fchownat(
+    dirfd: c_int,
+    path: *const c_char,
+    uid: libc::uid_t,
+    gid: libc::gid_t,
+    flags: c_int,
+) -> c_int {
+    let kernel = || unsafe { owners::fchownat(dirfd, path, uid, gid, flags) };
+    // SAFETY: `path` is NULL or NUL-terminated (fchownat's contract).
+    let empty = path.is_null() || unsafe { *path } == 0;
+    if flags & !libc::AT_SYMLINK_NOFOLLOW != 0 || empty {
+        if flags & libc::AT_EMPTY_PATH != 0 && empty {
+            // SAFETY: as fchown(2).
+            return unsafe { fchown(dirfd, uid, gid) };
+        }
+        return kernel();
+    }
+    let follow = flags & libc::AT_SYMLINK_NOFOLLOW == 0;
+    // SAFETY: as fchownat(2).
+    unsafe { on_path("fchownat", dirfd, path, |p| chown_path(p, uid, gid, follow), kernel) }
+}
+
+/// # Safety
+/// As fchown(2).
+#[no_mangle]
+pub unsafe extern "C" fn fchown(fd: c_int, uid: libc::uid_t, gid: libc::gid_t) -> c_int {
+    // SAFETY: as fchown(2).
+    on_fd(
+        "fchown",
+        fd,
+        |of| by_path(fd, of, |p| chown_path(p, uid, gid, true)),
+        || unsafe { owners::fchown(fd, uid, gid) },
+    )
 }
