@@ -62,6 +62,12 @@ impl Served {
         self.note(path);
     }
 
+    /// A changed record, as the servers returned it.
+    pub fn changed_to(&self, path: &str, a: &benchfs::Attr) {
+        self.attrs.put(path, a);
+        self.note(path);
+    }
+
     /// A new name, with the record the servers returned.
     pub fn created(&self, path: &str, a: &benchfs::Attr) {
         self.attrs.put(path, a);

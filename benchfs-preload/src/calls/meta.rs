@@ -65,12 +65,25 @@ fn set_attr(p: &Place, need: Need, set: impl FnOnce(&Attr) -> Option<SetAttr>) -
         Outcome::Failed(e) => return Outcome::Failed(e),
         o => return o.map_done(|_| 0),
     };
-    let r = permitted(p, need, || match set(&a) {
-        Some(s) => done(p.served.run(p.served.client().set_attr(&p.path, s)).map(|_| 0)),
+    permitted(p, need, || match set(&a) {
+        Some(s) => changed(p, s),
         None => Outcome::Done(0),
-    });
-    p.served.touched(&p.path);
-    r
+    })
+}
+
+/// Sets `s` on `p`; the record the server returns replaces the cached one (so that the
+/// next change of the same file, fchown then fchmod then futimens, asks nothing first).
+fn changed(p: &Place, s: SetAttr) -> Outcome<c_int> {
+    match p.served.run(p.served.client().set_attr(&p.path, s)) {
+        Ok(a) => {
+            p.served.changed_to(&p.path, &a);
+            Outcome::Done(0)
+        }
+        Err(e) => {
+            p.served.touched(&p.path);
+            Outcome::Failed(crate::entry::failed(&e))
+        }
+    }
 }
 
 /// chmod's new mode: a caller outside the file's group cannot set its setgid bit (the
@@ -113,7 +126,8 @@ pub unsafe extern "C" fn fchmodat(dirfd: c_int, path: *const c_char, mode: mode_
 /// descriptor is then handed to the kernel) when it was renamed or removed meanwhile.
 fn place_of(of: &Arc<OpenFile>) -> Option<Place> {
     let path = of.file.path();
-    match of.served.run(of.served.client().stat(&path)) {
+    // A record from the attribute cache will do: this process's own changes keep it.
+    match of.served.stat(&path) {
         Ok(a) if a.fid == of.file.fid() => {
             Some(Place { served: of.served.clone(), root: of.root.clone(), dev: of.dev, path })
         }
@@ -641,13 +655,11 @@ fn chown_path(p: &Place, uid: u32, gid: u32, follow: bool) -> Outcome<c_int> {
             Err(e) => return Outcome::Failed(crate::entry::failed(&e)),
         }
     };
-    let r = permitted(p, Need::Reach, || match chown_set(&a, uid, gid) {
-        Ok(Some(s)) => done(p.served.run(p.served.client().set_attr(&p.path, s)).map(|_| 0)),
+    permitted(p, Need::Reach, || match chown_set(&a, uid, gid) {
+        Ok(Some(s)) => changed(p, s),
         Ok(None) => Outcome::Done(0),
         Err(e) => Outcome::Failed(e),
-    });
-    p.served.touched(&p.path);
-    r
+    })
 }
 
 /// # Safety
