@@ -109,6 +109,16 @@ pub trait KernelNames: Send + Sync {
     /// below it). Must not wait for the kernel: it locks `parent` to do it, which a
     /// request being answered may hold.
     fn forget(&self, parent: u64, name: &str);
+
+    /// As [`KernelNames::forget`] for each of `names`, and drops the kernel's attributes
+    /// (and cached pages) of the inodes `inodes`; returns once the kernel has been told (or
+    /// after `wait`): for a caller that goes through the kernel next.
+    fn forget_now(&self, names: Vec<(u64, String)>, inodes: Vec<u64>, wait: Duration) {
+        let _ = (wait, inodes);
+        for (parent, name) in names {
+            self.forget(parent, &name);
+        }
+    }
 }
 
 /// What a namespace change's reply says of when the server made it: the time the
@@ -200,6 +210,31 @@ impl BenchFs {
     /// cache); a second call is ignored.
     pub fn set_kernel_names(&self, names: Box<dyn KernelNames>) {
         let _ = self.kernel_names.set(names);
+    }
+
+    /// The interposer changed `paths` (see `benchfs::mount_info::INVAL_IOCTL`): the kernel
+    /// forgets each name it may have cached (under a directory it knows), and the mount its
+    /// directories' attributes, before this returns (at most a second).
+    pub fn forget_changed(&self, paths: &[&str]) {
+        let mut names = Vec::new();
+        let mut inodes = Vec::new();
+        for p in paths {
+            if let Some(ino) = self.inodes.peek(p) {
+                inodes.push(ino);
+            }
+            let Some(i) = p.rfind('/') else { continue };
+            let (parent, name) = (if i == 0 { "/" } else { &p[..i] }, &p[i + 1..]);
+            if name.is_empty() {
+                continue;
+            }
+            if let Some(pino) = self.inodes.peek(parent) {
+                self.dirs.forget(pino);
+                names.push((pino, name.to_string()));
+            }
+        }
+        if let (Some(k), false) = (self.kernel_names.get(), names.is_empty() && inodes.is_empty()) {
+            k.forget_now(names, inodes, Duration::from_secs(1));
+        }
     }
 
     /// Answers the kernel's requests for directories' attributes from what the mount

@@ -593,6 +593,12 @@ impl Filesystem for FuseAdapter {
         out_size: u32,
         reply: ReplyIoctl,
     ) {
+        if ino.0 == crate::inode::ROOT_INO && cmd == mount_info::INVAL_IOCTL {
+            // Names the interposer changed: the kernel forgets them (this waits for it, so
+            // another session thread answers requests meanwhile).
+            self.fs.forget_changed(&mount_info::decode_paths(_in_data));
+            return reply.ioctl(0, &[]);
+        }
         if ino.0 != crate::inode::ROOT_INO || cmd != mount_info::IOCTL || self.description.is_empty() {
             return reply.error(Errno::ENOTTY);
         }

@@ -234,18 +234,38 @@ impl Mounted {
 /// Sends FUSE_NOTIFY_INVAL_ENTRY from a thread of its own: the kernel handles it within
 /// the write to /dev/fuse and locks the parent directory first, which a request still
 /// waiting for the caller's reply may hold. The thread ends with the last sender.
-struct Invalidator(std::sync::mpsc::Sender<(u64, String)>);
+struct Invalidator(std::sync::mpsc::Sender<Inval>);
+
+enum Inval {
+    Name(u64, String),
+    /// An inode's attributes and cached pages.
+    Inode(u64),
+    /// Answered once every name sent before it was handed to the kernel.
+    Done(std::sync::mpsc::SyncSender<()>),
+}
 
 impl Invalidator {
     fn start(notifier: fuser::Notifier) -> Invalidator {
-        let (tx, rx) = std::sync::mpsc::channel::<(u64, String)>();
+        let (tx, rx) = std::sync::mpsc::channel::<Inval>();
         std::thread::Builder::new()
             .name("benchfs-inval".into())
             .spawn(move || {
-                for (parent, name) in rx {
-                    // Fails when the mount is going away; nothing is cached then.
-                    if let Err(e) = notifier.inval_entry(fuser::INodeNo(parent), name.as_ref()) {
-                        tracing::debug!(parent, name, error = %e, "kernel kept a name");
+                for m in rx {
+                    match m {
+                        Inval::Name(parent, name) => {
+                            // Fails when the mount is going away; nothing is cached then.
+                            if let Err(e) = notifier.inval_entry(fuser::INodeNo(parent), name.as_ref()) {
+                                tracing::debug!(parent, name, error = %e, "kernel kept a name");
+                            }
+                        }
+                        Inval::Inode(ino) => {
+                            if let Err(e) = notifier.inval_inode(fuser::INodeNo(ino), 0, 0) {
+                                tracing::debug!(ino, error = %e, "kernel kept an inode's attributes");
+                            }
+                        }
+                        Inval::Done(ack) => {
+                            let _ = ack.try_send(());
+                        }
                     }
                 }
             })
@@ -256,7 +276,20 @@ impl Invalidator {
 
 impl KernelNames for Invalidator {
     fn forget(&self, parent: u64, name: &str) {
-        let _ = self.0.send((parent, name.to_string()));
+        let _ = self.0.send(Inval::Name(parent, name.to_string()));
+    }
+
+    fn forget_now(&self, names: Vec<(u64, String)>, inodes: Vec<u64>, wait: std::time::Duration) {
+        for (parent, name) in names {
+            let _ = self.0.send(Inval::Name(parent, name));
+        }
+        for ino in inodes {
+            let _ = self.0.send(Inval::Inode(ino));
+        }
+        let (ack, done) = std::sync::mpsc::sync_channel(1);
+        if self.0.send(Inval::Done(ack)).is_ok() {
+            let _ = done.recv_timeout(wait);
+        }
     }
 }
 

@@ -222,10 +222,13 @@ fn serve(
 ) -> Result<(), SessionError> {
     // Installed before mounting: from here on a signal unmounts instead of killing us.
     let mut signals = rt.block_on(async { Signals::new() }).map_err(|e| reporter.fail(SessionError::Signals(e)))?;
-    let description = benchfs::mount_info::encode(match &prep.backend {
-        Backend::Cluster(cfg) => Some(cfg),
-        Backend::Embedded(_) => None,
-    });
+    let description = benchfs::mount_info::encode(
+        match &prep.backend {
+            Backend::Cluster(cfg) => Some(cfg),
+            Backend::Embedded(_) => None,
+        },
+        args.attr_ttl(),
+    );
     let (client, embedded) = connect(prep.backend, rt, io.as_deref()).map_err(|e| reporter.fail(e))?;
     let (destroyed_tx, mut destroyed) = oneshot::channel();
     let fuse_opts = FuseOptions {

@@ -27,6 +27,23 @@ pub enum Outcome<T> {
     Pass,
 }
 
+impl<T> Outcome<T> {
+    /// The value of a served call, changed by `f`; the other outcomes as they are.
+    pub fn map_done<U>(self, f: impl FnOnce(T) -> U) -> Outcome<U> {
+        self.and_then(|v| Outcome::Done(f(v)))
+    }
+
+    /// The next step of a served call with its value; the other outcomes as they are.
+    pub fn and_then<U>(self, f: impl FnOnce(T) -> Outcome<U>) -> Outcome<U> {
+        match self {
+            Outcome::Done(v) => f(v),
+            Outcome::Failed(e) => Outcome::Failed(e),
+            Outcome::Kernel => Outcome::Kernel,
+            Outcome::Pass => Outcome::Pass,
+        }
+    }
+}
+
 impl<T> From<Result<T, benchfs::Error>> for Outcome<T> {
     fn from(r: Result<T, benchfs::Error>) -> Self {
         match r {

@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 use std::ffi::{c_int, CString};
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use benchfs::File;
@@ -35,11 +35,23 @@ pub struct OpenFile {
     /// open(2)'s access mode and status flags (O_APPEND, O_NONBLOCK) as F_GETFL reports them.
     pub flags: AtomicI32,
     pos: Mutex<u64>,
+    /// The file's link count after this process last removed or added one of its names
+    /// (`u32::MAX`: none did): what fstat reports once its path no longer names it (0
+    /// after its last name went, as the kernel reports).
+    pub links: AtomicU32,
 }
 
 impl OpenFile {
     pub fn new(served: Arc<Served>, file: File, root: String, dev: u64, flags: i32) -> OpenFile {
-        OpenFile { served, file, root, dev, flags: AtomicI32::new(flags), pos: Mutex::new(0) }
+        OpenFile {
+            served,
+            file,
+            root,
+            dev,
+            flags: AtomicI32::new(flags),
+            pos: Mutex::new(0),
+            links: AtomicU32::new(u32::MAX),
+        }
     }
 
     /// The offset, locked for the length of a read or write (as the kernel's f_pos lock).
@@ -57,7 +69,17 @@ impl OpenFile {
 
     /// Publishes this file's writes (size, mtime): close-to-open.
     pub fn flush(&self) -> benchfs::Result<()> {
-        self.served.run(self.file.flush())
+        let r = self.served.run(self.file.flush());
+        self.forget_if_written();
+        r
+    }
+
+    /// Drops the cached record of a file this handle wrote: its size and times are the
+    /// servers' to tell again (a stat during the writes may have stored the old ones).
+    pub fn forget_if_written(&self) {
+        if self.file.written_end() > 0 {
+            self.served.touched(&self.file.path());
+        }
     }
 }
 
@@ -93,6 +115,58 @@ pub fn remove(fd: c_int) -> Option<Arc<OpenFile>> {
     let mut t = TABLE.lock();
     s.store(false, Ordering::Release);
     t.as_mut()?.remove(&fd)
+}
+
+/// The size this process's own open handles of the file `fid` see (their writes not yet
+/// published included), if it has any open: what a stat by path answers, as the kernel
+/// knows the size of its own writes.
+pub fn own_size(fid: benchfs::meta::FileId) -> Option<u64> {
+    TABLE.lock().as_ref()?.values().filter(|of| of.file.fid() == fid).map(|of| of.file.size()).max()
+}
+
+/// Whether this process has served files open (a removal then looks at its victim).
+pub fn any_open() -> bool {
+    TABLE.lock().as_ref().is_some_and(|t| !t.is_empty())
+}
+
+/// Before this process removes a name of file `fid` that it has open: its served
+/// descriptors go to the kernel mount, and the removal goes there too, so that the mount
+/// keeps the open file readable and writable (it hides the name instead of removing the
+/// file, as NFS does) until the last close. True when there were any.
+pub fn hand_open(fid: benchfs::meta::FileId) -> bool {
+    let open: Vec<c_int> = all().into_iter().filter(|(_, of)| of.file.fid() == fid).map(|(fd, _)| fd).collect();
+    for &fd in &open {
+        if let Err(e) = to_kernel(fd) {
+            crate::say(&format!("descriptor {fd}: cannot hand it to the kernel mount before a removal: errno {e}"));
+        }
+    }
+    !open.is_empty()
+}
+
+/// This process removed or added a name of file `fid`, which now has `links` names;
+/// `removed`: a name went (the handles may have known the file by it).
+pub fn file_links(fid: benchfs::meta::FileId, links: u32, removed: bool) {
+    if let Some(t) = TABLE.lock().as_ref() {
+        for of in t.values().filter(|of| of.file.fid() == fid) {
+            of.links.store(links, Ordering::Relaxed);
+            if removed {
+                of.file.set_orphaned();
+            }
+        }
+    }
+}
+
+/// This process renamed `from` to `to` on mount `root`: the files open under `from`
+/// (or below it) follow.
+pub fn name_moved(root: &str, from: &str, to: &str) {
+    if let Some(t) = TABLE.lock().as_ref() {
+        for of in t.values().filter(|of| of.root == root) {
+            let p = of.file.path();
+            if let Some(rest) = p.strip_prefix(from).filter(|r| r.is_empty() || r.starts_with('/')) {
+                of.file.set_path(&format!("{to}{rest}"));
+            }
+        }
+    }
 }
 
 /// Every served descriptor, with its open file.
@@ -137,6 +211,9 @@ pub fn to_kernel(fd: c_int) -> Result<(), i32> {
     let Some(of) = get(fd) else { return Ok(()) };
     let sharing: Vec<c_int> = all().into_iter().filter(|(_, o)| Arc::ptr_eq(o, &of)).map(|(fd, _)| fd).collect();
     of.flush().map_err(|e| crate::entry::failed(&e))?;
+    of.served.tell_kernel();
+    // From now on the kernel changes it (fchown, fallocate, a write through a mapping).
+    of.served.attrs.forget(&of.file.path());
     let path = CString::new(format!("{}{}", of.root, of.file.path())).map_err(|_| libc::EINVAL)?;
     let flags = of.flags.load(Ordering::Relaxed) & (libc::O_ACCMODE | libc::O_APPEND | libc::O_NONBLOCK);
     // SAFETY: a NUL-terminated path.

@@ -10,6 +10,8 @@
 //! - [`real`]: the C library's functions (`dlsym(RTLD_NEXT)`).
 //! - [`entry`]: every exported function's guard (re-entry, panics, errno).
 //! - [`mounts`]: finding the mounts and their clusters.
+//! - [`attrs`]: the attribute cache (the mount's `--attr-timeout`).
+//! - [`perm`]: permission checks (the kernel's, for users other than root).
 //! - [`state`]: the process's mounts (again after fork) and path resolution.
 //! - [`fds`]: served descriptors (placeholders) and handing them to the kernel.
 //! - `calls`: the exported functions.
@@ -19,11 +21,13 @@
 
 #[macro_use]
 mod real;
+mod attrs;
 mod calls;
 mod entry;
 mod fds;
 mod lock;
 mod mounts;
+mod perm;
 mod state;
 mod stats;
 
@@ -54,5 +58,20 @@ pub(crate) fn on_first_use() {
             )
         };
         stats::register();
+        // SAFETY: a plain extern "C" function with no arguments.
+        unsafe { libc::atexit(tell_kernel_at_exit) };
     });
+}
+
+/// At exit, the mounts learn what this process changed (for whoever looks next through
+/// the kernel mount).
+extern "C" fn tell_kernel_at_exit() {
+    let _ = entry::run(
+        "exit",
+        || {
+            state::tell_kernel_all();
+            entry::Outcome::Pass
+        },
+        || 0,
+    );
 }

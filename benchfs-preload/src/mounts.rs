@@ -10,6 +10,11 @@ use benchfs::caller_driven::CallerDriven;
 use benchfs::mount_info::{self, MountCluster};
 use benchfs::{Client, Config};
 
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use crate::attrs::{self, AttrCache};
 use crate::real;
 
 /// What benchfs-fuse mounts report: type `fuse.benchfs` (its subtype) or, mounted by
@@ -22,11 +27,108 @@ fn is_benchfs(fstype: &str, source: &str) -> bool {
 pub struct Served {
     client: Client,
     rt: CallerDriven,
+    /// Records seen lately, trusted for the mount's attribute timeout.
+    pub attrs: AttrCache,
+    /// Where the mount is (to tell it what changed).
+    root: String,
+    /// How long the kernel may cache what it saw of a name (the mount's timeout).
+    kernel_ttl: Duration,
+    /// Names this process changed lately, and when: the kernel's view of them may be
+    /// stale ([`Served::tell_kernel`]).
+    changed: Mutex<HashMap<String, Instant>>,
+    /// The mount's root, open for [`mount_info::INVAL_IOCTL`] (-1: not yet; -2: the mount
+    /// does not take it).
+    ctl: Mutex<i32>,
 }
+
+/// Changed names kept at most; past this the oldest are told at once.
+const MAX_CHANGED: usize = 1 << 16;
 
 impl Served {
     pub fn client(&self) -> &Client {
         &self.client
+    }
+
+    /// This process changed `path` (its record, or the name): the cached record goes, and
+    /// the kernel is told before this process next goes through the kernel mount.
+    pub fn touched(&self, path: &str) {
+        self.attrs.forget(path);
+        self.note(path);
+    }
+
+    /// As [`Served::touched`], for `path` and everything below it.
+    pub fn touched_tree(&self, path: &str) {
+        self.attrs.forget_tree(path);
+        self.note(path);
+    }
+
+    /// A changed record, as the servers returned it.
+    pub fn changed_to(&self, path: &str, a: &benchfs::Attr) {
+        self.attrs.put(path, a);
+        self.note(path);
+    }
+
+    /// A new name, with the record the servers returned.
+    pub fn created(&self, path: &str, a: &benchfs::Attr) {
+        self.attrs.put(path, a);
+        self.note(path);
+    }
+
+    fn note(&self, path: &str) {
+        let full = {
+            let mut m = self.changed.lock().unwrap_or_else(PoisonError::into_inner);
+            m.insert(path.to_string(), Instant::now());
+            m.len() >= MAX_CHANGED
+        };
+        if full {
+            self.tell_kernel();
+        }
+    }
+
+    /// Tells the mount which names this process changed within the kernel's cache time,
+    /// so that the kernel forgets what it cached of them (a name it once found missing,
+    /// say) before this process, or one it starts, goes through the kernel mount: the
+    /// same process sees its own changes there at once. Called before each call that goes
+    /// to the kernel mount, and at fork, exec and exit. A mount that does not take the
+    /// request (an older one) is not asked again.
+    pub fn tell_kernel(&self) {
+        let paths: Vec<String> = {
+            let mut m = self.changed.lock().unwrap_or_else(PoisonError::into_inner);
+            if m.is_empty() {
+                return;
+            }
+            m.drain().filter(|(_, t)| t.elapsed() < self.kernel_ttl).map(|(p, _)| p).collect()
+        };
+        if paths.is_empty() {
+            return;
+        }
+        let mut ctl = self.ctl.lock().unwrap_or_else(PoisonError::into_inner);
+        if *ctl == -1 {
+            *ctl = open_root(&self.root).unwrap_or(-2);
+        }
+        if *ctl < 0 {
+            return;
+        }
+        for mut chunk in mount_info::encode_paths(paths.iter().map(String::as_str)) {
+            // SAFETY: `chunk` has the IOCTL_SIZE bytes the ioctl number says it reads.
+            let r = unsafe { libc::ioctl(*ctl, libc::c_ulong::from(mount_info::INVAL_IOCTL), chunk.as_mut_ptr()) };
+            if r < 0 {
+                // SAFETY: our descriptor.
+                unsafe { real::close(*ctl) };
+                *ctl = -2;
+                return;
+            }
+        }
+    }
+
+    /// `path`'s record (its own, a link's not followed), from the cache while it is fresh.
+    pub fn stat(&self, path: &str) -> benchfs::Result<benchfs::Attr> {
+        if let Some(a) = self.attrs.get(path) {
+            return Ok(a);
+        }
+        let a = self.run(self.client.stat(path))?;
+        self.attrs.put(path, &a);
+        Ok(a)
     }
 
     /// Runs a client call to completion on the calling thread.
@@ -49,6 +151,11 @@ pub struct Mount {
 }
 
 impl Mount {
+    /// Its client if one was made (nothing is made here).
+    pub fn served_if_made(&self) -> Option<&Option<Arc<Served>>> {
+        self.served.get()
+    }
+
     pub fn served(&self) -> Option<&Arc<Served>> {
         self.served.get_or_init(|| if self.benchfs { connect(&self.root) } else { None }).as_ref()
     }
@@ -112,23 +219,18 @@ fn unescape(s: &str) -> Vec<u8> {
 /// A client of the cluster behind the mount at `root`, or `None` (with one line on stderr)
 /// when its paths must go to the kernel.
 fn connect(root: &str) -> Option<Arc<Served>> {
-    // The mount checks permissions in the kernel (default_permissions); the client does
-    // not. Until the interposer checks them itself, only root, whom they do not bind
-    // (but for exec bits, which it never checks), is served.
-    // SAFETY: geteuid cannot fail.
-    let euid = unsafe { libc::geteuid() };
-    if euid != 0 {
-        crate::say(&format!("{root}: only root is served so far; uid {euid} goes through the kernel mount"));
-        return None;
-    }
-    let cfg = match ask(root) {
-        Ok(MountCluster::Cluster(cfg)) => cfg,
+    // Permissions are checked here as the kernel checks them for the mount ([`crate::perm`]).
+    // A mount the caller cannot even enter (another user's, without allow_other) is the
+    // kernel's to refuse.
+    let answer = ask(root)?;
+    let (cfg, attr_timeout) = match answer {
+        Ok(MountCluster::Cluster(cfg, t)) => (cfg, t),
         Ok(MountCluster::Embedded) => {
             crate::say(&format!("{root} runs an embedded server; its calls go through the kernel mount"));
             return None;
         }
         Err(why) => match Config::from_env() {
-            Ok(cfg) => cfg,
+            Ok(cfg) => (cfg, None),
             Err(_) => {
                 crate::say(&format!("{root}: {why}; its calls go through the kernel mount"));
                 return None;
@@ -137,7 +239,18 @@ fn connect(root: &str) -> Option<Arc<Served>> {
     };
     let cfg = tuned(cfg);
     match CallerDriven::new() {
-        Ok(rt) => Some(Arc::new(Served { client: Client::new_lazy(cfg), rt })),
+        Ok(rt) => {
+            let attrs = AttrCache::new(attrs::timeout(attr_timeout));
+            Some(Arc::new(Served {
+                client: Client::new_lazy(cfg),
+                rt,
+                attrs,
+                root: root.to_string(),
+                kernel_ttl: attr_timeout.unwrap_or(Duration::from_secs(1)),
+                changed: Mutex::new(HashMap::new()),
+                ctl: Mutex::new(-1),
+            }))
+        }
         Err(e) => {
             crate::say(&format!("{root}: cannot start the I/O runtime ({e}); its calls go through the kernel mount"));
             None
@@ -156,14 +269,40 @@ fn tuned(mut cfg: Config) -> Config {
     cfg
 }
 
-/// The mount's own description of its cluster.
-fn ask(root: &str) -> Result<MountCluster, String> {
-    let path = CString::new(if root.is_empty() { "/" } else { root }).map_err(|e| e.to_string())?;
+/// The mount's root, open (close-on-exec, above the program's numbers) for ioctls.
+fn open_root(root: &str) -> Option<i32> {
+    let path = CString::new(if root.is_empty() { "/" } else { root }).ok()?;
     // SAFETY: a NUL-terminated path.
     let fd = unsafe { real::open(path.as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC, 0) };
     if fd < 0 {
-        return Err(format!("cannot open the mount's root: {}", std::io::Error::last_os_error()));
+        return None;
     }
+    let min = libc::c_long::from(crate::calls::own_fds::floor());
+    // SAFETY: plain descriptor calls on our descriptor.
+    unsafe {
+        let high = real::fcntl(fd, libc::F_DUPFD_CLOEXEC, min);
+        if high >= 0 {
+            real::close(fd);
+            return Some(high);
+        }
+    }
+    Some(fd)
+}
+
+/// The mount's own description of its cluster; `None` when the caller cannot open the
+/// mount's root at all (its calls then go to the kernel, which refuses them).
+fn ask(root: &str) -> Option<Result<MountCluster, String>> {
+    let path = CString::new(if root.is_empty() { "/" } else { root }).ok()?;
+    // SAFETY: a NUL-terminated path.
+    let fd = unsafe { real::open(path.as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC, 0) };
+    if fd < 0 {
+        return None;
+    }
+    Some(describe(fd))
+}
+
+/// The ioctl's answer on the mount's root `fd` (closed here).
+fn describe(fd: i32) -> Result<MountCluster, String> {
     let mut buf = vec![0u8; mount_info::IOCTL_SIZE];
     // SAFETY: `buf` has the IOCTL_SIZE bytes the ioctl number says it writes.
     let n = unsafe { libc::ioctl(fd, libc::c_ulong::from(mount_info::IOCTL), buf.as_mut_ptr()) };

@@ -33,6 +33,18 @@ pub fn get() -> Arc<State> {
     st
 }
 
+/// Tells every mount served so far what this process changed ([`Served::tell_kernel`]):
+/// before a fork, an exec, and at exit.
+pub fn tell_kernel_all() {
+    let st = STATE.lock().clone();
+    let Some(st) = st else { return };
+    for m in &st.mounts {
+        if let Some(Some(s)) = m.served_if_made() {
+            s.tell_kernel();
+        }
+    }
+}
+
 /// Fork handlers: taken before, released after, in both processes.
 pub fn lock_for_fork() {
     STATE.acquire();
@@ -93,8 +105,8 @@ pub struct Place {
     pub path: String,
 }
 
-/// Resolves `path`, relative to `dirfd` (only `AT_FDCWD` is followed: a path relative to
-/// another directory descriptor goes to the kernel when that could be under a mount).
+/// Resolves `path`, relative to `dirfd` (`AT_FDCWD` or a directory descriptor, whose
+/// place the kernel tells: `/proc/self/fd`).
 ///
 /// # Safety
 /// `path` is NULL or NUL-terminated.
@@ -111,7 +123,18 @@ pub unsafe fn resolve(dirfd: i32, path: *const c_char) -> Target {
     let abs = if p.starts_with('/') {
         p.to_string()
     } else if dirfd != libc::AT_FDCWD {
-        return if st.mounts.is_empty() { Target::Pass } else { Target::Kernel };
+        if st.mounts.is_empty() {
+            return Target::Pass;
+        }
+        if crate::fds::get(dirfd).is_some() {
+            // A served file as the directory: the kernel's ENOTDIR, on the real file.
+            let _ = crate::fds::to_kernel(dirfd);
+            return Target::Kernel;
+        }
+        match fd_dir(dirfd) {
+            Some(d) => format!("{d}/{p}"),
+            None => return Target::Kernel,
+        }
     } else {
         match cwd() {
             Some(c) => format!("{c}/{p}"),
@@ -141,6 +164,18 @@ impl State {
             path: if inner.is_empty() { "/".into() } else { inner.to_string() },
         })
     }
+}
+
+/// Where the directory descriptor `fd` is, as the kernel names it (it follows the
+/// directory across renames); `None` for anything else than a plain absolute path.
+fn fd_dir(fd: i32) -> Option<String> {
+    let link = std::ffi::CString::new(format!("/proc/self/fd/{fd}")).ok()?;
+    let mut buf = vec![0u8; libc::PATH_MAX as usize];
+    // SAFETY: a NUL-terminated path and a writable buffer of its length.
+    let n = unsafe { libc::readlink(link.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    buf.truncate(usize::try_from(n).ok()?);
+    let d = String::from_utf8(buf).ok()?;
+    (d.starts_with('/') && !d.ends_with(" (deleted)")).then_some(d)
 }
 
 /// The working directory, as the kernel has it.

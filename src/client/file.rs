@@ -49,6 +49,8 @@ pub struct File {
     /// A read found the file shorter than this handle had seen it (another client
     /// truncated it): see [`File::shrank`].
     shrank: AtomicBool,
+    /// The owner of this handle removed the name it was opened at: see [`File::orphaned`].
+    orphaned: AtomicBool,
 }
 
 /// One chunk-sized piece of a read or write.
@@ -93,6 +95,7 @@ impl File {
             touched,
             truncations: Mutex::new(0),
             shrank: AtomicBool::new(false),
+            orphaned: AtomicBool::new(false),
         }
     }
 
@@ -127,6 +130,18 @@ impl File {
     /// It stays set (a later read sized by the kernel's old size would read the same
     /// zeros) until this process truncates the file itself ([`File::truncated_to`]): its
     /// kernel then knows the new size.
+    pub fn orphaned(&self) -> bool {
+        self.orphaned.load(Ordering::Acquire)
+    }
+
+    /// The caller removed the name this handle knows the file by (unlink while open, a
+    /// rename over it): the size can no longer be asked by path, and the file is what
+    /// this handle sees of it. A read past a short chunk then ends at [`File::size`]
+    /// (zeros in holes) instead of failing with `Stale`.
+    pub fn set_orphaned(&self) {
+        self.orphaned.store(true, Ordering::Release);
+    }
+
     pub fn shrank(&self) -> bool {
         self.shrank.load(Ordering::Acquire)
     }
@@ -235,6 +250,10 @@ impl File {
     /// comes with the new size.)
     /// `end`: as in [`File::read_owned_knowing`], bytes other handles of this process wrote.
     async fn end_after_short_read(&self, off: u64, len: usize, end: u64) -> Result<usize> {
+        if self.orphaned() {
+            let end = self.size().max(end);
+            return Ok(len.min(usize::try_from(end.saturating_sub(off)).unwrap_or(usize::MAX)));
+        }
         let seen = *self.lock_truncations();
         let a = self.current().await?;
         let now = self.lock_truncations();

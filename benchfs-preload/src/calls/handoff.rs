@@ -1,11 +1,11 @@
 //! Calls on a descriptor that the interposer does not serve (memory maps, locks, xattrs,
-//! fchmod, fstatfs, ...): a served descriptor is handed to the kernel mount first
+//! fallocate, ...): a served descriptor is handed to the kernel mount first
 //! ([`fds::to_kernel`]), then the C library's call runs on the kernel's descriptor, so
 //! the answer is the mount's and never the placeholder's.
 
 use std::ffi::{c_char, c_int, c_ulong, c_void};
 
-use libc::{mode_t, off_t, size_t, ssize_t};
+use libc::{off_t, size_t, ssize_t};
 
 use crate::entry::{self, Outcome};
 use crate::fds;
@@ -67,18 +67,12 @@ macro_rules! handed_over {
 handed_over! {
     fn flock(fd: c_int, op: c_int) -> c_int, fds [fd];
     fn lockf(fd: c_int, cmd: c_int, len: off_t) -> c_int, fds [fd];
-    fn fchmod(fd: c_int, mode: mode_t) -> c_int, fds [fd];
-    fn fchown(fd: c_int, uid: libc::uid_t, gid: libc::gid_t) -> c_int, fds [fd];
-    fn fstatfs(fd: c_int, buf: *mut libc::statfs) -> c_int, fds [fd];
-    fn fstatfs64(fd: c_int, buf: *mut libc::statfs) -> c_int, fds [fd];
-    fn fstatvfs(fd: c_int, buf: *mut libc::statvfs) -> c_int, fds [fd];
     fn fallocate(fd: c_int, mode: c_int, off: off_t, len: off_t) -> c_int, fds [fd];
     fn fallocate64(fd: c_int, mode: c_int, off: off_t, len: off_t) -> c_int, fds [fd];
     fn posix_fallocate(fd: c_int, off: off_t, len: off_t) -> c_int, fds [fd];
     fn posix_fallocate64(fd: c_int, off: off_t, len: off_t) -> c_int, fds [fd];
     fn posix_fadvise(fd: c_int, off: off_t, len: off_t, advice: c_int) -> c_int, fds [fd];
     fn posix_fadvise64(fd: c_int, off: off_t, len: off_t, advice: c_int) -> c_int, fds [fd];
-    fn futimens(fd: c_int, times: *const libc::timespec) -> c_int, fds [fd];
     fn fgetxattr(fd: c_int, name: *const c_char, v: *mut c_void, n: size_t) -> ssize_t, fds [fd];
     fn fsetxattr(fd: c_int, name: *const c_char, v: *const c_void, n: size_t, flags: c_int) -> c_int, fds [fd];
     fn flistxattr(fd: c_int, list: *mut c_char, n: size_t) -> ssize_t, fds [fd];

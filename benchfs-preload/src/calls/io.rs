@@ -42,6 +42,9 @@ fn write_from(of: &OpenFile, buf: &[u8], off: Option<off_t>) -> Outcome<ssize_t>
     if !of.writable() {
         return Outcome::Failed(libc::EBADF);
     }
+    // The size and times change: a stat by path asks again (and the publication at close
+    // drops what a stat in between stored).
+    of.served.attrs.forget(&of.file.path());
     let Some(off) = off else {
         let mut pos = of.pos();
         if of.flags.load(Ordering::Relaxed) & libc::O_APPEND != 0 {
@@ -282,6 +285,7 @@ pub unsafe extern "C" fn lseek64(fd: c_int, off: off_t, whence: c_int) -> off_t 
 }
 
 fn sync(of: &OpenFile) -> Outcome<c_int> {
+    of.forget_if_written();
     match of.served.run(of.file.fsync()) {
         Ok(()) => Outcome::Done(0),
         Err(e) => Outcome::Failed(crate::entry::failed(&e)),
@@ -311,7 +315,9 @@ fn truncate_open(of: &OpenFile, len: off_t) -> Outcome<c_int> {
     if !of.writable() {
         return Outcome::Failed(libc::EINVAL);
     }
-    let r = of.flush().and_then(|()| of.served.run(of.served.client().truncate(&of.file.path(), len)));
+    let path = of.file.path();
+    of.served.touched(&path);
+    let r = of.flush().and_then(|()| of.served.run(of.served.client().truncate(&path, len)));
     match r {
         Ok(()) => {
             of.file.truncated_to(len);

@@ -6,10 +6,11 @@ use std::sync::Arc;
 use benchfs::OpenOptions;
 use libc::mode_t;
 
-use super::on_path;
 use super::own_fds::relocate;
+use super::{on_path, permitted};
 use crate::entry::{self, Outcome};
 use crate::fds::{self, OpenFile};
+use crate::perm;
 use crate::real;
 use crate::state::{self, Place};
 
@@ -26,12 +27,34 @@ fn serve_open(p: &Place, flags: c_int, mode: mode_t) -> Outcome<c_int> {
     if p.path == "/" {
         return Outcome::Kernel;
     }
-    let opts = OpenOptions::from_flags(flags, mode & 0o7777 & !state::umask());
+    let want = match acc {
+        libc::O_RDONLY => perm::R,
+        libc::O_WRONLY => perm::W,
+        _ => perm::R | perm::W,
+    } | if flags & libc::O_TRUNC != 0 { perm::W } else { 0 };
+    let need = if flags & libc::O_CREAT != 0 { perm::Need::OpenCreate(want) } else { perm::Need::File(want) };
+    permitted(p, need, || open_checked(p, flags, mode))
+}
+
+/// [`serve_open`] once the caller may.
+fn open_checked(p: &Place, flags: c_int, mode: mode_t) -> Outcome<c_int> {
+    let mut opts = OpenOptions::from_flags(flags, mode & 0o7777 & !state::umask());
+    if opts.create {
+        opts.owner = Some(perm::owner_in_parent(p).0);
+    }
     let file = match p.served.run(p.served.client().open(&p.path, &opts)) {
         Ok(f) => f,
         Err(e) if e.errno() == libc::EISDIR => return Outcome::Kernel,
         Err(e) => return Outcome::Failed(crate::entry::failed(&e)),
     };
+    // An open asks the servers (close-to-open): what it saw is the freshest record.
+    if flags & libc::O_TRUNC != 0 {
+        p.served.touched(&p.path);
+    } else if flags & libc::O_CREAT != 0 {
+        p.served.created(&p.path, file.attr_at_open());
+    } else {
+        p.served.attrs.put(&p.path, file.attr_at_open());
+    }
     let fd = match fds::placeholder(&p.root, flags & libc::O_CLOEXEC != 0) {
         Ok(fd) => fd,
         Err(e) => {
@@ -41,6 +64,13 @@ fn serve_open(p: &Place, flags: c_int, mode: mode_t) -> Outcome<c_int> {
     };
     let kept = flags & (libc::O_ACCMODE | libc::O_APPEND | libc::O_NONBLOCK | libc::O_LARGEFILE);
     fds::insert(fd, Arc::new(OpenFile::new(p.served.clone(), file, p.root.clone(), p.dev, kept)));
+    if fd <= 2 {
+        // A standard stream's number (0-2 were closed): stdio's, hence the kernel's.
+        return match fds::to_kernel(fd) {
+            Ok(()) => Outcome::Done(fd),
+            Err(e) => Outcome::Failed(e),
+        };
+    }
     Outcome::Done(fd)
 }
 
@@ -217,9 +247,34 @@ fn copied(from: c_int, to: c_int, dup: impl FnOnce() -> c_int) -> c_int {
     if r >= 0 {
         if let Some(of) = of {
             fds::insert(r, of);
+            if r <= 2 {
+                return standard(r);
+            }
         }
     }
     r
+}
+
+/// A served file on 0, 1 or 2 is handed to the kernel mount at once: stdio (printf,
+/// fgets on stdin, perror) reads and writes those with the C library's internal calls,
+/// which the interposer does not see, and would meet the placeholder (EBADF: output lost).
+fn standard(fd: c_int) -> c_int {
+    let mut handed = Ok(());
+    let _ = entry::run(
+        "dup",
+        || {
+            handed = fds::to_kernel(fd);
+            Outcome::Pass
+        },
+        || 0,
+    );
+    match handed {
+        Ok(()) => fd,
+        Err(e) => {
+            crate::say(&format!("descriptor {fd}: cannot hand it to the kernel mount for stdio: errno {e}"));
+            fd
+        }
+    }
 }
 
 /// # Safety

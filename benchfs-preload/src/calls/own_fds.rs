@@ -9,7 +9,7 @@ use crate::entry;
 
 /// The lowest number the interposer's own descriptors get: the top quarter of the
 /// descriptor limit (at most 4096 below it).
-fn floor() -> c_int {
+pub(crate) fn floor() -> c_int {
     let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
     // SAFETY: `lim` is writable.
     if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {

@@ -16,6 +16,7 @@ fn hand_over(name: &str, all: bool) {
         name,
         || {
             fds::hand_over(all);
+            state::tell_kernel_all();
             Outcome::Pass
         },
         || 0,
@@ -27,14 +28,17 @@ pub extern "C" fn before_fork() {
     hand_over("fork", true);
     state::lock_for_fork();
     fds::lock_for_fork();
+    super::dirs::lock_for_fork();
 }
 
 pub extern "C" fn after_fork_in_parent() {
+    super::dirs::unlock_after_fork();
     fds::unlock_after_fork();
     state::unlock_in_parent();
 }
 
 pub extern "C" fn after_fork_in_child() {
+    super::dirs::unlock_after_fork();
     fds::unlock_after_fork();
     state::reset_in_child();
 }

@@ -8,7 +8,8 @@ use benchfs::{Attr, FileKind};
 
 use super::{on_fd, on_path};
 use crate::entry::Outcome;
-use crate::fds::OpenFile;
+use crate::fds::{self, OpenFile};
+use crate::perm;
 use crate::real;
 use crate::state::Place;
 
@@ -25,15 +26,25 @@ fn attr_of(p: &Place, follow: bool) -> Outcome<Attr> {
     if p.path == "/" {
         return Outcome::Kernel;
     }
-    match p.served.run(p.served.client().stat(&p.path)) {
+    match p.served.stat(&p.path) {
         Ok(a) if follow && a.kind == FileKind::Symlink => Outcome::Kernel,
         r => r.into(),
     }
 }
 
 fn stat_path(p: &Place, follow: bool) -> Outcome<libc::stat> {
+    if p.path != "/" {
+        if let Some(o) = denied(perm::check(p, perm::Need::Reach)) {
+            return o;
+        }
+    }
     match attr_of(p, follow) {
-        Outcome::Done(a) => Outcome::Done(fill(&a, &p.path, p.dev)),
+        Outcome::Done(mut a) => {
+            if let Some(size) = fds::own_size(a.fid) {
+                a.size = a.size.max(size);
+            }
+            Outcome::Done(fill(&a, &p.path, p.dev))
+        }
         Outcome::Failed(e) => Outcome::Failed(e),
         Outcome::Kernel => Outcome::Kernel,
         Outcome::Pass => Outcome::Pass,
@@ -44,9 +55,18 @@ fn stat_path(p: &Place, follow: bool) -> Outcome<libc::stat> {
 /// handle's own unpublished writes in the size; the attributes at open otherwise.
 fn stat_open(of: &OpenFile) -> libc::stat {
     let path = of.file.path();
-    let mut a = match of.served.run(of.served.client().stat(&path)) {
+    let links = of.links.load(std::sync::atomic::Ordering::Relaxed);
+    let mut a = match of.served.stat(&path) {
         Ok(a) if a.fid == of.file.fid() => a,
-        _ => of.file.attr_at_open().clone(),
+        _ => {
+            let mut a = of.file.attr_at_open().clone();
+            if links != u32::MAX {
+                a.nlink = links;
+                // (`linked` would count a hard-linked record's links as at least one.)
+                a.linked = links > 0;
+            }
+            a
+        }
     };
     a.size = a.size.max(of.file.size());
     fill(&a, &path, of.dev)
@@ -242,24 +262,27 @@ pub unsafe extern "C" fn statx(
     unsafe { on_path("statx", dirfd, path, |p| put(st, map(stat_path(p, follow), |s| to_statx(&s))), kernel) }
 }
 
-/// access(2)'s answer from the attributes, for the real ids (as access checks).
-fn may_access(a: &Attr, mode: c_int) -> Outcome<c_int> {
-    // SAFETY: getuid/getgid cannot fail.
-    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
-    if a.allows(uid, gid, mode) {
-        Outcome::Done(0)
-    } else {
-        Outcome::Failed(libc::EACCES)
+/// A failed or undecided permission check as the call's outcome.
+fn denied<T>(o: Outcome<()>) -> Option<Outcome<T>> {
+    match o {
+        Outcome::Done(()) => None,
+        Outcome::Failed(e) => Some(Outcome::Failed(e)),
+        Outcome::Kernel => Some(Outcome::Kernel),
+        Outcome::Pass => Some(Outcome::Pass),
     }
 }
 
-/// Supplementary groups decide for others than the owner and the file's group: the kernel
-/// answers those.
+/// access(2): the directories on the way, then the mode bits for the real ids (with the
+/// supplementary groups).
 fn access_path(p: &Place, mode: c_int) -> Outcome<c_int> {
+    if p.path != "/" {
+        if let Some(o) = denied(perm::check(p, perm::Need::Reach)) {
+            return o;
+        }
+    }
     match attr_of(p, true) {
-        // SAFETY: getuid cannot fail.
-        Outcome::Done(a) if unsafe { libc::getuid() } != 0 && unsafe { libc::getuid() } != a.uid => Outcome::Kernel,
-        Outcome::Done(a) => may_access(&a, mode),
+        Outcome::Done(a) if perm::access_ok(&a, mode) => Outcome::Done(0),
+        Outcome::Done(_) => Outcome::Failed(libc::EACCES),
         o => map(o, |_| 0),
     }
 }
