@@ -543,7 +543,7 @@ impl Node {
                     self.meta.insert(&i.path, &i.attr, i.replace)?
                 };
                 // What arrived is what the name holds now (see `Moves::arrived`).
-                self.moves.arrived(&i.path);
+                self.moves.arrived(&i.path, i.attr.fid);
                 if let Some(o) = old.as_ref().filter(|o| o.fid != i.attr.fid) {
                     self.release(o).await;
                 }
