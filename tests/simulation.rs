@@ -5,8 +5,10 @@
 //! dropping unlinked files' chunks, metadata commits) runs only at the sequence's
 //! `Tick`s.
 //!
-//! `BENCHFS_SIM_SEEDS=N` runs N seeds (default 24); `BENCHFS_SIM_SEED=S` replays seed S;
-//! `BENCHFS_SIM_FIRST=S` starts the seeds at S; `BENCHFS_SIM_TRACE=1` prints every step. A divergence prints the seed, the command
+//! `BENCHFS_SIM_SEEDS=N` runs N seeds (default 128); `BENCHFS_SIM_SEED=S` replays seed S;
+//! `BENCHFS_SIM_FIRST=S` starts the seeds at S; `BENCHFS_SIM_FAULTS=0` injects no faults
+//! (else half the seeds delay replies on random calls of every link and answer some
+//! client calls `Retry`); `BENCHFS_SIM_TRACE=1` prints every step. A divergence prints the seed, the command
 //! that replays it, and the operations up to it.
 
 mod common;
@@ -14,7 +16,10 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
+use benchfs::proto::Status;
 use benchfs::testkit::InProcessCluster;
+use benchfs::transport::faulty::{Fault, Match};
+use benchfs::transport::local::Link;
 use benchfs::{Client, File, FileKind, OpenOptions};
 use common::pattern;
 
@@ -531,7 +536,26 @@ fn allowed(want: &Want, got: &Outcome, op: &Op) -> bool {
     }
 }
 
+/// Faults that change no outcome, on every link: replies late (the clock runs meanwhile,
+/// so the servers' background work lands inside operations), and, on clients' links,
+/// `Retry` answers that the client sends again. Drawn from their own stream, so that a
+/// seed's operations are the same with and without them.
+fn inject_faults(rng: &mut Rng, link: &Link, client: bool, steps: usize) -> usize {
+    let rules = rng.pick(12);
+    for _ in 0..rules {
+        let m = Match { nth: Some(1 + rng.below(4 * steps as u64)), times: Some(1 + rng.below(3)), ..Match::default() };
+        let fault = if client && rng.below(3) == 0 {
+            Fault::Fail(Status::Retry)
+        } else {
+            Fault::Delay(std::time::Duration::from_millis(1 + rng.below(40)))
+        };
+        link.inject(m, fault);
+    }
+    rules
+}
+
 struct Seed {
+    faults: usize,
     ops: usize,
     divergence: Option<String>,
 }
@@ -547,18 +571,28 @@ fn simulate(seed: u64) -> Seed {
     let steps = 20 + rng.pick(81);
     rt.block_on(async {
         let cluster = InProcessCluster::start(base.path(), nodes).await.unwrap();
-        let clients: Vec<Client> = (0..nclients)
-            .map(|_| {
-                cluster
-                    .client_with(|c| {
-                        c.chunk_size = CHUNK;
-                        // No cached directories: another client's change shows at once.
-                        c.dir_cache_ttl = std::time::Duration::ZERO;
-                    })
-                    .unwrap()
-                    .0
-            })
-            .collect();
+        let mut frng = Rng(seed ^ 0x5eed_fa17_0000_0000);
+        let faulty = env("BENCHFS_SIM_FAULTS") != Some(0) && frng.below(2) == 0;
+        let mut faults = 0;
+        let mut clients = Vec::new();
+        for _ in 0..nclients {
+            let (client, link) = cluster
+                .client_with(|c| {
+                    c.chunk_size = CHUNK;
+                    // No cached directories: another client's change shows at once.
+                    c.dir_cache_ttl = std::time::Duration::ZERO;
+                })
+                .unwrap();
+            if faulty {
+                faults += inject_faults(&mut frng, &link, true, steps);
+            }
+            clients.push(client);
+        }
+        for i in (0..nodes).filter(|_| faulty) {
+            if let Some(link) = cluster.peer_link(i) {
+                faults += inject_faults(&mut frng, &link, false, steps);
+            }
+        }
         let mut model = Model::default();
         let mut handles = Vec::new();
         let mut done_ops: Vec<Op> = Vec::new();
@@ -575,7 +609,7 @@ fn simulate(seed: u64) -> Seed {
             if !allowed(&want, &got, &op) {
                 let list: Vec<String> = done_ops.iter().enumerate().map(|(i, o)| format!("  {i:3} {o:?}")).collect();
                 divergence = Some(format!(
-                    "seed {seed} ({nodes} servers, {nclients} clients): step {step} {op:?}: got {got:?}, the model \
+                    "seed {seed} ({nodes} servers, {nclients} clients, {faults} fault rules): step {step} {op:?}: got {got:?}, the model \
                      allows {want:?}\nreplay: BENCHFS_SIM_SEED={seed} cargo test --test simulation -- --nocapture\n\
                      operations:\n{}",
                     list.join("\n")
@@ -588,7 +622,7 @@ fn simulate(seed: u64) -> Seed {
         }
         drop(clients);
         cluster.stop().await.unwrap();
-        Seed { ops: done_ops.len(), divergence }
+        Seed { faults, ops: done_ops.len(), divergence }
     })
 }
 
@@ -603,20 +637,21 @@ fn seeded_operation_sequences_match_the_model() {
         Some(s) => vec![s],
         None => {
             let first = env("BENCHFS_SIM_FIRST").unwrap_or(0);
-            (first..first + env("BENCHFS_SIM_SEEDS").unwrap_or(24)).collect()
+            (first..first + env("BENCHFS_SIM_SEEDS").unwrap_or(128)).collect()
         }
     };
-    let (mut ops, mut divergences) = (0usize, Vec::new());
+    let (mut ops, mut faults, mut divergences) = (0usize, 0usize, Vec::new());
     for &seed in &seeds {
         let s = simulate(seed);
         ops += s.ops;
+        faults += s.faults;
         if let Some(d) = s.divergence {
             eprintln!("{d}\n");
             divergences.push(seed);
         }
     }
     println!(
-        "simulation: {} seeds, {ops} operations, {} divergences ({:.1} s)",
+        "simulation: {} seeds, {ops} operations, {} divergences ({faults} fault rules; {:.1} s)",
         seeds.len(),
         divergences.len(),
         started.elapsed().as_secs_f64()
