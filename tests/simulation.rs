@@ -2,14 +2,15 @@
 //! cluster of 1-5 servers in this process ([`benchfs::testkit::InProcessCluster`]),
 //! compared at every step with an in-memory model. The runtime is current-thread with a
 //! paused clock, so a seed replays exactly: background work (batched directory touches,
-//! dropping unlinked files' chunks, metadata commits) runs only at the sequence's
-//! `Tick`s.
+//! dropping unlinked files' chunks, metadata commits) runs only when the clock moves:
+//! at the sequence's `Tick`s and inside injected delays and retries.
 //!
 //! `BENCHFS_SIM_SEEDS=N` runs N seeds (default 128); `BENCHFS_SIM_SEED=S` replays seed S;
 //! `BENCHFS_SIM_FIRST=S` starts the seeds at S; `BENCHFS_SIM_FAULTS=0` injects no faults
 //! (else half the seeds delay replies on random calls of every link and answer some
-//! client calls `Retry`); `BENCHFS_SIM_TRACE=1` prints every step. A divergence prints the seed, the command
-//! that replays it, and the operations up to it.
+//! client calls `Retry`); `BENCHFS_SIM_TRACE=1` prints every step. A divergence prints
+//! the seed, the command that replays it and the operations up to it, then a shrunk
+//! sequence (operations removed while it still diverges) with its own report.
 
 mod common;
 
@@ -385,6 +386,20 @@ impl Model {
         }
     }
 
+    /// Whether a scripted operation can run now: a handle operation needs its handle
+    /// open (and, detached, is only a close; see [`Model::gen`]).
+    fn runnable(&self, op: &Op) -> bool {
+        match *op {
+            Op::HWrite(h, ..) | Op::HRead(h, ..) => h < self.handles.len() && !self.detached(h),
+            Op::HClose(h) => h < self.handles.len(),
+            _ => true,
+        }
+    }
+
+    fn detached(&self, h: usize) -> bool {
+        self.handles[h].1.is_none() && self.named(self.handles[h].0)
+    }
+
     /// A name for an operation: mostly one that exists (so that most operations do
     /// something), else any.
     fn name(&self, rng: &mut Rng) -> usize {
@@ -405,7 +420,6 @@ impl Model {
         // A handle whose name went while its file keeps another (a hard link) cannot
         // publish a size: the client asks by the name (ENOENT), a known limit. Such a
         // handle is only closed.
-        let detached = |h: usize| self.handles[h].1.is_none() && self.named(self.handles[h].0);
         loop {
             return match rng.below(26) {
                 0 | 1 => Op::Create(c, rng.pick(NAMES.len())),
@@ -427,7 +441,7 @@ impl Model {
                 20..=23 if h > 0 => {
                     let h = rng.pick(h);
                     match rng.below(4) {
-                        _ if detached(h) => Op::HClose(h),
+                        _ if self.detached(h) => Op::HClose(h),
                         0 | 1 => Op::HWrite(h, rng.below(30_000), 1 + rng.pick(12_000), rng.next()),
                         2 => Op::HRead(h, rng.below(32_000), 1 + rng.pick(20_000)),
                         _ => Op::HClose(h),
@@ -556,12 +570,15 @@ fn inject_faults(rng: &mut Rng, link: &Link, client: bool, steps: usize) -> usiz
 
 struct Seed {
     faults: usize,
-    ops: usize,
+    /// The operations run (up to a divergence).
+    ops: Vec<Op>,
     divergence: Option<String>,
 }
 
-/// One seed: a cluster of 1-5 servers, 1-3 clients, 20-100 operations.
-fn simulate(seed: u64) -> Seed {
+/// One seed: a cluster of 1-5 servers, 1-3 clients, 20-100 operations; with `script`,
+/// those operations instead of the generated ones (a handle operation whose handle is
+/// not open is skipped), for shrinking.
+fn simulate(seed: u64, script: Option<&[Op]>) -> Seed {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().unwrap();
     let base =
         tempfile::tempdir_in(if std::path::Path::new("/dev/shm").is_dir() { "/dev/shm" } else { "/tmp" }).unwrap();
@@ -598,8 +615,13 @@ fn simulate(seed: u64) -> Seed {
         let mut done_ops: Vec<Op> = Vec::new();
         let mut divergence = None;
         let trace = std::env::var_os("BENCHFS_SIM_TRACE").is_some();
+        let steps = script.map_or(steps, <[Op]>::len);
         for step in 0..steps {
-            let op = model.gen(&mut rng, nclients);
+            let op = match script {
+                None => model.gen(&mut rng, nclients),
+                Some(ops) if model.runnable(&ops[step]) => ops[step].clone(),
+                Some(_) => continue,
+            };
             let want = model.apply(&op);
             let got = run(&clients, &mut handles, &op).await;
             done_ops.push(op.clone());
@@ -609,9 +631,10 @@ fn simulate(seed: u64) -> Seed {
             if !allowed(&want, &got, &op) {
                 let list: Vec<String> = done_ops.iter().enumerate().map(|(i, o)| format!("  {i:3} {o:?}")).collect();
                 divergence = Some(format!(
-                    "seed {seed} ({nodes} servers, {nclients} clients, {faults} fault rules): step {step} {op:?}: got {got:?}, the model \
-                     allows {want:?}\nreplay: BENCHFS_SIM_SEED={seed} cargo test --test simulation -- --nocapture\n\
-                     operations:\n{}",
+                    "seed {seed} ({nodes} servers, {nclients} clients, {faults} fault rules): step {} {op:?}: got {got:?}, \
+                     the model allows {want:?}\nreplay: BENCHFS_SIM_SEED={seed} cargo test --test simulation -- \
+                     --nocapture\noperations:\n{}",
+                    done_ops.len() - 1,
                     list.join("\n")
                 ));
                 break;
@@ -622,8 +645,33 @@ fn simulate(seed: u64) -> Seed {
         }
         drop(clients);
         cluster.stop().await.unwrap();
-        Seed { faults, ops: done_ops.len(), divergence }
+        Seed { faults, ops: done_ops, divergence }
     })
+}
+
+/// The shortest sequence found that still diverges, by removing runs of operations (from
+/// half the sequence down to single ones) while it does: its divergence report.
+fn shrink(seed: u64, mut ops: Vec<Op>) -> String {
+    let mut report = String::from("(no shorter sequence diverges)");
+    let mut tries = 0;
+    let mut size = ops.len() / 2;
+    while size >= 1 && tries < 400 {
+        let mut i = 0;
+        while i + size <= ops.len() && tries < 400 {
+            let mut fewer = ops.clone();
+            fewer.drain(i..i + size);
+            tries += 1;
+            match simulate(seed, Some(&fewer)) {
+                Seed { divergence: Some(d), ops: ran, .. } => {
+                    ops = ran;
+                    report = d;
+                }
+                _ => i += size,
+            }
+        }
+        size /= 2;
+    }
+    report
 }
 
 fn env(name: &str) -> Option<u64> {
@@ -642,11 +690,12 @@ fn seeded_operation_sequences_match_the_model() {
     };
     let (mut ops, mut faults, mut divergences) = (0usize, 0usize, Vec::new());
     for &seed in &seeds {
-        let s = simulate(seed);
-        ops += s.ops;
+        let s = simulate(seed, None);
+        ops += s.ops.len();
         faults += s.faults;
         if let Some(d) = s.divergence {
             eprintln!("{d}\n");
+            eprintln!("shrunk: {}\n", shrink(seed, s.ops));
             divergences.push(seed);
         }
     }
