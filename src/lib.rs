@@ -39,6 +39,7 @@ pub mod rpc;
 pub mod server;
 pub mod stage;
 pub mod stat;
+pub mod testkit;
 pub mod transport;
 
 pub use client::{Client, DirEntry, File, OpenOptions};

@@ -120,7 +120,8 @@ async fn serve(args: Args) -> Result<(), String> {
         None => local.to_string(),
     };
     // The ring names servers by address, so the node needs its own before it opens.
-    let node = benchfs::server::Node::open(&args.data_dir, &addr, secret)
+    let peers = Arc::new(benchfs::transport::tcp::TcpPeers::new(secret.clone()));
+    let node = benchfs::server::Node::open(&args.data_dir, &addr, secret, peers)
         .map_err(|e| format!("cannot open data directory {}: {e}", args.data_dir.display()))?;
     let expect = args.expect.map(|n| n as usize);
     if let Some(n) = expect {

@@ -264,7 +264,11 @@ impl File {
             self.known_size.store(a.size, Ordering::Release);
         }
         drop(now);
-        let end = a.size.max(self.written_end.load(Ordering::Acquire)).max(end);
+        // The owner's size covers this handle's published writes, or a truncate since
+        // cut them: only the unpublished ones lie past it (a handle that wrote to 30,000
+        // and published, after another client's truncate to 22,000, read zeros up to
+        // 30,000: simulation seed 107).
+        let end = a.size.max(self.unpublished_end.load(Ordering::Acquire)).max(end);
         Ok(len.min(usize::try_from(end.saturating_sub(off)).unwrap_or(usize::MAX)))
     }
 

@@ -13,8 +13,8 @@ use std::sync::{Arc, RwLock};
 use futures::future::join_all;
 
 use crate::placement::{members_hash, Ring};
-use crate::proto::{FileId, RingId, Role};
-use crate::transport::tcp::{TcpOptions, TcpTransport};
+use crate::proto::{FileId, RingId};
+use crate::transport::{Peers, Transport};
 
 /// Peers a server asks for the ring's formation time when it adopts a ring. All of them
 /// would make forming a ring of N servers cost N x (N - 1) connections at once (10^6 at
@@ -35,7 +35,7 @@ pub struct Adopted {
     /// This server replaced a member after the ring formed (see the module doc).
     pub replaced: bool,
     /// Connections to the other members (coordinated renames, fences, moves).
-    pub peers: TcpTransport,
+    pub peers: Arc<dyn Transport>,
 }
 
 impl Adopted {
@@ -53,7 +53,8 @@ pub struct Membership {
     dir: PathBuf,
     /// When this data directory was made (ns since the epoch; 0: before births were kept).
     birth: u64,
-    peer_opts: TcpOptions,
+    /// How this server reaches the other members.
+    connector: Arc<dyn Peers>,
     adopted: RwLock<Option<Arc<Adopted>>>,
     /// One adoption at a time.
     adopting: tokio::sync::Mutex<()>,
@@ -83,12 +84,12 @@ fn birth(dir: &Path, fresh: bool) -> std::io::Result<u64> {
 
 impl Membership {
     /// `fresh`: the data directory was empty when the server opened it.
-    pub fn open(addr: &str, dir: &Path, fresh: bool, peer_opts: TcpOptions) -> std::io::Result<Membership> {
+    pub fn open(addr: &str, dir: &Path, fresh: bool, connector: Arc<dyn Peers>) -> std::io::Result<Membership> {
         let m = Membership {
             addr: addr.to_string(),
             dir: dir.to_path_buf(),
             birth: birth(dir, fresh)?,
-            peer_opts,
+            connector,
             adopted: RwLock::new(None),
             adopting: tokio::sync::Mutex::new(()),
             expected: std::sync::OnceLock::new(),
@@ -132,7 +133,7 @@ impl Membership {
         let a = Arc::new(Adopted {
             id: RingId { members_hash: members_hash(&members), formed },
             ring: Ring::new(&members),
-            peers: TcpTransport::new(members.clone(), self.peer_opts.clone()).role(Role::Peer),
+            peers: self.connector.connect(&members),
             members,
             me,
             replaced,
@@ -191,15 +192,10 @@ impl Membership {
     /// The oldest formation time of `members` among up to [`FORMATION_PROBES`] peers that
     /// answer (briefly): the members after this one in ring order, wrapping around.
     async fn peers_formation(&self, members: &[String]) -> Option<u64> {
-        let probe = TcpTransport::new(
-            members.to_vec(),
-            TcpOptions { timeout: std::time::Duration::from_secs(2), ..self.peer_opts.clone() },
-        )
-        .role(Role::Peer);
         let hash = members_hash(members);
         let me = members.iter().position(|m| *m == self.addr).unwrap_or(0);
         let n = members.len();
-        let asks = (1..n).take(FORMATION_PROBES).map(|k| probe.ring_of((me + k) % n));
+        let asks = (1..n).take(FORMATION_PROBES).map(|k| self.connector.ring_of(&members[(me + k) % n]));
         join_all(asks)
             .await
             .into_iter()

@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use super::claims::Claims;
 use super::dir_ids::DirIds;
@@ -19,13 +18,10 @@ use crate::meta::Attr;
 use crate::proto::frame::{MAX_DATA, PROTOCOL_VERSION};
 use crate::proto::*;
 use crate::transport::local::Service;
-use crate::transport::tcp::TcpOptions;
-use crate::transport::{BoxFuture, Transport};
+use crate::transport::{BoxFuture, Peers};
 
 /// Largest readdir page a server sends, whatever the client asks for.
 const MAX_READDIR_PAGE: u32 = 1024;
-/// Deadline of a call from this server to a peer.
-const PEER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why a request failed, as it goes back on the wire.
 #[derive(Debug)]
@@ -112,12 +108,17 @@ fn reply<R: ReplyBody>(r: R) -> Result<Served, Fail> {
 }
 
 impl Node {
-    /// Opens (or creates) the stores under `data_dir` for the server known as `addr`.
-    pub fn open(data_dir: &Path, addr: &str, secret: Option<Secret>) -> Result<Node, StoreError> {
+    /// Opens (or creates) the stores under `data_dir` for the server known as `addr`,
+    /// which reaches the other members of its ring through `peers`.
+    pub fn open(
+        data_dir: &Path,
+        addr: &str,
+        secret: Option<Secret>,
+        peers: Arc<dyn Peers>,
+    ) -> Result<Node, StoreError> {
         let meta_path = data_dir.join("meta.redb");
         let fresh = !meta_path.exists();
         super::private::private_dir(data_dir)?;
-        let peer_opts = TcpOptions { timeout: PEER_TIMEOUT, max_in_flight: 64, secret: secret.clone() };
         let meta = MetaStore::open(&meta_path)?;
         let dropped = Tombstones::load(&meta)?;
         let chunks = ChunkStore::open(&data_dir.join("chunks"))?;
@@ -127,7 +128,7 @@ impl Node {
         Ok(Node {
             meta,
             chunks,
-            membership: Membership::open(addr, data_dir, fresh, peer_opts)?,
+            membership: Membership::open(addr, data_dir, fresh, peers)?,
             data_dir: data_dir.to_path_buf(),
             secret,
             fences: Fences::default(),
@@ -144,7 +145,7 @@ impl Node {
     pub async fn open_alone(data_dir: &Path) -> Result<Node, String> {
         // A member name of host:port shape; nothing connects to it.
         let name = "in-process:0".to_string();
-        let node = Node::open(data_dir, &name, None).map_err(|e| e.to_string())?;
+        let node = Node::open(data_dir, &name, None, crate::transport::no_peers()).map_err(|e| e.to_string())?;
         node.membership.adopt(vec![name], None).await?;
         Ok(node)
     }
@@ -542,7 +543,7 @@ impl Node {
                     self.meta.insert(&i.path, &i.attr, i.replace)?
                 };
                 // What arrived is what the name holds now (see `Moves::arrived`).
-                self.moves.arrived(&i.path);
+                self.moves.arrived(&i.path, i.attr.fid);
                 if let Some(o) = old.as_ref().filter(|o| o.fid != i.attr.fid) {
                     self.release(o).await;
                 }
@@ -650,6 +651,10 @@ impl Node {
 impl Service for Node {
     fn name(&self) -> &str {
         self.addr()
+    }
+
+    fn ring(&self) -> Option<RingId> {
+        self.membership.current().map(|a| a.id)
     }
 
     fn serve(&self, role: Role, req: Request, data: Vec<u8>) -> BoxFuture<'_, Served> {

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::backoff::Backoff;
-use super::{BoxFuture, Transport};
+use super::{BoxFuture, Peers, Transport};
 use crate::auth::{self, Secret};
 use crate::error::{Error, Result};
 use crate::placement::members_hash;
@@ -206,6 +206,38 @@ impl Transport for TcpTransport {
         Box::pin(async move {
             let conn = self.get(server).await?;
             conn.call(req, data).await
+        })
+    }
+}
+
+/// Deadline of a call from a server to a peer.
+const PEER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Requests in flight on one peer connection before callers wait.
+const PEER_MAX_IN_FLIGHT: usize = 64;
+/// Deadline of a joining server's probe of a peer's ring ([`Peers::ring_of`]).
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A server's peers over TCP (`benchfsd`), connecting as [`Role::Peer`].
+pub struct TcpPeers {
+    opts: TcpOptions,
+}
+
+impl TcpPeers {
+    /// Peers of a cluster with `secret` (None: an open cluster).
+    pub fn new(secret: Option<Secret>) -> TcpPeers {
+        TcpPeers { opts: TcpOptions { timeout: PEER_TIMEOUT, max_in_flight: PEER_MAX_IN_FLIGHT, secret } }
+    }
+}
+
+impl Peers for TcpPeers {
+    fn connect(&self, members: &[String]) -> Arc<dyn Transport> {
+        Arc::new(TcpTransport::new(members.to_vec(), self.opts.clone()).role(Role::Peer))
+    }
+
+    fn ring_of<'a>(&'a self, member: &'a str) -> BoxFuture<'a, Result<Option<RingId>>> {
+        Box::pin(async move {
+            let opts = TcpOptions { timeout: PROBE_TIMEOUT, ..self.opts.clone() };
+            Ok(open(member, &opts, Role::Peer).await?.1)
         })
     }
 }
