@@ -37,10 +37,11 @@ impl Moves {
     /// Record `fid` was moved to `path` (this server owns it): its move remembered away
     /// from there is over. Only its own: a handle of another file that left `path` still
     /// follows its move (a directory renamed onto `/a` made a handle of a file renamed
-    /// from `/a` to `/e` publish into nothing: ENOENT, simulation seed 2). Moves are remembered by the old path's owner, so `d2/f -> d3/f` on one
-    /// server and `d3/f -> d2/f` on another would otherwise both stay, and a client
-    /// following them went round until its hop limit. With this, every move remembered
-    /// ends at a path nothing moved away from since: the chain a client follows ends.
+    /// from `/a` to `/e` publish into nothing: ENOENT, simulation seed 2). Moves are
+    /// remembered by the old path's owner, so `d2/f -> d3/f` on one server and
+    /// `d3/f -> d2/f` on another would otherwise both stay, and a client following them
+    /// went round until its hop limit. With this, every move of a file remembered ends at
+    /// a path it did not move away from since: the chain a client follows ends.
     pub fn arrived(&self, path: &str, fid: FileId) {
         self.map.lock().unwrap_or_else(|p| p.into_inner()).remove(&(path.to_string(), fid));
     }
