@@ -24,6 +24,7 @@ mod real;
 mod attrs;
 mod calls;
 mod entry;
+mod fd_floor;
 mod fds;
 mod lock;
 mod mounts;

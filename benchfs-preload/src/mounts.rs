@@ -277,7 +277,7 @@ fn open_root(root: &str) -> Option<i32> {
     if fd < 0 {
         return None;
     }
-    let min = libc::c_long::from(crate::calls::own_fds::floor());
+    let min = libc::c_long::from(crate::fd_floor::floor());
     // SAFETY: plain descriptor calls on our descriptor.
     unsafe {
         let high = real::fcntl(fd, libc::F_DUPFD_CLOEXEC, min);

@@ -34,7 +34,7 @@ pub fn register() {
     if std::env::var_os("BENCHFS_PRELOAD_STATS").is_some_and(|v| !v.is_empty() && v != "0") {
         // SAFETY: a descriptor call; a plain extern "C" function with no arguments.
         unsafe {
-            let min = libc::c_long::from(crate::calls::own_fds::floor());
+            let min = libc::c_long::from(crate::fd_floor::floor());
             let copy = crate::real::fcntl(2, libc::F_DUPFD_CLOEXEC, min);
             if copy >= 0 {
                 ERR.store(copy, Ordering::Relaxed);

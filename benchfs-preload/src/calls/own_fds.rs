@@ -6,18 +6,7 @@
 use std::ffi::c_int;
 
 use crate::entry;
-
-/// The lowest number the interposer's own descriptors get: the top quarter of the
-/// descriptor limit (at most 4096 below it).
-pub(crate) fn floor() -> c_int {
-    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: `lim` is writable.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
-        return 0;
-    }
-    let cur = lim.rlim_cur.min(1 << 20);
-    c_int::try_from(cur - (cur / 4).min(4096)).unwrap_or(0)
-}
+use crate::fd_floor::floor;
 
 /// Moves `fd`, just made by the interposer itself, above [`floor`] (close-on-exec).
 pub(super) fn relocate(fd: c_int) -> c_int {
