@@ -386,6 +386,16 @@ impl BenchFs {
         for h in &open {
             ignore_not_found(h.file.flush().await)?;
         }
+        // The handles learn the new size before the request too: the servers set it
+        // before they drop the chunks past it, and a read of this process in flight (the
+        // kernel's read-ahead, an mmap fault) that found a chunk gone would otherwise take
+        // the new size for another client's truncate and fail ESTALE (fsx saw SIGBUS).
+        let truncated = |size: Option<u64>| {
+            if let Some(size) = size {
+                open.iter().for_each(|h| h.file.truncated_to(size));
+            }
+        };
+        truncated(set.size);
         let size = set.size;
         let attr = self
             .on_inode(ino, |c: Client, p: String| {
@@ -393,9 +403,7 @@ impl BenchFs {
                 async move { Ok(c.set_attr(&p, set).await?) }
             })
             .await?;
-        if let Some(size) = size {
-            open.iter().for_each(|h| h.file.truncated_to(size));
-        }
+        truncated(size);
         self.dirs.put(ino, &attr);
         self.mode_is(ino, attr.mode);
         Ok(self.with_pending_size(ino, attr))
