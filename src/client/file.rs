@@ -255,6 +255,10 @@ impl File {
             return Ok(len.min(usize::try_from(end.saturating_sub(off)).unwrap_or(usize::MAX)));
         }
         let seen = *self.lock_truncations();
+        // Read before the owner is asked: a publication finishing meanwhile clears it only
+        // once the owner has the size, so one of the two covers those writes (read after,
+        // both could miss them: fsx under load read short).
+        let unpublished = self.unpublished_end.load(Ordering::Acquire);
         let a = self.current().await?;
         let now = self.lock_truncations();
         if a.size < self.known_size.load(Ordering::Acquire) {
@@ -268,7 +272,8 @@ impl File {
         // cut them: only the unpublished ones lie past it (a handle that wrote to 30,000
         // and published, after another client's truncate to 22,000, read zeros up to
         // 30,000: simulation seed 107).
-        let end = a.size.max(self.unpublished_end.load(Ordering::Acquire)).max(end);
+        let unpublished = unpublished.max(self.unpublished_end.load(Ordering::Acquire));
+        let end = a.size.max(unpublished).max(end);
         Ok(len.min(usize::try_from(end.saturating_sub(off)).unwrap_or(usize::MAX)))
     }
 
