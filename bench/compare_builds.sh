@@ -28,12 +28,9 @@ N=${3:-2000}
 REPS=${4:-3}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 W=$(mktemp -d /dev/shm/compare-builds.XXXXXX)
-pids=()
-stop() {
-  if ((${#pids[@]})); then kill "${pids[@]}" 2>/dev/null || true; wait "${pids[@]}" 2>/dev/null || true; fi
-  pids=()
-}
-trap 'stop; rm -rf "$W"' EXIT
+# shellcheck source=bench/lib/servers.sh
+. "$(dirname "$0")/lib/servers.sh"
+trap 'stop_servers; rm -rf "$W"' EXIT
 
 # A binary linked with DT_RPATH instead of RUNPATH would ignore LD_LIBRARY_PATH and
 # measure the same library twice: refuse that rather than print a false comparison.
@@ -71,11 +68,7 @@ for rep in $(seq "$REPS"); do
     bin=$OLD
     [[ $build == new ]] && bin=$NEW
     d=$W/$build$rep
-    for i in 0 1; do
-      "$bin/benchfsd" --listen 127.0.0.1:0 --data-dir "$d/s$i" --registry "$d/reg" >/dev/null 2>"$d.log$i" &
-      pids+=($!)
-    done
-    sleep 1
+    B=$bin start_servers 2 "$d"
     export BENCHFS_REGISTRY=$d/reg LD_LIBRARY_PATH=$bin
     printf 'rep %s %-4s' "$rep" "$build"
     run "$d.mdtest" "$MD" -a BENCHFS -n "$N" -u -d /md
@@ -94,7 +87,7 @@ for rep in $(seq "$REPS"); do
     fi
     unset BENCHFS_REGISTRY LD_LIBRARY_PATH
     echo
-    stop
+    stop_servers
   done
 done
 
