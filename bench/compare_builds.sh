@@ -15,8 +15,9 @@
 #   mdtest -n FILES -u, 2 ranks: creation, stat and removal rates (ops/s);
 #   ior -t 1m -b BLOCK -w -r -C -e, 2 ranks, file per process (-F) and one shared file:
 #   write and read bandwidth (MiB/s). BLOCK is BENCHFS_IOR_BLOCK (default 512m per rank).
-# It prints each repetition's figures, then per metric each build's min and median and
-# the ratio new/old of the medians (above 1: new is faster).
+# Odd repetitions run old first, even ones new first. It prints each repetition's figures,
+# then per metric each build's min, median and max and new/old of the medians and of the
+# maxima (above 1: new is faster).
 set -euo pipefail
 MD=${BENCHFS_MDTEST_BIN:?set BENCHFS_MDTEST_BIN to an mdtest built with the BENCHFS backend}
 IOR=${BENCHFS_IOR_BIN:-}
@@ -64,7 +65,10 @@ record() {
 }
 
 for rep in $(seq "$REPS"); do
-  for build in old new; do
+  # old, new, then new, old: a load that rises or falls through the run favours neither.
+  order=(old new)
+  ((rep % 2)) || order=(new old)
+  for build in "${order[@]}"; do
     bin=$OLD
     [[ $build == new ]] && bin=$NEW
     d=$W/$build$rep
@@ -91,22 +95,28 @@ for rep in $(seq "$REPS"); do
   done
 done
 
-# Per metric (in the order first seen): min and median of each build, new/old medians.
+# Per metric (in the order first seen): min, median and max of each build, and new/old
+# of the medians and of the maxima (on a machine shared with other work, the best run
+# is often the steadier figure).
 echo
 awk '
   { v[$1, $2, ++n[$1, $2]] = $3; if (!($1 in seen)) { seen[$1] = 1; order[++m] = $1 } }
-  function median(k, c,   i, j, t, a) {
+  # stats(KEY): sorts the figures of KEY (metric SUBSEP build) and sets lo, med and hi.
+  function stats(k,   c, i, j, t, a) {
+    c = n[k]
     for (i = 1; i <= c; i++) a[i] = v[k, i]
     for (i = 2; i <= c; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
-    lo = a[1]
-    return c % 2 ? a[(c + 1) / 2] : (a[c / 2] + a[c / 2 + 1]) / 2
+    lo = a[1]; hi = a[c]
+    med = c % 2 ? a[(c + 1) / 2] : (a[c / 2] + a[c / 2 + 1]) / 2
   }
   END {
-    printf "%-18s %10s %10s %10s %10s %8s\n", "metric", "old min", "old med", "new min", "new med", "new/old"
+    printf "%-18s %9s %9s %9s %9s %9s %9s %9s %9s\n", "metric", "old min", "old med", "old max",
+      "new min", "new med", "new max", "new/old", "(max)"
     for (i = 1; i <= m; i++) {
       k = order[i]
-      om = median(k SUBSEP "old", n[k, "old"]); ol = lo
-      nm = median(k SUBSEP "new", n[k, "new"]); nl = lo
-      printf "%-18s %10.0f %10.0f %10.0f %10.0f %8.3f\n", k, ol, om, nl, nm, om ? nm / om : 0
+      stats(k SUBSEP "old"); ol = lo; om = med; oh = hi
+      stats(k SUBSEP "new")
+      printf "%-18s %9.0f %9.0f %9.0f %9.0f %9.0f %9.0f %9.3f %9.3f\n", k, ol, om, oh, lo, med, hi,
+        om ? med / om : 0, oh ? hi / oh : 0
     }
   }' "$W/results"
