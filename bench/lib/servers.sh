@@ -19,11 +19,12 @@ start_servers() {
   done
   # Each prints this line once it has registered. A fixed second was too short on a
   # loaded machine: the client found no registry and the bench failed.
+  local first=$((${#servers[@]} - $1))
   for i in $(seq 0 $(($1 - 1))); do
     for t in $(seq 300); do
       grep -q '^benchfsd listening on' "$2/s$i.out" && break
-      if ((t == 300)); then
-        echo "benchfsd $i in $2 did not start within 30 s:" >&2
+      if ((t == 300)) || ! kill -0 "${servers[first + i]}" 2>/dev/null; then
+        echo "benchfsd $i in $2 did not start (30 s at most):" >&2
         cat "$2/s$i.log" >&2
         return 1
       fi
