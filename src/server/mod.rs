@@ -30,8 +30,9 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 pub use chunk_store::ChunkStore;
+pub use membership::RingError;
 pub use meta_store::MetaStore;
-pub use node::Node;
+pub use node::{Node, StartError};
 pub use store_error::StoreError;
 
 /// Requests in flight per connection; with chunks of at most 64 MiB this bounds the
