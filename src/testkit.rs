@@ -40,6 +40,13 @@ pub struct InProcessCluster {
 /// paused clock) before it gives up on stopping.
 const STOP_DRAIN: Duration = Duration::from_secs(600);
 
+/// Makes the file ids the servers on this thread assign a sequence fixed by `seed`
+/// (they are random otherwise): placement of chunks and inodes follows file ids, so a
+/// seeded run on a current-thread runtime then replays exactly.
+pub fn seed_file_ids(seed: u64) {
+    crate::server::seed_file_ids(seed);
+}
+
 /// The member name of server `i` (host:port shaped, sorted in index order).
 pub fn member_name(i: usize) -> String {
     format!("sim-{i:02}:{}", 7000 + i)

@@ -29,6 +29,7 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
 pub use chunk_store::ChunkStore;
+pub(crate) use meta_store::seed_file_ids;
 pub use meta_store::MetaStore;
 pub use node::Node;
 pub use store_error::StoreError;

@@ -74,7 +74,12 @@ pub struct FaultyTransport<T> {
 
 impl<T: Transport> FaultyTransport<T> {
     pub fn new(inner: T) -> FaultyTransport<T> {
-        FaultyTransport { inner, rules: Mutex::new(Vec::new()), cut: Mutex::new(BTreeSet::new()), fired: AtomicU64::new(0) }
+        FaultyTransport {
+            inner,
+            rules: Mutex::new(Vec::new()),
+            cut: Mutex::new(BTreeSet::new()),
+            fired: AtomicU64::new(0),
+        }
     }
 
     /// Partitions this link from `server` until [`FaultyTransport::heal`]: a call to it

@@ -19,6 +19,8 @@ pub struct Answer {
     pub op: Op,
     pub got: Outcome,
     pub ambiguous: bool,
+    /// A fault was on while it ran (whatever it answered).
+    pub faulty: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -36,7 +38,6 @@ impl Default for Candidates {
 }
 
 impl Candidates {
-
     /// One state, for generating operations that fit: the first (all agree on the names
     /// most of the time; an operation that fits none still runs and is checked).
     pub fn any(&self) -> &Model {
@@ -72,6 +73,11 @@ impl Candidates {
         Ok(())
     }
 
+    /// Applies `f` to every state (an event that changes what the model allows).
+    pub fn each(&mut self, f: impl Fn(&mut Model)) {
+        self.states.iter_mut().for_each(f);
+    }
+
     pub fn count(&self) -> usize {
         self.states.len()
     }
@@ -80,7 +86,10 @@ impl Candidates {
 /// The states after `a` that start from `s`: `s` with the operation applied when that
 /// gives its answer; with an ambiguous answer also `s` with it lost before or after it
 /// took effect. What `s` wanted instead goes to `wanted`.
-fn explain(s: Model, a: &Answer, wanted: &mut Vec<Want>) -> Vec<Model> {
+fn explain(mut s: Model, a: &Answer, wanted: &mut Vec<Want>) -> Vec<Model> {
+    if a.faulty {
+        s.faulted(&a.op);
+    }
     let mut out = Vec::new();
     let mut applied = s.clone();
     let want = applied.apply(&a.op);
@@ -114,7 +123,7 @@ mod tests {
     use super::*;
 
     fn answer(op: Op, got: Outcome, ambiguous: bool) -> Answer {
-        Answer { op, got, ambiguous }
+        Answer { op, got, ambiguous, faulty: ambiguous }
     }
 
     const OK: Outcome = Ok(String::new());
