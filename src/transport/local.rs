@@ -94,11 +94,14 @@ pub struct LocalNet {
     inner: Arc<NetInner>,
 }
 
+/// A server on the net and the generation it was attached in.
+type Attached = (Weak<dyn Service>, u64);
+
 #[derive(Default)]
 struct NetInner {
     /// Each server and the generation it was attached in (a restarted server has a new
     /// one, so calls that reached the stopped one can tell).
-    services: RwLock<HashMap<String, (Weak<dyn Service>, u64)>>,
+    services: RwLock<HashMap<String, Attached>>,
     generations: std::sync::atomic::AtomicU64,
     /// Every peer link made so far, by the name of the server that calls through it.
     links: Mutex<Vec<(String, Link)>>,

@@ -126,8 +126,8 @@ fn gen_one(m: &Model, rng: &mut Rng, clients: usize) -> Op {
     loop {
         return match rng.below(26) {
             0 | 1 => Op::Create(c, rng.pick(NAMES.len())),
-            2 | 3 => Op::Write(c, p, rng.below(30_000), 1 + rng.pick(12_000), rng.next()),
-            4 => Op::Append(c, p, 1 + rng.pick(9_000), rng.next()),
+            2 | 3 => Op::Write(c, p, rng.below(30_000), 1 + rng.pick(12_000), rng.draw()),
+            4 => Op::Append(c, p, 1 + rng.pick(9_000), rng.draw()),
             5 => Op::Read(c, p, rng.below(32_000), 1 + rng.pick(20_000)),
             6 => Op::Truncate(c, p, rng.below(30_000)),
             7 | 8 => Op::Rename(c, p, q),
@@ -145,7 +145,7 @@ fn gen_one(m: &Model, rng: &mut Rng, clients: usize) -> Op {
                 let h = rng.pick(h);
                 match rng.below(4) {
                     _ if m.detached(h) => Op::HClose(h),
-                    0 | 1 => Op::HWrite(h, rng.below(30_000), 1 + rng.pick(12_000), rng.next()),
+                    0 | 1 => Op::HWrite(h, rng.below(30_000), 1 + rng.pick(12_000), rng.draw()),
                     2 => Op::HRead(h, rng.below(32_000), 1 + rng.pick(20_000)),
                     _ => Op::HClose(h),
                 }
