@@ -31,6 +31,7 @@ use tokio::sync::watch;
 
 pub use chunk_store::ChunkStore;
 pub use membership::RingError;
+pub(crate) use meta_store::seed_file_ids;
 pub use meta_store::MetaStore;
 pub use node::{Node, StartError};
 pub use store_error::StoreError;
