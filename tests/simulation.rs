@@ -12,17 +12,14 @@
 //! the seed, the command that replays it and the operations up to it, then a shrunk
 //! sequence (operations removed while it still diverges) with its own report.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::time::Instant;
 
 use benchfs::proto::Status;
-use benchfs::testkit::InProcessCluster;
 use benchfs::transport::faulty::{Fault, Match};
 use benchfs::transport::local::Link;
 use benchfs::{Client, File, FileKind, OpenOptions};
-use common::pattern;
+use benchfs_testkit::{in_process::InProcessCluster, pattern};
 
 /// A small name space so that operations collide often.
 const NAMES: [&str; 8] = ["/a", "/b", "/d", "/d/a", "/d/b", "/d/e", "/d/e/a", "/e"];
