@@ -11,8 +11,6 @@
 //! almost never passes. [`Counting`] is a global allocator that measures the peak
 //! heap use of one input, so drivers can check that no input allocates more than
 //! its declared (and capped) lengths.
-//!
-//! It uses only `benchfs`, `serde` and `tokio` of the test kit's dependencies.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
