@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::common::pattern;
+use benchfs_testkit::pattern;
 use crate::ops::{Op, NAMES};
 
 /// A name: a directory, file or symbolic link by its index in [`Model::objs`] (hard

@@ -3,7 +3,7 @@
 
 use benchfs::{Client, File, FileKind, OpenOptions};
 
-use crate::common::pattern;
+use benchfs_testkit::pattern;
 use crate::faults::Event;
 use crate::model::Model;
 use crate::Rng;
