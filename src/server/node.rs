@@ -10,7 +10,6 @@ use super::dir_ids::DirIds;
 use super::fence::{FenceRead, Fenced, Fences};
 use super::membership::{Adopted, Membership, RingError};
 use super::moves::Moves;
-use super::ops::Served;
 use super::tombstones::Tombstones;
 use super::{ChunkStore, MetaStore, StoreError};
 use crate::auth::Secret;
@@ -79,6 +78,9 @@ pub fn check(fences: &FenceRead<'_>, path: &str) -> Result<(), Fail> {
         Fenced::Gone => fail(Status::NotFound, path.to_string()),
     })
 }
+
+/// A reply with its payload, as it goes back.
+pub(crate) type Served = (Reply, Vec<u8>);
 
 /// Why a server could not start: its stores, or its ring.
 #[derive(Debug, thiserror::Error)]

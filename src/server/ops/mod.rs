@@ -11,7 +11,7 @@ mod names;
 
 use std::future::Future;
 
-use super::node::{fail, Fail, Node};
+use super::node::{fail, Fail, Node, Served};
 use crate::proto::frame::PROTOCOL_VERSION;
 use crate::proto::*;
 use crate::transport::BoxFuture;
@@ -30,9 +30,6 @@ pub(crate) trait Handle: Rules {
     /// Serves the op, already validated ([`Rules::validate`]); `io` holds its payload.
     fn handle(self, node: &Node, io: &mut Payload) -> impl Future<Output = Result<Self::Reply, Fail>> + Send;
 }
-
-/// A reply with its payload, as it goes back.
-pub(crate) type Served = (Reply, Vec<u8>);
 
 macro_rules! dispatch {
     ($( $(#[$m:meta])* $name:ident { $($fields:tt)* } => $reply:ident [$class:ident] { $($rules:tt)* } ),* $(,)?) => {
