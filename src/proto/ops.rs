@@ -257,6 +257,9 @@ macro_rules! requests {
         pub enum Request { $( $name($name) ),* }
 
         impl Request {
+            /// Every op's name, in the list's order.
+            pub const NAMES: &'static [&'static str] = &[$( stringify!($name) ),*];
+
             pub fn name(&self) -> &'static str {
                 match self { $( Request::$name(_) => stringify!($name) ),* }
             }
