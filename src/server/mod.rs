@@ -5,7 +5,7 @@
 //! claims; [`namespace`] for changes that span servers) → the stores, which know nothing
 //! of the wire or the ring.
 
-mod chunk_store;
+pub mod backend;
 mod claims;
 mod connection;
 mod dir_ids;
@@ -28,7 +28,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
-pub use chunk_store::ChunkStore;
+pub use backend::{ChunkBackend, StoreBackends};
 pub use meta_store::MetaStore;
 pub use node::Node;
 pub use store_error::StoreError;
