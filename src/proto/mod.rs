@@ -6,8 +6,10 @@
 
 pub mod frame;
 mod message;
+mod ops;
 mod status;
 pub(crate) mod validate;
 
 pub use message::*;
+pub use ops::*;
 pub use status::{unwrap_reply, Status};

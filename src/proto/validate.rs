@@ -4,14 +4,15 @@
 //! else is refused before a handler sees it, so `/x/y\0z` and `/x\0y/z` can never alias
 //! one store key and `/a/../b` can never file a record under a missing parent.
 
-use super::{Request, Status, MAX_EXPECT};
+use super::{Class, FileId, Request, Status, MAX_EXPECT};
 use crate::meta::{Attr, FileKind, MAX_TARGET};
 use crate::path::{MAX_NAME, MAX_PATH};
 
 /// Most members a ring may have (a bound on what `AdoptRing` may make a server store).
 pub const MAX_MEMBERS: usize = 1 << 16;
 
-type Invalid = (Status, String);
+/// Why a request was refused: its status and a message.
+pub type Invalid = (Status, String);
 
 fn bad(status: Status, why: String) -> Invalid {
     (status, why)
@@ -41,7 +42,7 @@ pub fn canonical(p: &str, root_ok: bool) -> Result<(), Invalid> {
     Ok(())
 }
 
-fn name(n: &str) -> Result<(), Invalid> {
+pub fn name(n: &str) -> Result<(), Invalid> {
     if n.is_empty() || n.len() > MAX_NAME || n.contains(['/', '\0']) {
         return Err(bad(Status::Invalid, format!("{n:?} is not a file name")));
     }
@@ -60,7 +61,7 @@ pub fn target(t: &str) -> Result<(), Invalid> {
 }
 
 /// A record as a peer sends it: a target exactly when it is a symbolic link, valid.
-fn record(a: &Attr) -> Result<(), Invalid> {
+pub fn record(a: &Attr) -> Result<(), Invalid> {
     match (&a.kind, &a.target) {
         (FileKind::Symlink, Some(t)) => target(t),
         (FileKind::Symlink, None) | (_, Some(_)) => {
@@ -70,80 +71,26 @@ fn record(a: &Attr) -> Result<(), Invalid> {
     }
 }
 
-impl Request {
-    /// Refuses a request whose paths are not canonical or whose fields are out of bounds.
-    pub fn validate(&self) -> Result<(), Invalid> {
-        match self {
-            Request::Ping(_)
-            | Request::Hello(_)
-            | Request::Auth(_)
-            | Request::Write(_)
-            | Request::Read(_)
-            | Request::TruncateChunks(_)
-            | Request::Fsync(_)
-            | Request::Usage(_)
-            | Request::DropFiles(_)
-            | Request::InodeStat(_)
-            | Request::InodeUpdate(_)
-            | Request::InodeUnlink(_) => Ok(()),
-            Request::AdoptRing(r) => {
-                if r.members.is_empty() || r.members.len() > MAX_MEMBERS || r.members.iter().any(|m| m.len() > 256) {
-                    return Err(bad(Status::Invalid, "ring member list out of bounds".into()));
-                }
-                Ok(())
-            }
-            Request::Create(r) => canonical(&r.path, false),
-            Request::Mkdir(r) => canonical(&r.path, false),
-            Request::Stat(r) => canonical(&r.path, true),
-            Request::Update(r) => canonical(&r.path, false),
-            Request::Unlink(r) => canonical(&r.path, false),
-            Request::Rmdir(r) => canonical(&r.path, false),
-            Request::Rename(r) => canonical(&r.from, false).and(canonical(&r.to, false)),
-            Request::Readdir(r) => canonical(&r.dir, true).and(r.after.as_deref().map_or(Ok(()), name)),
-            Request::Insert(r) => canonical(&r.path, false).and(record(&r.attr)),
-            Request::Symlink(r) => canonical(&r.path, false).and(target(&r.target)),
-            Request::Mknod(r) => {
-                canonical(&r.path, false)?;
-                if !r.kind.is_special() {
-                    return Err(bad(
-                        Status::Invalid,
-                        format!("mknod makes FIFOs, sockets and devices, not {:?}", r.kind),
-                    ));
-                }
-                Ok(())
-            }
-            Request::Fence(r) => canonical(&r.dir, false),
-            Request::MoveTree(r) => canonical(&r.from, false).and(canonical(&r.to, false)),
-            Request::Touch(r) => r.dirs.iter().try_for_each(|(d, _)| canonical(d, false)),
-            Request::Link(r) => canonical(&r.from, false).and(canonical(&r.to, false)),
-            Request::InodeLink(r) if r.attr.is_dir() => {
-                Err(bad(Status::Perm, "a directory has no inode record: it cannot be linked".into()))
-            }
-            Request::InodeLink(r) => record(&r.attr),
-            Request::Expect(e) => {
-                if e.expect.is_empty() || e.expect.len() > MAX_EXPECT {
-                    return Err(bad(Status::Invalid, format!("an Expect names 1 to {MAX_EXPECT} paths")));
-                }
-                e.expect.iter().try_for_each(|(p, _)| canonical(p, true))?;
-                // Only metadata requests made on behalf of a known file (never a nested
-                // Expect, nor a request between servers or on chunks).
-                match &*e.request {
-                    Request::Stat(_)
-                    | Request::Update(_)
-                    | Request::Unlink(_)
-                    | Request::Rmdir(_)
-                    | Request::Rename(_)
-                    | Request::Readdir(_)
-                    | Request::Create(_)
-                    | Request::Mkdir(_)
-                    | Request::Symlink(_)
-                    | Request::Mknod(_)
-                    | Request::Link(_) => e.request.validate(),
-                    r => Err(bad(Status::Invalid, format!("{} cannot be sent as an Expect", r.name()))),
-                }
-            }
-        }
+/// An [`super::Expect`]'s own bounds: 1 to [`MAX_EXPECT`] canonical paths, around a
+/// metadata request ([`Class::Meta`]: never a nested Expect, a request between servers
+/// or one on chunks), itself valid.
+pub fn expect(paths: &[(String, FileId)], request: &Request) -> Result<(), Invalid> {
+    if paths.is_empty() || paths.len() > MAX_EXPECT {
+        return Err(bad(Status::Invalid, format!("an Expect names 1 to {MAX_EXPECT} paths")));
     }
+    paths.iter().try_for_each(|(p, _)| canonical(p, true))?;
+    if request.class() != Class::Meta {
+        return Err(bad(Status::Invalid, format!("{} cannot be sent as an Expect", request.name())));
+    }
+    request.validate()
+}
+
+/// Mknod makes FIFOs, sockets and devices only.
+pub fn mknod_kind(kind: FileKind) -> Result<(), Invalid> {
+    if !kind.is_special() {
+        return Err(bad(Status::Invalid, format!("mknod makes FIFOs, sockets and devices, not {kind:?}")));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -52,30 +52,6 @@ async fn send(w: &Writer, id: u64, reply: &Reply, data: &[u8]) {
     }
 }
 
-/// Requests that may take long (device I/O, calls to peers) run as their own task.
-fn runs_apart(req: &Request) -> bool {
-    match req {
-        Request::Expect(e) => return runs_apart(&e.request),
-        // A truncate: its chunks are dropped on every server (`Node::drop_truncated`).
-        Request::Update(u) if u.fid.is_none() && u.set.size.is_some() => return true,
-        _ => {}
-    }
-    matches!(
-        req,
-        Request::Write(_)
-            | Request::Read(_)
-            | Request::TruncateChunks(_)
-            | Request::Fsync(_)
-            | Request::Usage(_)
-            | Request::AdoptRing(_)
-            | Request::Mkdir(_)
-            | Request::Rename(_)
-            | Request::Rmdir(_)
-            | Request::MoveTree(_)
-            | Request::DropFiles(_)
-    )
-}
-
 /// The key a caller in `role` proves: the secret for a client, the peer key for a peer.
 fn key(secret: &Secret, role: Role) -> Secret {
     match role {
@@ -177,7 +153,8 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, node: Arc<Node>, mut sto
                 }
                 _ => {}
             }
-            if !runs_apart(&req) {
+            // Those that may take long (device I/O, calls to peers) run as their own task.
+            if !req.runs_apart() {
                 let (reply, data) = node.serve(role, req, frame.data).await;
                 send(&writer, frame.id, &reply, &data).await;
                 continue;

@@ -16,6 +16,7 @@ mod meta_store;
 mod moves;
 mod namespace;
 mod node;
+mod ops;
 pub(crate) mod private;
 mod store_error;
 mod tombstones;

@@ -23,7 +23,7 @@ use crate::proto::*;
 const MOVES_IN_FLIGHT: usize = 32;
 
 impl Node {
-    pub(super) async fn mkdir(&self, m: Mkdir) -> Result<(Reply, Vec<u8>), Fail> {
+    pub(super) async fn mkdir(&self, m: Mkdir) -> Result<Attr, Fail> {
         let a = self.ring()?;
         if !a.owns_path(&m.path) {
             return Err(fail(Status::WrongOwner, format!("server {} does not hold {}", self.addr(), m.path)));
@@ -39,7 +39,7 @@ impl Node {
         check(&fences, &m.path)?;
         let attr = self.meta.mkdir(&m.path, m.mode, m.uid, m.gid)?;
         self.touch_parent_counting(&m.path, attr.ctime, 1);
-        Ok((AttrReply(attr).into_reply(), Vec::new()))
+        Ok(attr)
     }
 
     /// The reply carries the time the parents' owners get (none for a rename onto itself)

@@ -5,25 +5,24 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use super::backend::device::blocking;
 use super::backend::{ChunkBackend, StoreBackends};
 use super::claims::Claims;
 use super::dir_ids::DirIds;
 use super::fence::{FenceRead, Fenced, Fences};
 use super::membership::{Adopted, Membership};
 use super::moves::Moves;
+use super::ops::Served;
 use super::tombstones::Tombstones;
 use super::{MetaStore, StoreError};
 use crate::auth::Secret;
 use crate::error::Error;
 use crate::meta::Attr;
-use crate::proto::frame::{MAX_DATA, PROTOCOL_VERSION};
 use crate::proto::*;
 use crate::transport::local::Service;
 use crate::transport::{BoxFuture, Peers};
 
 /// Largest readdir page a server sends, whatever the client asks for.
-const MAX_READDIR_PAGE: u32 = 1024;
+pub(super) const MAX_READDIR_PAGE: u32 = 1024;
 
 /// Why a request failed, as it goes back on the wire.
 #[derive(Debug)]
@@ -101,12 +100,6 @@ pub struct Node {
     /// Parent directories whose entries changed here, and the latest time each changed:
     /// sent to their owners in batches ([`Node::touch_dirs`]).
     pub(super) touched: Mutex<HashMap<String, ParentChange>>,
-}
-
-type Served = (Reply, Vec<u8>);
-
-fn reply<R: ReplyBody>(r: R) -> Result<Served, Fail> {
-    Ok((r.into_reply(), Vec::new()))
 }
 
 impl Node {
@@ -227,7 +220,7 @@ impl Node {
     }
 
     /// The ring, if `path`'s record is this server's in it.
-    fn own_path(&self, path: &str) -> Result<Arc<Adopted>, Fail> {
+    pub(super) fn own_path(&self, path: &str) -> Result<Arc<Adopted>, Fail> {
         let a = self.ring()?;
         if !a.owns_path(path) {
             let owner = &a.members[a.ring.meta_owner(path)];
@@ -239,7 +232,7 @@ impl Node {
         Ok(a)
     }
 
-    fn own_inode(&self, fid: FileId) -> Result<Arc<Adopted>, Fail> {
+    pub(super) fn own_inode(&self, fid: FileId) -> Result<Arc<Adopted>, Fail> {
         let a = self.ring()?;
         let owner = a.ring.inode_owner(fid);
         if owner != a.me {
@@ -255,7 +248,7 @@ impl Node {
         Ok(a)
     }
 
-    fn own_chunk(&self, fid: FileId, index: u64) -> Result<Arc<Adopted>, Fail> {
+    pub(super) fn own_chunk(&self, fid: FileId, index: u64) -> Result<Arc<Adopted>, Fail> {
         let a = self.ring()?;
         if !a.owns_chunk(fid, index) {
             let owner = &a.members[a.ring.chunk_owner(fid, index)];
@@ -300,7 +293,7 @@ impl Node {
     /// read there instead of reading zeros nobody wrote; the servers drive it, so a client
     /// killed halfway leaves nothing behind. (A server that fails between the two leaves
     /// the chunks past the new size; the truncate then fails with its error.)
-    async fn drop_truncated(&self, a: &Adopted, attr: &Attr, size: u64) -> Result<(), Fail> {
+    pub(super) async fn drop_truncated(&self, a: &Adopted, attr: &Attr, size: u64) -> Result<(), Fail> {
         if !attr.is_file() {
             return Ok(());
         }
@@ -318,7 +311,7 @@ impl Node {
 
     /// Create's answer for an existing hard-linked file: its inode record, emptied with
     /// `truncate`, and the size it had.
-    async fn open_linked(&self, fid: FileId, truncate: bool) -> Result<Created, Fail> {
+    pub(super) async fn open_linked(&self, fid: FileId, truncate: bool) -> Result<Created, Fail> {
         let AttrReply(attr) = self.inode_op(fid, InodeStat { fid }).await?;
         let previous_size = Some(attr.size);
         if !truncate || attr.size == 0 {
@@ -371,276 +364,8 @@ impl Node {
         crate::fan_out::all(calls).await.into_iter().collect()
     }
 
-    /// Validation, then the request's handler. Not boxed: the recursion through
-    /// coordinated operations is broken by [`Node::peer`]'s box, off the common path.
-    pub(super) async fn dispatch(&self, req: Request, data: Vec<u8>) -> Result<Served, Fail> {
-        req.validate()?;
-        if !data.is_empty() && !matches!(req, Request::Write(_)) {
-            return Err(fail(Status::Invalid, format!("{} takes no payload", req.name())));
-        }
-        match req {
-            Request::Ping(_) => reply(Pong { version: PROTOCOL_VERSION }),
-            // The connection answers these itself, before any request reaches here.
-            Request::Hello(_) | Request::Auth(_) => Err(fail(Status::Invalid, "handshake out of place")),
-            Request::AdoptRing(r) => {
-                let a = self.membership.adopt(r.members, r.formed).await.map_err(|e| fail(Status::Membership, e))?;
-                reply(RingInfo { ring: a.id, members: a.members.clone() })
-            }
-            Request::Create(c) => {
-                self.own_path(&c.path)?;
-                if c.chunk_size == 0 || c.chunk_size > MAX_DATA {
-                    return Err(fail(Status::Invalid, format!("chunk size {}", c.chunk_size)));
-                }
-                let _claim = self.claims.claim(&c.path).await;
-                let (attr, previous_size) = {
-                    let fences = self.fences.read();
-                    check(&fences, &c.path)?;
-                    self.meta.create(&c.path, c.mode, c.uid, c.gid, c.chunk_size, c.exclusive, c.truncate)?
-                };
-                if previous_size.is_none() {
-                    self.touch_parent(&c.path, attr.ctime);
-                }
-                if attr.linked {
-                    return reply(self.open_linked(attr.fid, c.truncate).await?);
-                }
-                reply(Created { attr, previous_size })
-            }
-            Request::Mkdir(m) => self.mkdir(m).await,
-            Request::Stat(s) => {
-                if s.path == "/" {
-                    return reply(AttrReply(Attr::synthetic_dir(0o755)));
-                }
-                self.own_path(&s.path)?;
-                let attr = {
-                    let fences = self.fences.read();
-                    check(&fences, &s.path)?;
-                    self.meta.get(&s.path)?
-                };
-                reply(AttrReply(self.resolve(attr).await?))
-            }
-            Request::Update(u) => {
-                let a = self.own_path(&u.path)?;
-                let _claim = self.claims.claim(&u.path).await;
-                let linked = {
-                    let fences = self.fences.read();
-                    let fenced = check(&fences, &u.path);
-                    if let Some(fid) = u.fid {
-                        let here = fenced.is_ok().then(|| self.meta.get(&u.path).ok()).flatten();
-                        let retry = matches!(&fenced, Err(f) if f.status == Status::Retry);
-                        if !retry && here.is_none_or(|a| a.fid != fid) {
-                            return Err(match self.moves.find(&u.path, fid) {
-                                Some(to) => fail(Status::Moved, to),
-                                None => fail(Status::NotFound, u.path.clone()),
-                            });
-                        }
-                    }
-                    fenced?;
-                    self.meta.linked_fid(&u.path)
-                };
-                // Still under the claim: the name cannot go away meanwhile.
-                let attr = match linked {
-                    Some(fid) => self.inode_op(fid, InodeUpdate { fid, set: u.set.clone() }).await?.0,
-                    None => self.meta.set_attr(&u.path, &u.set)?,
-                };
-                if let (None, Some(size)) = (u.fid, u.set.size) {
-                    self.drop_truncated(&a, &attr, size).await?;
-                }
-                reply(AttrReply(attr))
-            }
-            Request::Unlink(u) => {
-                self.own_path(&u.path)?;
-                let _claim = self.claims.claim(&u.path).await;
-                let attr = {
-                    let fences = self.fences.read();
-                    check(&fences, &u.path)?;
-                    self.meta.remove(&u.path, false)?
-                };
-                let hidden =
-                    crate::path::split(&u.path).is_some_and(|(_, n)| n.starts_with(crate::path::HIDDEN_PREFIX));
-                // A mount's own hidden names (unlinked open files) are not shown: their
-                // removal changes nothing anyone saw.
-                let at = (!hidden).then(crate::meta::now);
-                if let Some(t) = at {
-                    self.touch_parent(&u.path, t);
-                }
-                self.release(&attr).await;
-                reply(Changed { at, removed: Some(attr) })
-            }
-            Request::Rmdir(r) => {
-                let at = self.rmdir(&r.path).await?;
-                reply(Changed { at: Some(at), removed: None })
-            }
-            Request::Rename(r) => reply(self.rename(r).await?),
-            Request::Readdir(r) => {
-                let (list, more) = {
-                    let fences = self.fences.read();
-                    if r.dir != "/" {
-                        check(&fences, &r.dir)?;
-                    }
-                    let limit = r.limit.clamp(1, MAX_READDIR_PAGE) as usize;
-                    self.meta.readdir(&r.dir, r.after.as_deref(), limit)?
-                };
-                let entries = if list.iter().any(|(_, a)| a.linked) {
-                    // Hard-linked files' attributes are in their inode records (one call
-                    // each: only pages holding linked files pay it).
-                    futures::future::try_join_all(list.into_iter().map(|(name, attr)| async move {
-                        Ok::<_, Fail>(DirEntryWire { name, attr: self.resolve(attr).await? })
-                    }))
-                    .await?
-                } else {
-                    list.into_iter().map(|(name, attr)| DirEntryWire { name, attr }).collect()
-                };
-                reply(Entries { entries, more })
-            }
-            Request::Write(w) => {
-                self.own_chunk(w.fid, w.index)?;
-                let n = u32::try_from(data.len()).map_err(|_| fail(Status::Invalid, "payload too large"))?;
-                self.refuse_dropped(w.fid)?;
-                self.chunks.write(w.fid, w.index, w.offset, &data)?;
-                if self.dropped.contains(w.fid) {
-                    // Dropped while this wrote: the drop may have run before these bytes
-                    // landed, so they go too.
-                    self.chunks.truncate(w.fid, 0, 1)?;
-                    self.refuse_dropped(w.fid)?;
-                }
-                reply(Done(n))
-            }
-            Request::Read(r) => {
-                let a = self.own_chunk(r.fid, r.index)?;
-                self.refuse_dropped(r.fid)?;
-                if r.len > MAX_DATA {
-                    return Err(fail(Status::Invalid, format!("read of {} bytes exceeds the frame limit", r.len)));
-                }
-                let v = self.chunks.read(r.fid, r.index, r.offset, r.len)?;
-                if v.is_empty() && a.replaced && !self.chunks.has_chunk(r.fid, r.index) {
-                    return Err(fail(
-                        Status::Lost,
-                        format!(
-                            "chunk {} of {:032x}: server {} replaced a lost member and does not hold it",
-                            r.index,
-                            r.fid,
-                            self.addr()
-                        ),
-                    ));
-                }
-                let n = u32::try_from(v.len()).unwrap_or(u32::MAX);
-                Ok((Reply::Done(Done(n)), v))
-            }
-            Request::TruncateChunks(t) => {
-                self.chunks.truncate(t.fid, t.size, t.chunk_size)?;
-                reply(Done(0))
-            }
-            Request::Fsync(f) => {
-                blocking(move || {
-                    match f.fid {
-                        Some(fid) => self.chunks.sync_file(fid)?,
-                        None => self.chunks.sync_all()?,
-                    }
-                    self.sync_meta()
-                })?;
-                reply(Done(0))
-            }
-            Request::Usage(u) => {
-                let (total_bytes, free_bytes, avail_bytes) = self.chunks.space().map_err(StoreError::from)?;
-                let (chunks, chunk_bytes) =
-                    if u.detail { self.chunks.usage().map_err(StoreError::from)? } else { (0, 0) };
-                let inodes = self.meta.count()?;
-                reply(UsageReply(StatFs { total_bytes, free_bytes, avail_bytes, chunks, chunk_bytes, inodes }))
-            }
-            Request::Insert(i) => {
-                self.own_path(&i.path)?;
-                let old = {
-                    let fences = self.fences.read();
-                    if !i.bypass_fence {
-                        check(&fences, &i.path)?;
-                    }
-                    self.meta.insert(&i.path, &i.attr, i.replace)?
-                };
-                // What arrived is what the name holds now (see `Moves::arrived`).
-                self.moves.arrived(&i.path, i.attr.fid);
-                if let Some(o) = old.as_ref().filter(|o| o.fid != i.attr.fid) {
-                    self.release(o).await;
-                }
-                reply(Removed(old))
-            }
-            Request::Fence(f) => {
-                self.fences.set(&f.dir, f.state);
-                self.dir_ids.forget_below(&f.dir);
-                let held = f.probe && !self.meta.readdir(&f.dir, None, 1)?.0.is_empty();
-                reply(Done(u32::from(held)))
-            }
-            Request::MoveTree(m) => self.move_tree(&m.from, &m.to).await.and_then(|n| reply(Done(n))),
-            Request::DropFiles(d) => {
-                // Before the chunks go: see `tombstones` for why the order matters.
-                self.dropped.add(&self.meta, &d.fids)?;
-                for fid in d.fids {
-                    self.chunks.truncate(fid, 0, 1)?;
-                }
-                reply(Done(0))
-            }
-            Request::Symlink(l) => {
-                self.own_path(&l.path)?;
-                let _claim = self.claims.claim(&l.path).await;
-                let fences = self.fences.read();
-                check(&fences, &l.path)?;
-                let attr = self.meta.symlink(&l.path, &l.target, l.uid, l.gid)?;
-                self.touch_parent(&l.path, attr.ctime);
-                reply(AttrReply(attr))
-            }
-            Request::Mknod(m) => {
-                self.own_path(&m.path)?;
-                let _claim = self.claims.claim(&m.path).await;
-                let fences = self.fences.read();
-                check(&fences, &m.path)?;
-                let attr = self.meta.mknod(&m.path, m.kind, m.mode, m.rdev, m.uid, m.gid)?;
-                self.touch_parent(&m.path, attr.ctime);
-                reply(AttrReply(attr))
-            }
-            Request::Touch(t) => {
-                let a = self.ring()?;
-                let mut changed = 0u32;
-                // Not fenced nor claimed: a time can only move forward, and a touch
-                // that lands on a record being moved is lost with its old copy.
-                for (dir, t) in t.dirs.iter().filter(|(d, _)| a.owns_path(d)) {
-                    changed += u32::from(self.meta.touch_dir(dir, *t)?);
-                }
-                for (dir, n) in t.subdirs.iter().filter(|(d, _)| a.owns_path(d)) {
-                    self.meta.count_subdirs(dir, *n)?;
-                }
-                reply(Done(changed))
-            }
-            Request::Link(l) => reply(AttrReply(self.link(l).await?)),
-            Request::InodeLink(l) => {
-                self.own_inode(l.attr.fid)?;
-                reply(AttrReply(self.meta.inode_link(&l.attr)?))
-            }
-            Request::InodeStat(s) => {
-                self.own_inode(s.fid)?;
-                reply(AttrReply(self.meta.inode(s.fid)?))
-            }
-            Request::InodeUpdate(u) => {
-                self.own_inode(u.fid)?;
-                reply(AttrReply(self.meta.inode_set(u.fid, &u.set)?))
-            }
-            Request::InodeUnlink(u) => {
-                self.own_inode(u.fid)?;
-                let left = self.meta.inode_unlink(u.fid)?;
-                if left.nlink > 0 {
-                    return reply(Removed(Some(left)));
-                }
-                self.forget_file(&left);
-                reply(Removed(None))
-            }
-            Request::Expect(e) => {
-                self.check_ids(&e.expect).await?;
-                // Boxed: a request's future may not contain itself.
-                Box::pin(self.dispatch(*e.request, data)).await
-            }
-        }
-    }
-
     /// `Stale` for a file whose chunks this server dropped (its last name was removed).
-    fn refuse_dropped(&self, fid: FileId) -> Result<(), Fail> {
+    pub(super) fn refuse_dropped(&self, fid: FileId) -> Result<(), Fail> {
         if self.dropped.contains(fid) {
             return Err(fail(Status::Stale, format!("file {fid:032x} was removed: its data is gone")));
         }
