@@ -39,10 +39,18 @@ async fn read_file(c: &Client, path: &str, len: usize) -> Result<Vec<u8>, Error>
     Ok(v)
 }
 
-/// Every server's stores on files under `base`, failing where `faults` says.
-async fn failing_cluster(base: &Path, n: usize, faults: &Arc<Faults>) -> InProcessCluster {
-    let faults = faults.clone();
-    InProcessCluster::start_with(base, n, move |_, dir| Ok(StoreBackends::files(dir)?.failing(&faults))).await.unwrap()
+/// A cluster of `n` servers whose stores are files failing where the returned faults
+/// say, its data directories, and a client.
+async fn failing_cluster(n: usize) -> (tempfile::TempDir, Arc<Faults>, InProcessCluster, Client) {
+    let base = base();
+    let faults = Faults::new();
+    let f = faults.clone();
+    let cluster =
+        InProcessCluster::start_with(base.path(), n, move |_, dir| Ok(StoreBackends::files(dir)?.failing(&f)))
+            .await
+            .unwrap();
+    let c = client(&cluster);
+    (base, faults, cluster, c)
 }
 
 #[tokio::test]
@@ -71,10 +79,7 @@ async fn a_memory_backed_cluster_creates_writes_reads_and_renames() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_that_meets_enospc_answers_no_space_and_loses_nothing_written_before() {
-    let base = base();
-    let faults = Faults::new();
-    let cluster = failing_cluster(base.path(), 2, &faults).await;
-    let c = client(&cluster);
+    let (base, faults, cluster, c) = failing_cluster(2).await;
     let old = pattern(3 * CHUNK as usize, 2);
     write_file(&c, "/kept", &old).await.unwrap();
 
@@ -148,10 +153,7 @@ async fn eio_on_one_servers_chunk_reads_answers_io_for_its_chunks_only() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_metadata_commit_is_reported_and_committed_later() {
-    let base = base();
-    let faults = Faults::new();
-    let cluster = failing_cluster(base.path(), 2, &faults).await;
-    let c = client(&cluster);
+    let (base, faults, cluster, c) = failing_cluster(2).await;
     // A write, not the fsync: after a failed fsync the bytes may be in the page cache
     // anyway (then the records would come back from it, as they can after a real one).
     faults.add(Fault::on(Store::Meta, IoKind::Write, libc::EIO));
