@@ -28,6 +28,7 @@ pub mod error;
 pub(crate) mod fan_out;
 pub mod fd_limit;
 pub mod ffi;
+pub mod listen;
 pub mod meta;
 pub mod mount_info;
 pub mod name_pattern;

@@ -134,6 +134,13 @@ impl Attr {
         }
     }
 
+    /// The root, "/": it has no record and always exists. One answer everywhere (the
+    /// client, the servers, the mount's "." and ".."): world-writable, as a job's scratch
+    /// space is shared by its ranks, owned by root.
+    pub fn root() -> Attr {
+        Attr::synthetic_dir(ROOT_MODE)
+    }
+
     /// A directory owned by root with times at the epoch (the root, "." and "..").
     /// A directory without a record (the root, "." and ".." in listings): its count of
     /// subdirectories is unknown, so its `nlink` is 1, which tools read as "unknown".
@@ -156,6 +163,9 @@ impl Attr {
         self.kind == FileKind::Symlink
     }
 }
+
+/// The permission bits of "/" ([`Attr::root`]).
+pub const ROOT_MODE: u32 = 0o777;
 
 /// A change of attributes; `None` leaves a field alone.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -56,7 +56,7 @@ async fn failing_cluster(n: usize) -> (tempfile::TempDir, Arc<Faults>, InProcess
 #[tokio::test]
 async fn a_memory_backed_cluster_creates_writes_reads_and_renames() {
     let base = base();
-    let cluster = InProcessCluster::start_in_memory(base.path(), 3).await.unwrap();
+    let mut cluster = InProcessCluster::start_in_memory(base.path(), 3).await.unwrap();
     let c = client(&cluster);
     c.mkdir("/d", 0o755).await.unwrap();
     let data = pattern(5 * CHUNK as usize + 100, 1);
@@ -72,14 +72,16 @@ async fn a_memory_backed_cluster_creates_writes_reads_and_renames() {
     for i in 0..3 {
         let dir = base.path().join(format!("node{i}"));
         assert!(!dir.join("chunks").exists() && !dir.join("meta.redb").exists(), "node {i} wrote its stores to disk");
-        assert!(cluster.node(i).chunks.usage().unwrap().0 > 0, "node {i} holds no chunk");
+        assert!(cluster.node(i).unwrap().chunks.usage().unwrap().0 > 0, "node {i} holds no chunk");
     }
+    let e = cluster.restart(0).await.unwrap_err();
+    assert!(e.contains("cannot be restarted"), "{e}");
     cluster.stop().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_that_meets_enospc_answers_no_space_and_loses_nothing_written_before() {
-    let (base, faults, cluster, c) = failing_cluster(2).await;
+    let (_base, faults, cluster, c) = failing_cluster(2).await;
     let old = pattern(3 * CHUNK as usize, 2);
     write_file(&c, "/kept", &old).await.unwrap();
 
@@ -135,7 +137,7 @@ async fn eio_on_one_servers_chunk_reads_answers_io_for_its_chunks_only() {
     let data = pattern(16 * CHUNK as usize, 7);
     write_file(&c, "/f", &data).await.unwrap();
     let fid = c.stat("/f").await.unwrap().fid;
-    let on = |node: usize| (0..16u64).find(|&k| cluster.node(node).chunks.has_chunk(fid, k));
+    let on = |node: usize| (0..16u64).find(|&k| cluster.node(node).unwrap().chunks.has_chunk(fid, k));
     let (Some(bad), Some(good)) = (on(0), on(1)) else { panic!("16 chunks all on one of 2 servers") };
 
     faults.add(Fault::on(Store::Chunks, IoKind::Read, libc::EIO));
@@ -167,7 +169,7 @@ async fn a_failed_metadata_commit_is_reported_and_committed_later() {
     faults.clear();
     c.sync_all().await.unwrap();
     for i in 0..2 {
-        assert!(!cluster.node(i).meta.is_dirty(), "server {i} still has changes to commit");
+        assert!(!cluster.node(i).unwrap().meta.is_dirty(), "server {i} still has changes to commit");
     }
     drop(c);
     cluster.stop().await.unwrap();

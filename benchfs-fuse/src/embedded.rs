@@ -21,9 +21,9 @@ use benchfs::{Client, Config};
 pub enum EmbeddedError {
     #[error("cannot open data directory {}: {source}{BUSY_HINT}", path.display())]
     CreateDir { path: PathBuf, source: io::Error },
-    /// The stores refused to open (the server reports a message only).
-    #[error("cannot open data directory {}: {reason}{BUSY_HINT}", path.display())]
-    Open { path: PathBuf, reason: String },
+    /// The stores refused to open, or the one-member ring to form.
+    #[error("cannot open data directory {}: {source}{BUSY_HINT}", path.display())]
+    Open { path: PathBuf, source: benchfs::server::StartError },
     #[error("embedded server: {0}")]
     Store(#[source] benchfs::server::StoreError),
     #[error("embedded server task: {0}")]
@@ -66,7 +66,7 @@ impl Embedded {
     pub async fn start(data_dir: &Path) -> Result<Embedded, EmbeddedError> {
         let path = data_dir.to_path_buf();
         create_private_dir(data_dir).map_err(|source| EmbeddedError::CreateDir { path: path.clone(), source })?;
-        let node = Node::open_alone(data_dir).await.map_err(|reason| EmbeddedError::Open { path, reason })?;
+        let node = Node::open_alone(data_dir).await.map_err(|source| EmbeddedError::Open { path, source })?;
         let node = Arc::new(node);
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(benchfs::server::run_in_process(node.clone(), async {

@@ -163,7 +163,7 @@ fn name_str(name: &OsStr) -> Result<&str> {
 
 /// Attributes shown for "." and ".." in readdirplus (the kernel ignores them there).
 fn dot_attr() -> Attr {
-    Attr::synthetic_dir(0o755)
+    Attr::root()
 }
 
 /// The bits a write by an unprivileged process clears (the kernel's `should_remove_suid`):

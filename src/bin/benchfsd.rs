@@ -35,7 +35,7 @@ struct Args {
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     expect: Option<u32>,
     /// Client connections served at once; more are closed at accept.
-    #[arg(long, default_value_t = benchfs::server::DEFAULT_MAX_CONNECTIONS)]
+    #[arg(long, default_value_t = benchfs::listen::DEFAULT_MAX_CONNECTIONS)]
     max_connections: usize,
 }
 
@@ -139,7 +139,7 @@ async fn serve(args: Args) -> Result<(), String> {
     println!("benchfsd listening on {addr}");
     // A stopped server stays in the registry: it is still a member of the job's ring,
     // and clients must fail on its keys, not build a smaller ring without it.
-    let result = benchfs::server::run(listener, Arc::new(node), args.max_connections, shutdown_signal()).await;
+    let result = benchfs::listen::run(listener, Arc::new(node), args.max_connections, shutdown_signal()).await;
     result.map_err(|e| format!("shutdown: {e}"))?;
     tracing::info!("stopped cleanly");
     Ok(())

@@ -67,7 +67,7 @@ fn process_owner() -> (u32, u32) {
 
 /// Attributes reported for "/", which has no record (it always exists).
 pub fn root_attr() -> Attr {
-    Attr::synthetic_dir(0o777)
+    Attr::root()
 }
 
 /// Why `open` refuses a record that is not a regular file or directory: BenchFS never

@@ -12,13 +12,11 @@
 //! server of the cluster) and, when the server has a secret, its `Auth` proved the peer
 //! key: [`Node::serve`] refuses requests between servers to anyone else.
 
-use std::net::SocketAddr;
+use std::fmt::Display;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::BufReader;
-use tokio::net::tcp::OwnedWriteHalf;
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncWrite, BufReader};
 use tokio::sync::{watch, Mutex, Semaphore};
 use tracing::Instrument;
 
@@ -36,10 +34,10 @@ pub const FRAME_DEADLINE: Duration = Duration::from_secs(30);
 const PRE_AUTH: Limits = Limits { max_header: 4096, max_data: 0, frame_timeout: Some(HANDSHAKE_DEADLINE) };
 const SERVING: Limits = Limits { frame_timeout: Some(FRAME_DEADLINE), ..Limits::FULL };
 
-/// The socket's write half. tokio's mutex: held across the `.await` of a frame write.
-type Writer = Arc<Mutex<OwnedWriteHalf>>;
+/// The connection's write half. tokio's mutex: held across the `.await` of a frame write.
+type Writer<W> = Arc<Mutex<W>>;
 
-async fn send(w: &Writer, id: u64, reply: &Reply, data: &[u8]) {
+async fn send<W: AsyncWrite + Unpin>(w: &Writer<W>, id: u64, reply: &Reply, data: &[u8]) {
     let header = match encode_header(reply) {
         Ok(h) => h,
         Err(e) => {
@@ -64,13 +62,18 @@ fn error_reply(status: Status, message: &str) -> Reply {
     Reply::Error { status, message: message.to_string() }
 }
 
-pub async fn serve(stream: TcpStream, peer: SocketAddr, node: Arc<Node>, mut stop: watch::Receiver<bool>) {
+/// Serves one connection, given as its two halves (any byte stream: the accept loop's
+/// TCP sockets, `crate::listen`), until the caller closes it or `stop` changes.
+pub async fn serve<R, W>(rd: R, wr: W, peer: impl Display, node: Arc<Node>, mut stop: watch::Receiver<bool>)
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
     let span = tracing::info_span!("conn", %peer);
     async move {
         tracing::debug!("accepted");
-        let (rd, wr) = stream.into_split();
         let mut rd = BufReader::with_capacity(crate::rpc::wire::READ_BUFFER, rd);
-        let writer: Writer = Arc::new(Mutex::new(wr));
+        let writer: Writer<W> = Arc::new(Mutex::new(wr));
         let permits = Arc::new(Semaphore::new(MAX_IN_FLIGHT_PER_CONN));
         let mut authenticated = node.secret.is_none();
         let mut server_nonce = None;

@@ -48,6 +48,26 @@ impl Adopted {
     }
 }
 
+/// Why a server refuses a ring (status `Membership` on the wire).
+#[derive(Debug, thiserror::Error)]
+pub enum RingError {
+    #[error("server {server} serves ring {ring} of {members} members; the list offered has {offered} members")]
+    Other { server: String, ring: RingId, members: usize, offered: usize },
+    #[error("server {0} is not in the offered member list")]
+    NotMember(String),
+    #[error(
+        "server {server} expects {expected} servers (benchfsd --expect); the list offered has {offered}: \
+         waiting for {offered} of {expected} servers"
+    )]
+    Waiting { server: String, expected: usize, offered: usize },
+    #[error("this data directory's ring {ring} has {members} members, not {expected}")]
+    StoredSize { ring: RingId, members: usize, expected: usize },
+    #[error("the cluster's size was given twice")]
+    SizeTwice,
+    #[error("cannot record the ring: {0}")]
+    Record(#[from] std::io::Error),
+}
+
 pub struct Membership {
     addr: String,
     dir: PathBuf,
@@ -115,11 +135,11 @@ impl Membership {
 
     /// Accepts only rings of `n` members from now on. Fails if the ring this server
     /// already serves (from its data directory) has another size.
-    pub fn expect(&self, n: usize) -> Result<(), String> {
+    pub fn expect(&self, n: usize) -> Result<(), RingError> {
         if let Some(a) = self.current().filter(|a| a.members.len() != n) {
-            return Err(format!("this data directory's ring {} has {} members, not {n}", a.id, a.members.len()));
+            return Err(RingError::StoredSize { ring: a.id, members: a.members.len(), expected: n });
         }
-        self.expected.set(n).map_err(|_| "the cluster's size was given twice".to_string())
+        self.expected.set(n).map_err(|_| RingError::SizeTwice)
     }
 
     pub fn current(&self) -> Option<Arc<Adopted>> {
@@ -144,32 +164,21 @@ impl Membership {
 
     /// Adopts `members` unless a ring is adopted already (then it must be the same list).
     /// The formation time is the oldest any reachable peer reports for this list, or now.
-    pub async fn adopt(&self, members: Vec<String>, formed: Option<u64>) -> Result<Arc<Adopted>, String> {
+    pub async fn adopt(&self, members: Vec<String>, formed: Option<u64>) -> Result<Arc<Adopted>, RingError> {
         let _one = self.adopting.lock().await;
+        let server = self.addr.clone();
         if let Some(a) = self.current() {
             return if a.id.members_hash == members_hash(&members) {
                 Ok(a)
             } else {
-                Err(format!(
-                    "server {} serves ring {} of {} members; the list offered has {} members",
-                    self.addr,
-                    a.id,
-                    a.members.len(),
-                    members.len()
-                ))
+                Err(RingError::Other { server, ring: a.id, members: a.members.len(), offered: members.len() })
             };
         }
         if !members.contains(&self.addr) {
-            return Err(format!("server {} is not in the offered member list", self.addr));
+            return Err(RingError::NotMember(server));
         }
-        if let Some(&n) = self.expected.get().filter(|&&n| n != members.len()) {
-            return Err(format!(
-                "server {} expects {n} servers (benchfsd --expect); the list offered has {}: \
-                 waiting for {} of {n} servers",
-                self.addr,
-                members.len(),
-                members.len()
-            ));
+        if let Some(&expected) = self.expected.get().filter(|&&n| n != members.len()) {
+            return Err(RingError::Waiting { server, expected, offered: members.len() });
         }
         let formed = match formed {
             Some(f) => f,
@@ -183,8 +192,8 @@ impl Membership {
             );
         }
         let text = format!("formed {formed}\nreplaced {}\n{}\n", u8::from(replaced), members.join("\n"));
-        crate::server::private::write_file(&self.dir.join(RING_FILE), text.as_bytes()).map_err(|e| e.to_string())?;
-        let a = self.set(members, formed, replaced).map_err(|e| e.to_string())?;
+        crate::server::private::write_file(&self.dir.join(RING_FILE), text.as_bytes())?;
+        let a = self.set(members, formed, replaced)?;
         tracing::info!(ring = %a.id, members = a.members.len(), replaced, "ring adopted");
         Ok(a)
     }

@@ -515,7 +515,31 @@ fn apply(mut a: Attr, set: &SetAttr, what: &str) -> Result<Attr, StoreError> {
     Ok(a)
 }
 
+thread_local! {
+    /// Where this thread's file ids come from when a test replays a seed (see
+    /// [`seed_file_ids`]): a splitmix64 state instead of the random generator.
+    static SEEDED_FIDS: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) };
+}
+
+/// Makes the file ids this thread assigns from now on a sequence fixed by `seed`: chunks
+/// and inodes are placed by file id, so a simulation on one thread replays exactly.
+pub(crate) fn seed_file_ids(seed: u64) {
+    SEEDED_FIDS.set(Some(seed));
+}
+
 fn new_fid() -> u128 {
+    if let Some(mut x) = SEEDED_FIDS.get() {
+        let mut next = || {
+            x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = x;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        };
+        let f = (u128::from(next()) << 64 | u128::from(next())).max(1);
+        SEEDED_FIDS.set(Some(x));
+        return f;
+    }
     loop {
         let f: u128 = rand::random();
         if f != 0 {

@@ -1,13 +1,15 @@
 //! `benchfsd` internals: the stores, the rules every request passes, the coordinated
-//! namespace changes and the accept loop.
+//! namespace changes, one connection's serving and the background work. The accept loop
+//! is `crate::listen`; peers are reached through [`crate::transport::Peers`]: this module
+//! names no socket type.
 //!
 //! Data flows one way: [`connection`] (frames) → [`Node`] (validation, ownership, fences,
-//! claims; [`namespace`] for changes that span servers) → the stores, which know nothing
-//! of the wire or the ring.
+//! claims) → one handler per op ([`ops`]; [`namespace`] for changes that span servers)
+//! → the stores, which know nothing of the wire or the ring.
 
 pub mod backend;
 mod claims;
-mod connection;
+pub mod connection;
 mod dir_ids;
 mod fence;
 mod identity;
@@ -25,96 +27,72 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
-use tokio::sync::{watch, Semaphore};
-use tokio::task::JoinSet;
+use tokio::sync::watch;
 
 pub use backend::{ChunkBackend, StoreBackends};
+pub use membership::RingError;
+pub(crate) use meta_store::seed_file_ids;
 pub use meta_store::MetaStore;
-pub use node::Node;
+pub use node::{Node, StartError};
 pub use store_error::StoreError;
 
 /// Requests in flight per connection; with chunks of at most 64 MiB this bounds the
 /// memory one client can pin on a server (1 MiB chunks: 32 MiB).
 pub const MAX_IN_FLIGHT_PER_CONN: usize = 32;
-/// Connections a server accepts at once (each costs a task and buffers); more are closed.
-pub const DEFAULT_MAX_CONNECTIONS: usize = 8192;
 /// How often unlinked files' chunks are dropped everywhere (batched, off the reply path).
 const DROP_INTERVAL: Duration = Duration::from_millis(100);
 /// How often parent directories' time changes go to their owners (batched, off the reply
 /// path: see `Node::touch_parent`). The longest a directory's stat lags a change in it.
 pub(crate) const TOUCH_INTERVAL: Duration = Duration::from_millis(5);
-/// How long a stopping server waits for in-flight requests before giving up on them.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Serves `listener` until `shutdown` resolves, then stops accepting, lets in-flight
-/// requests finish, and flushes the stores.
-pub async fn run(
-    listener: TcpListener,
+/// A server's background work: metadata commits, dropping unlinked files' chunks,
+/// parent directories' batched times. Connections watch [`Background::stopping`] to end.
+pub struct Background {
     node: Arc<Node>,
-    max_connections: usize,
-    shutdown: impl Future<Output = ()>,
-) -> Result<(), StoreError> {
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let mut conns = JoinSet::new();
-    let slots = Arc::new(Semaphore::new(max_connections.max(1)));
-    let flusher = tokio::spawn(periodic_flush(node.clone(), stop_rx.clone()));
-    let dropper = tokio::spawn(periodic_drop(node.clone(), stop_rx.clone()));
-    let toucher = tokio::spawn(periodic_touch(node.clone(), stop_rx.clone()));
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            _ = &mut shutdown => break,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    let Ok(slot) = slots.clone().try_acquire_owned() else {
-                        tracing::warn!(%peer, max_connections, "connection limit reached; closing the new connection");
-                        continue;
-                    };
-                    let _ = stream.set_nodelay(true);
-                    let serve = connection::serve(stream, peer, node.clone(), stop_rx.clone());
-                    conns.spawn(async move {
-                        serve.await;
-                        drop(slot);
-                    });
-                }
-                Err(e) => {
-                    // Out of fds and similar: back off instead of spinning.
-                    tracing::warn!(error = %crate::fd_limit::explain(e), "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            },
-            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+    stop: watch::Sender<bool>,
+    tasks: [tokio::task::JoinHandle<()>; 3],
+}
+
+impl Background {
+    pub fn start(node: Arc<Node>) -> Background {
+        let (stop, stop_rx) = watch::channel(false);
+        let tasks = [
+            tokio::spawn(periodic_flush(node.clone(), stop_rx.clone())),
+            tokio::spawn(periodic_drop(node.clone(), stop_rx.clone())),
+            tokio::spawn(periodic_touch(node.clone(), stop_rx)),
+        ];
+        Background { node, stop, tasks }
+    }
+
+    /// Changes when the server stops.
+    pub fn stopping(&self) -> watch::Receiver<bool> {
+        self.stop.subscribe()
+    }
+
+    /// Tells the background work and the connections to stop.
+    pub fn stop(&self) {
+        let _ = self.stop.send(true);
+    }
+
+    /// Stops, lets the background work end, sends what it still held and flushes.
+    pub async fn finish(self) -> Result<(), StoreError> {
+        self.stop();
+        for t in self.tasks {
+            let _ = t.await;
         }
+        let node = self.node;
+        node.touch_dirs().await;
+        node.drop_unlinked().await;
+        tokio::task::spawn_blocking(move || node.flush()).await.map_err(|e| StoreError::Io(std::io::Error::other(e)))?
     }
-    tracing::info!(connections = conns.len(), "shutting down: draining in-flight requests");
-    let _ = stop_tx.send(true);
-    if tokio::time::timeout(DRAIN_TIMEOUT, async { while conns.join_next().await.is_some() {} }).await.is_err() {
-        tracing::warn!("in-flight requests did not finish in time; aborting them");
-        conns.abort_all();
-    }
-    finish(node, [flusher, dropper, toucher]).await
 }
 
 /// Runs an in-process server's background work (metadata commits, dropping unlinked
 /// files' chunks) until `shutdown`, then flushes: a server without a listener.
 pub async fn run_in_process(node: Arc<Node>, shutdown: impl Future<Output = ()>) -> Result<(), StoreError> {
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let flusher = tokio::spawn(periodic_flush(node.clone(), stop_rx.clone()));
-    let dropper = tokio::spawn(periodic_drop(node.clone(), stop_rx.clone()));
-    let toucher = tokio::spawn(periodic_touch(node.clone(), stop_rx));
+    let background = Background::start(node);
     shutdown.await;
-    let _ = stop_tx.send(true);
-    finish(node, [flusher, dropper, toucher]).await
-}
-
-async fn finish(node: Arc<Node>, tasks: [tokio::task::JoinHandle<()>; 3]) -> Result<(), StoreError> {
-    for t in tasks {
-        let _ = t.await;
-    }
-    node.touch_dirs().await;
-    node.drop_unlinked().await;
-    tokio::task::spawn_blocking(move || node.flush()).await.map_err(|e| StoreError::Io(std::io::Error::other(e)))?
+    background.finish().await
 }
 
 /// Drops the chunks of recently unlinked files on every server, in batches.

@@ -9,7 +9,7 @@ use super::backend::{ChunkBackend, StoreBackends};
 use super::claims::Claims;
 use super::dir_ids::DirIds;
 use super::fence::{FenceRead, Fenced, Fences};
-use super::membership::{Adopted, Membership};
+use super::membership::{Adopted, Membership, RingError};
 use super::moves::Moves;
 use super::ops::Served;
 use super::tombstones::Tombstones;
@@ -81,6 +81,15 @@ pub fn check(fences: &FenceRead<'_>, path: &str) -> Result<(), Fail> {
     })
 }
 
+/// Why a server could not start: its stores, or its ring.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Ring(#[from] RingError),
+}
+
 pub struct Node {
     pub meta: MetaStore,
     pub chunks: Box<dyn ChunkBackend>,
@@ -149,10 +158,10 @@ impl Node {
     }
 
     /// A server of a one-member ring, called in-process (the embedded mount).
-    pub async fn open_alone(data_dir: &Path) -> Result<Node, String> {
+    pub async fn open_alone(data_dir: &Path) -> Result<Node, StartError> {
         // A member name of host:port shape; nothing connects to it.
         let name = "in-process:0".to_string();
-        let node = Node::open(data_dir, &name, None, crate::transport::no_peers()).map_err(|e| e.to_string())?;
+        let node = Node::open(data_dir, &name, None, crate::transport::no_peers())?;
         node.membership.adopt(vec![name], None).await?;
         Ok(node)
     }
@@ -162,7 +171,7 @@ impl Node {
     }
 
     /// The cluster has `n` servers (`benchfsd --expect`): only a ring of all of them forms.
-    pub fn expect_members(&self, n: usize) -> Result<(), String> {
+    pub fn expect_members(&self, n: usize) -> Result<(), RingError> {
         self.membership.expect(n)
     }
 

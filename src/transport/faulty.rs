@@ -1,6 +1,12 @@
 //! A transport that misbehaves on purpose: the fault tests' way to lose, slow down or
 //! cut calls at an exact point without SIGSTOP, sleeps or full disks.
+//!
+//! Two kinds of fault: rules ([`FaultyTransport::inject`]) that fire on chosen calls
+//! (drop, delay, reset, a failing status), and cuts ([`FaultyTransport::cut`]) that
+//! partition the link from some servers until healed. [`FaultyTransport::fired`] counts
+//! the calls any of them changed, so a test can tell a fault's error from a bug's.
 
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -60,11 +66,48 @@ struct Rule {
 pub struct FaultyTransport<T> {
     inner: T,
     rules: Mutex<Vec<Rule>>,
+    /// Servers (indices) this link is partitioned from: see [`FaultyTransport::cut`].
+    cut: Mutex<BTreeSet<usize>>,
+    /// Calls a rule or a cut changed (failed, delayed, or whose reply was lost).
+    fired: AtomicU64,
 }
 
 impl<T: Transport> FaultyTransport<T> {
     pub fn new(inner: T) -> FaultyTransport<T> {
-        FaultyTransport { inner, rules: Mutex::new(Vec::new()) }
+        FaultyTransport {
+            inner,
+            rules: Mutex::new(Vec::new()),
+            cut: Mutex::new(BTreeSet::new()),
+            fired: AtomicU64::new(0),
+        }
+    }
+
+    /// Partitions this link from `server` until [`FaultyTransport::heal`]: a call to it
+    /// fails as unreachable without reaching it, and a call in flight when the cut comes
+    /// is served but its reply is lost (`ConnectionLost`). Rules still count calls to a
+    /// cut server.
+    pub fn cut(&self, server: usize) {
+        self.cut.lock().unwrap_or_else(|p| p.into_inner()).insert(server);
+    }
+
+    /// Ends the partition from `server` (`None`: from every server).
+    pub fn heal(&self, server: Option<usize>) {
+        let mut cut = self.cut.lock().unwrap_or_else(|p| p.into_inner());
+        match server {
+            Some(s) => {
+                cut.remove(&s);
+            }
+            None => cut.clear(),
+        }
+    }
+
+    fn is_cut(&self, server: usize) -> bool {
+        self.cut.lock().unwrap_or_else(|p| p.into_inner()).contains(&server)
+    }
+
+    /// How many calls a fault changed so far (a delay counts too).
+    pub fn fired(&self) -> u64 {
+        self.fired.load(Ordering::Relaxed)
     }
 
     /// Adds a fault; rules are tried in order and the first that fires wins.
@@ -111,12 +154,20 @@ impl<T: Transport> Transport for FaultyTransport<T> {
         let op = req.asked().name();
         let addr = self.servers().get(server).cloned().unwrap_or_default();
         let fault = self.fault_for(server, op);
+        let cut = self.is_cut(server);
+        if fault.is_some() || cut {
+            self.fired.fetch_add(1, Ordering::Relaxed);
+        }
         Box::pin(async move {
-            match fault {
+            if cut {
+                let source = std::io::Error::new(std::io::ErrorKind::HostUnreachable, "partitioned by fault injection");
+                return Err(Error::Unreachable { server: addr, source });
+            }
+            let served = match fault {
                 None => self.inner.call(server, req, data).await,
                 Some(Fault::Drop { deadline }) => {
                     tokio::time::sleep(deadline).await;
-                    Err(Error::Timeout { server: addr, op, secs: deadline.as_secs_f64() })
+                    Err(Error::Timeout { server: addr.clone(), op, secs: deadline.as_secs_f64() })
                 }
                 Some(Fault::Delay(d)) => {
                     tokio::time::sleep(d).await;
@@ -124,13 +175,19 @@ impl<T: Transport> Transport for FaultyTransport<T> {
                 }
                 Some(Fault::ResetAfterSend) => {
                     let _ = self.inner.call(server, req, data).await;
-                    Err(Error::ConnectionLost { server: addr, reason: "reset by fault injection".into() })
+                    Err(Error::ConnectionLost { server: addr.clone(), reason: "reset by fault injection".into() })
                 }
                 Some(Fault::ResetBeforeSend) => {
-                    Err(Error::ConnectionLost { server: addr, reason: "reset by fault injection".into() })
+                    Err(Error::ConnectionLost { server: addr.clone(), reason: "reset by fault injection".into() })
                 }
                 Some(Fault::Fail(status)) => Err(Error::from_status(status, format!("injected on {addr}"))),
+            };
+            if self.is_cut(server) {
+                // Cut while the call was in flight: the server did the work, the reply is lost.
+                self.fired.fetch_add(1, Ordering::Relaxed);
+                return Err(Error::ConnectionLost { server: addr, reason: "partitioned by fault injection".into() });
             }
+            served
         })
     }
 }

@@ -49,14 +49,16 @@ impl LocalTransport {
         LocalTransport { targets: Targets::Net(net.clone()), servers, role }
     }
 
-    fn service(&self, server: usize) -> Result<Arc<dyn Service>> {
+    /// The server to call and, on a net, the generation it was attached in.
+    fn service(&self, server: usize) -> Result<(Arc<dyn Service>, Option<u64>)> {
         match &self.targets {
-            Targets::One(s) => Ok(s.clone()),
-            Targets::Net(net) => {
-                let name = self.servers.get(server).map(String::as_str).unwrap_or_default();
-                net.service(name)
-            }
+            Targets::One(s) => Ok((s.clone(), None)),
+            Targets::Net(net) => net.service(self.name(server)).map(|(s, g)| (s, Some(g))),
         }
+    }
+
+    fn name(&self, server: usize) -> &str {
+        self.servers.get(server).map(String::as_str).unwrap_or_default()
     }
 }
 
@@ -67,8 +69,16 @@ impl Transport for LocalTransport {
 
     fn call<'a>(&'a self, server: usize, req: &'a Request, data: &'a [u8]) -> BoxFuture<'a, Result<(Reply, Vec<u8>)>> {
         Box::pin(async move {
-            let service = self.service(server)?;
+            let (service, generation) = self.service(server)?;
             let (reply, data) = service.serve(self.role, req.clone(), data.to_vec()).await;
+            if let (Targets::Net(net), Some(g)) = (&self.targets, generation) {
+                if !net.is_attached(self.name(server), g) {
+                    // Stopped while serving this call: the work is done, the reply lost
+                    // with the connection (as a real server stopping mid-request).
+                    let reason = "the server stopped while serving the call".to_string();
+                    return Err(Error::ConnectionLost { server: self.name(server).to_string(), reason });
+                }
+            }
             unwrap_reply(reply, data)
         })
     }
@@ -84,9 +94,15 @@ pub struct LocalNet {
     inner: Arc<NetInner>,
 }
 
+/// A server on the net and the generation it was attached in.
+type Attached = (Weak<dyn Service>, u64);
+
 #[derive(Default)]
 struct NetInner {
-    services: RwLock<HashMap<String, Weak<dyn Service>>>,
+    /// Each server and the generation it was attached in (a restarted server has a new
+    /// one, so calls that reached the stopped one can tell).
+    services: RwLock<HashMap<String, Attached>>,
+    generations: std::sync::atomic::AtomicU64,
     /// Every peer link made so far, by the name of the server that calls through it.
     links: Mutex<Vec<(String, Link)>>,
 }
@@ -98,21 +114,28 @@ impl LocalNet {
 
     /// Puts `service` on the net under its name (replacing a stopped one of that name).
     pub fn attach(&self, service: &Arc<dyn Service>) {
+        let generation = self.inner.generations.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut services = self.inner.services.write().unwrap_or_else(|p| p.into_inner());
-        services.insert(service.name().to_string(), Arc::downgrade(service));
+        services.insert(service.name().to_string(), (Arc::downgrade(service), generation));
     }
 
-    /// Takes server `name` off the net: calls to it fail as unreachable from now on.
+    /// Takes server `name` off the net: calls to it fail as unreachable from now on, and
+    /// calls it is serving lose their replies (`ConnectionLost`).
     pub fn detach(&self, name: &str) {
         self.inner.services.write().unwrap_or_else(|p| p.into_inner()).remove(name);
     }
 
-    fn service(&self, name: &str) -> Result<Arc<dyn Service>> {
+    fn service(&self, name: &str) -> Result<(Arc<dyn Service>, u64)> {
         let services = self.inner.services.read().unwrap_or_else(|p| p.into_inner());
-        services.get(name).and_then(Weak::upgrade).ok_or_else(|| Error::Unreachable {
+        services.get(name).and_then(|(s, g)| Some((s.upgrade()?, *g))).ok_or_else(|| Error::Unreachable {
             server: name.to_string(),
             source: std::io::Error::from(std::io::ErrorKind::ConnectionRefused),
         })
+    }
+
+    fn is_attached(&self, name: &str, generation: u64) -> bool {
+        let services = self.inner.services.read().unwrap_or_else(|p| p.into_inner());
+        services.get(name).is_some_and(|(_, g)| *g == generation)
     }
 
     /// How server `me` reaches its peers on this net.
@@ -147,6 +170,6 @@ impl Peers for NetPeers {
     }
 
     fn ring_of<'a>(&'a self, member: &'a str) -> BoxFuture<'a, Result<Option<RingId>>> {
-        Box::pin(async move { Ok(self.net.service(member)?.ring()) })
+        Box::pin(async move { Ok(self.net.service(member)?.0.ring()) })
     }
 }

@@ -91,7 +91,11 @@ impl Handle for Auth {
 
 impl Handle for AdoptRing {
     async fn handle(self, node: &Node, _: &mut Payload) -> Result<RingInfo, Fail> {
-        let a = node.membership.adopt(self.members, self.formed).await.map_err(|e| fail(Status::Membership, e))?;
+        let a = node
+            .membership
+            .adopt(self.members, self.formed)
+            .await
+            .map_err(|e| fail(Status::Membership, e.to_string()))?;
         Ok(RingInfo { ring: a.id, members: a.members.clone() })
     }
 }
@@ -103,5 +107,32 @@ impl Handle for Expect {
         let (reply, data) = node.dispatch_boxed(*self.request).await?;
         io.reply = data;
         Ok(reply)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// "/" has no record: the client answers it without asking, the servers when asked,
+    /// and both must say the same (they once said 0777 and 0755): `Attr::root`.
+    #[tokio::test]
+    async fn the_root_has_one_answer() {
+        let dir = tempfile::tempdir().unwrap();
+        let node = Node::open_alone(dir.path()).await.unwrap();
+        let (reply, _) = node.dispatch(Stat { path: "/".into() }.into(), Vec::new()).await.unwrap();
+        let AttrReply(served) = AttrReply::from_reply(reply).unwrap();
+        assert_eq!(served, Attr::root());
+        assert_eq!(served.mode, crate::meta::ROOT_MODE);
+    }
+
+    /// A payload on anything but a chunk write is refused before a handler sees it.
+    #[tokio::test]
+    async fn only_a_write_takes_a_payload() {
+        let dir = tempfile::tempdir().unwrap();
+        let node = Node::open_alone(dir.path()).await.unwrap();
+        let err = node.dispatch(Stat { path: "/".into() }.into(), vec![1]).await.unwrap_err();
+        assert_eq!(err.status, Status::Invalid);
+        assert!(Request::from(Write { fid: 1, index: 0, offset: 0 }).takes_payload());
     }
 }

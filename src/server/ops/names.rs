@@ -37,7 +37,7 @@ impl Handle for Mkdir {
 impl Handle for Stat {
     async fn handle(self, node: &Node, _: &mut Payload) -> Result<AttrReply, Fail> {
         if self.path == "/" {
-            return Ok(AttrReply(Attr::synthetic_dir(0o755)));
+            return Ok(AttrReply(Attr::root()));
         }
         node.own_path(&self.path)?;
         let attr = {
