@@ -11,9 +11,7 @@ use std::process::Child;
 use std::time::Instant;
 
 use benchfs::{Client, Config, OpenOptions};
-
-#[path = "../tests/support/server.rs"]
-mod server;
+use benchfs_testkit::server;
 
 const MIB: usize = 1 << 20;
 

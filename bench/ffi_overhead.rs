@@ -18,15 +18,13 @@
 //! (3) repetitions, each C variant's added µs per call and bandwidth ratio to the
 //! baseline.
 
-#[path = "../tests/common/mod.rs"]
-mod common;
-
 use std::ffi::CString;
 use std::process::Command;
 use std::time::Instant;
 
 use benchfs::ffi::{self, Context, FileHandle};
 use benchfs::{Client, Config, OpenOptions};
+use benchfs_testkit::Cluster;
 
 const KIB4: usize = 4096;
 const MIB: usize = 1 << 20;
@@ -295,7 +293,7 @@ fn main() {
     let mut variants: Vec<(String, Option<String>)> = vec![(BASELINE.into(), None), ("async-ct".into(), None)];
     variants.extend(flavours.split(',').map(|f| (format!("c rt={}", f.trim()), Some(f.trim().to_string()))));
 
-    let cluster = common::Cluster::start(2);
+    let cluster = Cluster::start(2);
     println!(
         "ffi_overhead: 2 servers on {}, {} reps, {} x 4 KiB calls, {} x 1 MiB calls",
         cluster.dir.path().display(),

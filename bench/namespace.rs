@@ -8,14 +8,12 @@
 //! their ratio. Protocol 2 coordinates renames and rmdirs on the servers (claims and
 //! fences); this shows what that costs a caller that does not race.
 
-#[path = "../tests/support/server.rs"]
-mod server;
-
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Instant;
 
 use benchfs::{Client, Config};
+use benchfs_testkit::server;
 
 fn env_or(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)

@@ -2,7 +2,7 @@
 # Installs what BenchFS needs on a Debian/Ubuntu machine: the build toolchain's
 # system packages, FUSE, and (with --test) the tools the test suite drives: every
 # tool that BENCHFS_REQUIRE=all (set by scripts/test.sh) makes the tests demand
-# (the list is ALL in tests/support/require.rs; keep the two in step).
+# (the list is ALL in benchfs-testkit/src/require.rs; keep the two in step).
 # Idempotent: installed packages are skipped. Needs root (or sudo) for apt.
 set -euo pipefail
 

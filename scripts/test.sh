@@ -6,7 +6,7 @@
 #
 # Every other tool the tests use is installed by setup.sh, so none may be skipped:
 # BENCHFS_REQUIRE=all turns "skipped: <tool> missing" into a failure (see
-# tests/support/require.rs). That includes what needs root: FUSE mounts, network
+# benchfs-testkit/src/require.rs). That includes what needs root: FUSE mounts, network
 # namespaces, a tmpfs mount. Set BENCHFS_REQUIRE= (empty) or a shorter list to run
 # where some of that is impossible.
 set -euo pipefail

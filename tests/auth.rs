@@ -1,8 +1,6 @@
 //! Access control: servers started with a registry share a generated secret; clients
 //! that do not prove it are refused before any request is served.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::time::Duration;
 
@@ -16,7 +14,7 @@ use benchfs::rpc::Connection;
 use benchfs::transport::tcp::{TcpOptions, TcpTransport};
 use benchfs::transport::Transport;
 use benchfs::{Client, Config, Error, OpenOptions};
-use common::{runtime, Cluster};
+use benchfs_testkit::{pattern, runtime, Cluster};
 
 #[test]
 fn only_clients_with_the_cluster_secret_are_served() {
@@ -96,7 +94,7 @@ fn requests_between_servers_are_refused_from_clients() {
         let cluster = if with_secret { Cluster::start_with_registry(3) } else { Cluster::start(3) };
         let cfg = if with_secret { Config::from_registry(&cluster.registry()).unwrap() } else { cluster.config() };
         assert_eq!(cfg.secret.is_some(), with_secret);
-        let data = common::pattern(7, 3 << 20);
+        let data = pattern(7, 3 << 20);
         runtime().block_on(async {
             let c = Client::connect(cfg.clone()).await.unwrap();
             c.mkdir("/d", 0o755).await.unwrap();

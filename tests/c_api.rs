@@ -3,15 +3,13 @@
 //! header checked against the library's exported symbols; the install script, the
 //! static archive, and valgrind's memcheck (every error kind, definite leaks).
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use common::require::{self, on_path};
-use common::Cluster;
+use benchfs_testkit::require::{self, on_path};
+use benchfs_testkit::Cluster;
 
 /// `target/<profile>`: this test binary lives in its `deps/`, next to the libraries.
 fn profile_dir() -> PathBuf {

@@ -1,9 +1,7 @@
 //! Data path against 4 real servers: large files, unaligned and sparse I/O, shared files.
 
-mod common;
-
 use benchfs::{Client, OpenOptions};
-use common::{pattern, runtime, Cluster};
+use benchfs_testkit::{pattern, runtime, Cluster};
 
 const MIB: usize = 1 << 20;
 

@@ -5,14 +5,12 @@
 //! Each test says "skipped: ..." and passes when a tool it needs is missing, unless
 //! `BENCHFS_REQUIRE` requires it (tests/support/require.rs).
 
-mod common;
-
-use common::require::{self, on_path as have};
-use common::show;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
+
+use benchfs_testkit::require::{self, on_path as have};
+use benchfs_testkit::show;
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

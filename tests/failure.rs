@@ -9,13 +9,11 @@
 //! the bytes and never answers: the client's own deadline must fire), both also as the
 //! CLI's `status` sees them.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
 use benchfs::transport::faulty::{Fault, Match};
 use benchfs::{Client, OpenOptions};
-use common::{pattern, runtime, Cluster};
+use benchfs_testkit::{pattern, runtime, Cluster};
 
 /// The client's deadline in the injected tests.
 const TIMEOUT: Duration = Duration::from_millis(500);

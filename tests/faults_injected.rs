@@ -16,8 +16,6 @@
 //!   at the deadline, not a hang;
 //! - a lost size publication (flush) is an error and is published by the next flush.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -27,7 +25,7 @@ use benchfs::transport::faulty::{Fault, FaultyTransport, Match};
 use benchfs::transport::local::LocalTransport;
 use benchfs::transport::tcp::{TcpOptions, TcpTransport};
 use benchfs::{Client, Config, OpenOptions};
-use common::{pattern, Cluster};
+use benchfs_testkit::{pattern, Cluster};
 
 /// Small chunks, so a few KiB span several chunk requests.
 const CHUNK: u32 = 4096;

@@ -3,9 +3,7 @@
 //! that match a leading dot; and a pattern with many stars does not backtrack exponentially
 //! (`*a*a*a*a*a*a*a*b` against a 60-character name took 11.8 s before).
 
-mod common;
-
-use common::{runtime, Cluster};
+use benchfs_testkit::{runtime, show, Cluster};
 
 const NAMES: [&str; 9] = ["a1", "b2", "c3", "Z9", ".hidden", "x*y", "[k]", "-", "f.txt"];
 
@@ -73,7 +71,7 @@ fn find_name_with_many_stars_finishes() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", common::show(&out));
+    assert!(out.status.success(), "{}", show(&out));
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), format!("/n/{long}b"));
 }
 
@@ -84,6 +82,6 @@ fn find_name_refuses_an_unknown_class() {
         .args(["--servers", &cluster.spec(), "find", "/", "--name", "[[:bogus:]]"])
         .output()
         .unwrap();
-    assert!(!out.status.success(), "{}", common::show(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("bogus"), "{}", common::show(&out));
+    assert!(!out.status.success(), "{}", show(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bogus"), "{}", show(&out));
 }

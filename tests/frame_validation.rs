@@ -1,8 +1,6 @@
 //! Malformed input on a live server: bogus lengths, random bytes, truncated headers
 //! and unknown ops close that connection only; the server keeps serving good clients.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
@@ -12,7 +10,7 @@ use benchfs::proto::{Create, Request};
 use benchfs::transport::tcp::{TcpOptions, TcpTransport};
 use benchfs::transport::Transport;
 use benchfs::OpenOptions;
-use common::{pattern, runtime, Cluster};
+use benchfs_testkit::{pattern, runtime, status_kib, Cluster};
 
 /// Sends `bytes` and expects the server to close the connection (EOF or reset) without replying.
 fn expect_closed(addr: &str, bytes: &[u8], what: &str) {
@@ -180,7 +178,7 @@ fn the_server_refuses_every_path_alias() {
 fn unauthenticated_peers_may_send_only_small_frames() {
     let cluster = Cluster::start_with_registry(1);
     let addr = cluster.servers[0].addr.clone();
-    let before = common::status_kib(cluster.pid(0), "VmRSS");
+    let before = status_kib(cluster.pid(0), "VmRSS");
     let mut held = Vec::new();
     for _ in 0..8 {
         let mut s = TcpStream::connect(&addr).unwrap();
@@ -196,7 +194,7 @@ fn unauthenticated_peers_may_send_only_small_frames() {
         }
         held.push(s);
     }
-    let after = common::status_kib(cluster.pid(0), "VmRSS");
+    let after = status_kib(cluster.pid(0), "VmRSS");
     assert!(after < before + 32 * 1024, "server RSS grew from {before} KiB to {after} KiB");
 }
 

@@ -2,12 +2,10 @@
 //! attributes), the data lives until the last name goes, renames between names of one
 //! file do nothing, and the counts survive a restart.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
 use benchfs::{Client, OpenOptions};
-use common::{read, runtime, Cluster};
+use benchfs_testkit::{read, runtime, Cluster};
 
 async fn write_file(c: &Client, path: &str, data: &[u8]) {
     let f =

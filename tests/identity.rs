@@ -4,12 +4,10 @@
 //! chunk of a file they dropped (its tombstone refuses later writes, across a restart too).
 //! Requests made on behalf of a known file carry its id ([`Client::expecting`]).
 
-mod common;
-
 use std::path::Path;
 
 use benchfs::{Client, Error, OpenOptions};
-use common::{pattern, runtime, Cluster};
+use benchfs_testkit::{pattern, runtime, Cluster};
 
 async fn write_file(c: &Client, path: &str, data: &[u8]) {
     let f = c.create(path, 0o644).await.expect("create");

@@ -13,8 +13,6 @@
 //! Optional: BENCHFS_MPIRUN (default `mpirun`, Open MPI flags are used).
 //! Without the variables each test prints "skipped: ..." and passes.
 
-mod common;
-
 use std::env;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -23,7 +21,7 @@ use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::Cluster;
+use benchfs_testkit::{require, Cluster};
 
 const RUN_TIMEOUT: Duration = Duration::from_secs(600);
 
@@ -40,7 +38,7 @@ fn bin_from_env(var: &str, tool: &str) -> Option<PathBuf> {
             Some(p)
         }
         _ => {
-            common::require::skip(tool, format_args!("{var} not set"));
+            require::skip(tool, format_args!("{var} not set"));
             None
         }
     }

@@ -1,10 +1,8 @@
 //! Symbolic links and special files (FIFOs, sockets, devices) against 3 real servers:
 //! records only, never followed by BenchFS, moved and removed like files.
 
-mod common;
-
 use benchfs::{Error, FileKind, OpenOptions};
-use common::{runtime, Cluster};
+use benchfs_testkit::{runtime, Cluster};
 
 /// The errno an open failed with (a `File` has no Debug for `unwrap_err`).
 fn open_errno(r: benchfs::Result<benchfs::File>) -> i32 {

@@ -9,14 +9,12 @@
 //! everything the *other* client wrote. Must hold: zero errors, zero lost or
 //! corrupted bytes, and bounded server memory (VmHWM from /proc/PID/status).
 
-mod common;
-
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use benchfs::{Client, OpenOptions};
-use common::{runtime, Cluster};
+use benchfs_testkit::{runtime, Cluster};
 
 const WORKERS: usize = 64;
 const CLIENTS: usize = 2;

@@ -5,13 +5,11 @@
 //! Each test collects every failed expectation and panics with the whole list at the end,
 //! so one run shows everything that is wrong.
 
-mod common;
-
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use benchfs::{Client, Config, OpenOptions};
-use common::{pattern, runtime, show, Cluster};
+use benchfs_testkit::{pattern, read, runtime, show, Cluster};
 
 const MIB: usize = 1 << 20;
 const BIG: usize = 20 * MIB;
@@ -92,7 +90,7 @@ fn stopped_server_stays_a_member() {
     );
     let created = rt.block_on(async {
         let c = Client::new_lazy(cfg);
-        match common::read::whole(&c, "/big").await {
+        match read::whole(&c, "/big").await {
             Ok(got) => ck.expect(
                 false,
                 format!(
@@ -153,14 +151,14 @@ fn stopped_server_stays_a_member() {
                     ck.expect(false, format!("after restart, {p} (created OK during the outage) can be stat'ed: {e}"))
                 }
             }
-            match common::read::whole(&c, p).await {
+            match read::whole(&c, p).await {
                 Ok(got) => ck.expect(got == *d, format!("after restart {p} reads back: {}", describe(&got, d))),
                 Err(e) => ck.expect(false, format!("after restart {p} can be read: {e}")),
             }
             let r = c.unlink(p).await;
             ck.expect(r.is_ok(), format!("after restart {p} can be removed: {r:?}"));
         }
-        match common::read::whole(&c, "/big").await {
+        match read::whole(&c, "/big").await {
             Ok(got) => {
                 ck.expect(got == data, format!("after restart /big is bit-identical: {}", describe(&got, &data)))
             }
@@ -212,7 +210,7 @@ fn wrong_server_list_gets_errors_not_wrong_answers() {
                     ck.expect(e.errno() != libc::ENOENT, format!("2-server client: stat {p} of an existing file: {e}"));
                 }
             }
-            match common::read::whole(&wrong, p).await {
+            match read::whole(&wrong, p).await {
                 Ok(got) => ck.expect(got == *d, format!("2-server client: read {p} is Ok: {}", describe(&got, d))),
                 Err(_) => errors += 1,
             }
@@ -222,7 +220,7 @@ fn wrong_server_list_gets_errors_not_wrong_answers() {
             let d = pattern(300 + i, MIB + 12345 * (i as usize + 1));
             match write_file(&wrong, &p, &d).await {
                 Err(_) => errors += 1,
-                Ok(()) => match common::read::whole(&right, &p).await {
+                Ok(()) => match read::whole(&right, &p).await {
                     Ok(got) => ck.expect(
                         got == d,
                         format!(
@@ -266,7 +264,7 @@ fn replaced_server_with_empty_data_is_an_error_not_zeros() {
     rt.block_on(async {
         let c = cluster.client_with(|c| c.timeout = TIMEOUT).await;
         let v = c.servers().iter().position(|a| *a == victim_addr).unwrap();
-        match common::read::whole(&c, "/big").await {
+        match read::whole(&c, "/big").await {
             Ok(got) => ck.expect(
                 false,
                 format!("reading /big fails after its chunk server lost them: Ok, {}", describe(&got, &data)),
@@ -346,7 +344,7 @@ fn servers_started_one_at_a_time_with_status_polls_form_one_ring_of_all() {
                 Ok(c) => {
                     let data = pattern(21, 4 * MIB);
                     write_file(&c, "/f", &data).await.expect("write /f");
-                    let got = common::read::whole(&c, "/f").await.expect("read /f");
+                    let got = read::whole(&c, "/f").await.expect("read /f");
                     ck.expect(got == data, "a file spread over the servers reads back");
                     // (Servers that form at one instant may each stamp their own
                     // formation time; the member list is what makes the ring.)

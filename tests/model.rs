@@ -2,12 +2,10 @@
 //! cluster give the same results (data and errno) as an in-memory model, hard links
 //! and symbolic links included.
 
-mod common;
-
 use std::collections::BTreeMap;
 
 use benchfs::{Client, FileKind, OpenOptions};
-use common::{pattern, runtime, Cluster};
+use benchfs_testkit::{pattern, runtime, Cluster};
 use proptest::prelude::*;
 use proptest::test_runner::{Config as PtConfig, TestCaseError, TestRunner};
 

@@ -6,12 +6,10 @@
 //! Needs root and `ip` (iproute2); otherwise it says "skipped: ..." and passes (fails
 //! when `BENCHFS_REQUIRE` requires `netns`).
 
-mod common;
-
-use common::show;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+use benchfs_testkit::{require, show};
 
 /// Our own namespace prefix and state directory, so a cluster someone brought up by
 /// hand (prefix "benchfs") is never touched.
@@ -58,7 +56,7 @@ fn why_skip() -> Option<String> {
     if unsafe { libc::geteuid() } != 0 {
         return Some("not root (network namespaces need CAP_NET_ADMIN)".into());
     }
-    if !common::require::on_path("ip") {
+    if !require::on_path("ip") {
         return Some("'ip' is missing (apt-get install iproute2)".into());
     }
     // Root without CAP_NET_ADMIN (some containers) cannot make namespaces.
@@ -83,7 +81,7 @@ fn ours_in(list: &str) -> Vec<String> {
 #[test]
 fn three_hosts_write_on_one_read_on_another_and_tear_down_cleanly() {
     if let Some(why) = why_skip() {
-        common::require::skip("netns", why);
+        require::skip("netns", why);
         return;
     }
     let links_before = text(Command::new("ip").args(["-o", "link", "show"]));

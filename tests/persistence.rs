@@ -1,10 +1,8 @@
 //! Restarting servers loses nothing: after a clean stop everything; after kill -9,
 //! everything that was fsynced.
 
-mod common;
-
 use benchfs::OpenOptions;
-use common::{pattern, runtime, Cluster};
+use benchfs_testkit::{pattern, runtime, Cluster};
 
 #[test]
 fn clean_restart_keeps_every_file_and_directory() {

@@ -19,8 +19,6 @@
 //! tests put the fault in the middle of the work. tests/faults_injected.rs has the
 //! single-call faults (a lost chunk write, read, create, rename, flush; Retry).
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -28,7 +26,7 @@ use std::time::{Duration, Instant};
 use benchfs::proto::SetAttr;
 use benchfs::transport::faulty::{Fault, Match};
 use benchfs::{Client, Config, OpenOptions};
-use common::{pattern, require, runtime, status_kib, Cluster};
+use benchfs_testkit::{pattern, require, runtime, status_kib, Cluster};
 
 const MIB: usize = 1 << 20;
 

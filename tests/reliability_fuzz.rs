@@ -1,15 +1,12 @@
 //! A quick, bounded fuzz run inside the test suite: the checked-in corpus and tens of
 //! thousands of random and mutated-valid inputs through the frame/preamble decoder,
 //! the header decoders and `rpc::wire::read_frame`, with the same checks and heap
-//! bounds as the long runs in `fuzz/` (this file includes `fuzz/src/harness.rs`).
+//! bounds as the long runs in `fuzz/` (the one harness, `benchfs_testkit::wire_fuzz`).
 //! `BENCHFS_FUZZ_ITERS` sets the number of generated inputs per target.
-
-#[path = "../fuzz/src/harness.rs"]
-mod harness;
 
 use std::path::Path;
 
-use harness::{run_checked, Gen, Outcomes};
+use benchfs_testkit::wire_fuzz::{self as harness, run_checked, Gen, Outcomes};
 
 #[global_allocator]
 static ALLOC: harness::Counting = harness::Counting;

@@ -9,10 +9,6 @@
 //! tests/frame_validation.rs checks each malformed-frame class once with the exact
 //! outcome; this test is about volume, concurrency and memory.
 
-mod common;
-#[path = "../fuzz/src/harness.rs"]
-mod harness;
-
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::path::{Path, PathBuf};
@@ -23,8 +19,8 @@ use std::time::{Duration, Instant};
 use benchfs::proto::frame::{encode_header, Kind, Preamble, MAX_DATA, MAX_HEADER};
 use benchfs::proto::{Request, Stat};
 use benchfs::OpenOptions;
-use common::{pattern, runtime, server, status_kib, Cluster};
-use harness::{frame_bytes, Gen};
+use benchfs_testkit::wire_fuzz::{frame_bytes, Gen};
+use benchfs_testkit::{pattern, runtime, server, status_kib, Cluster};
 
 /// One bad (or partly bad) byte stream of class `i % 8`.
 fn bad_stream(g: &mut Gen, i: usize) -> Vec<u8> {

@@ -3,13 +3,11 @@
 //! IO500's find phase); servers raise their open-file limit, since every connection is
 //! a descriptor.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 
-use common::{runtime, server, Cluster};
+use benchfs_testkit::{runtime, server, Cluster};
 
 #[test]
 fn readdir_across_16_servers_lists_every_entry_exactly_once() {

@@ -2,15 +2,13 @@
 //! mistakes before acting, one precedence for where the cluster is, plain-text logs,
 //! and EFBIG past the largest file offset.
 
-mod common;
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use benchfs::OpenOptions;
-use common::{runtime, show, Cluster};
+use benchfs_testkit::{runtime, show, Cluster};
 
 /// Every path under `dir` (itself included) whose mode grants group or other anything.
 fn open_to_others(dir: &Path) -> Vec<String> {

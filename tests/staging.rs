@@ -2,14 +2,12 @@
 //! and attributes, an interrupted copy finished by a rerun, a server lost during a
 //! stage-out, and two ranks sharing the work.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use common::{pattern, runtime, show, Cluster};
+use benchfs_testkit::{pattern, runtime, show, Cluster};
 
 const MIB: usize = 1 << 20;
 

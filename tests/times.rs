@@ -2,12 +2,10 @@
 //! entries (sent to its owner in batches: within ~5 ms), a record's ctime follows
 //! changes of the record itself (chmod, truncate, rename).
 
-mod common;
-
 use std::time::{Duration, Instant};
 
 use benchfs::Client;
-use common::{runtime, Cluster};
+use benchfs_testkit::{runtime, Cluster};
 
 /// Long ago: any change since moves a time past it.
 const OLD: (i64, u32) = (1_000, 0);

@@ -6,12 +6,9 @@
 //!
 //!   posix_replay DIR SEED
 
-#[path = "../tests/diff_ops/mod.rs"]
-mod diff_ops;
-
 use std::path::Path;
 
-use diff_ops::*;
+use benchfs_testkit::posix_ops::*;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 

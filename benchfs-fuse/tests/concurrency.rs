@@ -13,9 +13,6 @@
 //! `BENCHFS_CHECK_SEED` and `BENCHFS_CHECK_OPS` (ops per worker and phase) override the
 //! defaults; the seed is printed. Without FUSE the Client and C API workers still run.
 
-#[macro_use]
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ffi::{CStr, CString};
 use std::io::Write;
@@ -25,6 +22,7 @@ use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 use benchfs::{Client, Config};
+use benchfs_testkit::{mount, mount::TestMount, pattern, read, require, Cluster};
 
 const DEFAULT_SEED: u64 = 0x5eed_c0ff_ee00_0001;
 const DEFAULT_OPS: usize = 600;
@@ -44,8 +42,7 @@ fn content(seed: u64, id: Id, len: usize) -> Vec<u8> {
     v.extend_from_slice(&id.0.to_le_bytes());
     v.extend_from_slice(&id.1.to_le_bytes());
     v.extend_from_slice(&(len as u32).to_le_bytes());
-    let body =
-        common::pattern(seed ^ ((u64::from(id.0) << 32) | u64::from(id.1)).wrapping_mul(0x9e37_79b9), len - HEADER);
+    let body = pattern(seed ^ ((u64::from(id.0) << 32) | u64::from(id.1)).wrapping_mul(0x9e37_79b9), len - HEADER);
     v.extend_from_slice(&body);
     v
 }
@@ -595,7 +592,7 @@ fn worker_c(
                 let (mut err, mut path) = (String::from("missing under both names"), cdir(k, at_u[ki]));
                 for u in [at_u[ki], !at_u[ki]] {
                     let p = format!("{}/{name}", cdir(k, u));
-                    match reader.1.block_on(common::read::whole(&reader.0, &p)) {
+                    match reader.1.block_on(read::whole(&reader.0, &p)) {
                         Ok(b) if b == want => (err, path) = (String::new(), p),
                         Ok(b) => {
                             let why = identify(seed, &b).err().unwrap_or_else(|| "another file's bytes".into());
@@ -681,7 +678,7 @@ fn walk_client(rt: &tokio::runtime::Runtime, c: &Client) -> Walk {
                     stack.push(p);
                     continue;
                 }
-                match common::read::whole(c, &p).await {
+                match read::whole(c, &p).await {
                     Ok(b) => {
                         files.insert(p, b);
                     }
@@ -1092,22 +1089,19 @@ fn concurrent_namespace_ops_keep_every_file_exactly_once() {
     );
     let t_all = Instant::now();
 
-    let cluster = common::Cluster::start(3);
-    let fuse = common::skip_reason();
-    let mounts: Vec<common::TestMount> = match &fuse {
-        None => vec![common::TestMount::on_servers(&cluster.addrs), common::TestMount::on_servers(&cluster.addrs)],
+    let cluster = Cluster::start(3);
+    let fuse = mount::skip_reason();
+    let mounts: Vec<TestMount> = match &fuse {
+        None => vec![TestMount::on_servers(&cluster.addrs()), TestMount::on_servers(&cluster.addrs())],
         Some(why) => {
-            common::require::skip(
-                "fuse",
-                format_args!("the FUSE mounts ({why}); running the Client and C API workers only"),
-            );
+            require::skip("fuse", format_args!("the FUSE mounts ({why}); running the Client and C API workers only"));
             Vec::new()
         }
     };
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let cfg = Config::new(cluster.addrs.clone()).unwrap();
+    let cfg = Config::new(cluster.addrs().clone()).unwrap();
     let clients: Vec<Client> = (0..2).map(|_| rt.block_on(Client::connect(cfg.clone())).expect("connect")).collect();
-    let spec = CString::new(cluster.addrs.join(",")).unwrap();
+    let spec = CString::new(cluster.addrs().join(",")).unwrap();
     // SAFETY: NUL-terminated server list.
     let ctx = unsafe { benchfs::ffi::benchfs_init(spec.as_ptr()) };
     assert!(!ctx.is_null(), "{}", c_err("benchfs_init", 0));

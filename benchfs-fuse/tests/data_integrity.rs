@@ -1,14 +1,16 @@
 //! Data through the mount: a large copy is bit-identical, two processes writing disjoint
 //! ranges of one file both land, and a 10^4-entry directory lists completely.
 
-#[macro_use]
-mod common;
-
 use std::collections::BTreeSet;
 use std::fs;
 use std::io::Read;
 use std::path::Path;
 use std::process::Command;
+
+use benchfs_testkit::{
+    both_backends, fast_tempdir, mount, mount::Backend, mount::TestMount, mount::TwoMounts, pattern, require_fuse,
+    Cluster,
+};
 
 const COPY_MIB: usize = 64;
 
@@ -43,9 +45,9 @@ fn read_full(f: &mut fs::File, buf: &mut [u8]) -> usize {
 }
 
 both_backends!(large_copy_is_bit_identical, |m| {
-    let local = common::fast_tempdir();
+    let local = fast_tempdir();
     let src = local.path().join("src.bin");
-    fs::write(&src, common::pattern(42, COPY_MIB << 20)).expect("write source");
+    fs::write(&src, pattern(42, COPY_MIB << 20)).expect("write source");
     let dst = m.path().join("copy.bin");
     fs::copy(&src, &dst).expect("copy into the mount");
     assert_eq!(fs::metadata(&dst).expect("stat").len(), (COPY_MIB << 20) as u64);
@@ -58,11 +60,11 @@ both_backends!(large_copy_is_bit_identical, |m| {
 });
 
 both_backends!(two_processes_write_disjoint_ranges, |m| {
-    let local = common::fast_tempdir();
+    let local = fast_tempdir();
     let (a, b) = (local.path().join("a"), local.path().join("b"));
     const MIB: usize = 8;
-    fs::write(&a, common::pattern(1, MIB << 20)).expect("write a");
-    fs::write(&b, common::pattern(2, MIB << 20)).expect("write b");
+    fs::write(&a, pattern(1, MIB << 20)).expect("write a");
+    fs::write(&b, pattern(2, MIB << 20)).expect("write b");
     let target = m.path().join("shared.bin");
     fs::write(&target, b"").expect("create target");
     // Both open the same file at once; the second writes the range after the first.
@@ -114,7 +116,7 @@ both_backends!(unlinked_open_file_stays_readable, |m| {
     fs::create_dir(&dir).expect("mkdir");
     let path = dir.join("tmpfile");
     let f = fs::OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&path).expect("open");
-    let data = common::pattern(9, 3 << 20);
+    let data = pattern(9, 3 << 20);
     f.write_all_at(&data, 0).expect("write");
     fs::remove_file(&path).expect("unlink while open");
     assert!(!path.exists());
@@ -134,15 +136,15 @@ both_backends!(unlinked_open_file_stays_readable, |m| {
 #[test]
 fn close_to_open_between_two_mounts() {
     require_fuse!();
-    let cluster = common::Cluster::start(3);
-    let (a, b) = (common::TestMount::on_servers(&cluster.addrs), common::TestMount::on_servers(&cluster.addrs));
+    let mounts = TwoMounts::start(3);
+    let (a, b) = (&mounts.a, &mounts.b);
     let (fa, fb) = (a.path().join("f"), b.path().join("f"));
     // Past the mounts' attribute timeout (the default, 1 s).
     let expire = || std::thread::sleep(std::time::Duration::from_millis(1300));
-    fs::write(&fa, common::pattern(1, 100)).expect("write on A");
-    assert_eq!(fs::read(&fb).expect("read on B"), common::pattern(1, 100));
-    let mut grown = common::pattern(1, 100);
-    grown.extend(common::pattern(2, 3 << 20));
+    fs::write(&fa, pattern(1, 100)).expect("write on A");
+    assert_eq!(fs::read(&fb).expect("read on B"), pattern(1, 100));
+    let mut grown = pattern(1, 100);
+    grown.extend(pattern(2, 3 << 20));
     {
         use std::os::unix::fs::FileExt;
         let f = fs::OpenOptions::new().write(true).open(&fa).expect("open on A");
@@ -151,7 +153,7 @@ fn close_to_open_between_two_mounts() {
     expire();
     assert_eq!(fs::metadata(&fb).expect("stat on B").len(), grown.len() as u64);
     assert!(fs::read(&fb).expect("read on B") == grown, "B read other bytes than A wrote");
-    let same_size = common::pattern(3, grown.len());
+    let same_size = pattern(3, grown.len());
     fs::write(&fa, &same_size).expect("overwrite on A");
     expire();
     assert!(fs::read(&fb).expect("read on B") == same_size, "B kept stale bytes of an overwrite");
@@ -181,15 +183,15 @@ fn resident_pages(path: &Path) -> usize {
 #[test]
 fn reopen_keeps_cached_pages_until_another_mount_writes() {
     require_fuse!();
-    let cluster = common::Cluster::start(2);
-    let (a, b) = (common::TestMount::on_servers(&cluster.addrs), common::TestMount::on_servers(&cluster.addrs));
+    let mounts = TwoMounts::start(2);
+    let (a, b) = (&mounts.a, &mounts.b);
     let (fa, fb) = (a.path().join("f"), b.path().join("f"));
-    let first = common::pattern(5, 1 << 20);
+    let first = pattern(5, 1 << 20);
     fs::write(&fa, &first).expect("write on A");
     assert!(fs::read(&fb).expect("read on B") == first);
     let all = resident_pages(&fb);
     assert!(all > 0 && all == (1 << 20) / resident_page_size(), "B's reopen dropped its pages: {all} left");
-    let second = common::pattern(6, 1 << 20);
+    let second = pattern(6, 1 << 20);
     fs::write(&fa, &second).expect("same-size overwrite on A");
     // Past B's attribute timeout (the default, 1 s), so that B opens afresh.
     std::thread::sleep(std::time::Duration::from_millis(1300));
@@ -208,10 +210,10 @@ fn resident_page_size() -> usize {
 #[test]
 fn missing_names_between_two_mounts() {
     require_fuse!();
-    let cluster = common::Cluster::start(2);
-    let a = common::TestMount::on_servers(&cluster.addrs);
+    let cluster = Cluster::start(2);
+    let a = TestMount::on_servers(&cluster.addrs());
     // A timeout longer than this test: what B caches stays cached throughout.
-    let b = common::TestMount::on_servers_with(&cluster.addrs, &["--attr-timeout", "60"]);
+    let b = TestMount::on_servers_with(&cluster.addrs(), &["--attr-timeout", "60"]);
     let (pa, pb) = (a.path().join("p"), b.path().join("p"));
     assert!(!pb.exists());
     fs::write(&pa, b"from A").expect("create on A");
@@ -225,11 +227,11 @@ fn missing_names_between_two_mounts() {
     assert_eq!(fs::read(&qb).expect("read on B"), b"from B");
     assert_eq!(fs::read(a.path().join("q")).expect("read on A"), b"from B");
     // With the default timeout (1 s), A's create shows on C once it has passed.
-    let c = common::TestMount::on_servers(&cluster.addrs);
+    let c = TestMount::on_servers(&cluster.addrs());
     let rc = c.path().join("r");
     assert!(!rc.exists());
     fs::write(a.path().join("r"), b"r").expect("create on A");
-    assert!(common::wait_until(5, || rc.exists()), "C never saw A's create");
+    assert!(mount::wait_until(5, || rc.exists()), "C never saw A's create");
 }
 
 /// TCP connections the process `pid` holds.
@@ -252,11 +254,11 @@ fn tcp_connections(pid: u32) -> usize {
 #[test]
 fn shared_connections() {
     require_fuse!();
-    let m = common::TestMount::new(common::Backend::Cluster, &["--shared-connections", "--threads", "4"]);
+    let m = TestMount::new(Backend::Cluster, &["--shared-connections", "--threads", "4"]);
     large_copy_is_bit_identical::run(&m);
     two_processes_write_disjoint_ranges::run(&m);
     assert_eq!(tcp_connections(m.pid()), 3, "one connection per server");
-    let per_thread = common::TestMount::new(common::Backend::Cluster, &["--threads", "4"]);
+    let per_thread = TestMount::new(Backend::Cluster, &["--threads", "4"]);
     two_processes_write_disjoint_ranges::run(&per_thread);
     assert!(tcp_connections(per_thread.pid()) > 3, "connections of the session threads' own");
 }
@@ -276,7 +278,7 @@ fn four_mib_requests() {
         eprintln!("SKIPPED four_mib_requests: cannot raise {LIMIT}");
         return;
     }
-    let m = common::TestMount::new(common::Backend::Cluster, &["--max-write", "4M"]);
+    let m = TestMount::new(Backend::Cluster, &["--max-write", "4M"]);
     if before < 1024 {
         // The mount negotiated its request size at init; later mounts may go back to 1 MiB.
         let _ = fs::write(LIMIT, before.to_string());
@@ -285,7 +287,7 @@ fn four_mib_requests() {
     use std::os::unix::fs::FileExt;
     let path = m.path().join("copy.bin");
     let f = fs::OpenOptions::new().read(true).write(true).open(&path).expect("open");
-    let patch = common::pattern(77, (4 << 20) + 12345);
+    let patch = pattern(77, (4 << 20) + 12345);
     f.write_all_at(&patch, 3 << 20 | 17).expect("unaligned 4 MiB write");
     drop(f);
     // Past the page cache: O_DIRECT reads are requests of up to 4 MiB to the servers.
@@ -303,10 +305,10 @@ fn four_mib_requests() {
 #[test]
 fn mounts_outlive_a_restart_of_every_server() {
     require_fuse!();
-    let mut cluster = common::Cluster::start(2);
+    let mut cluster = Cluster::start(2);
     let mounts = [
-        common::TestMount::on_servers_with(&cluster.addrs, &["--threads", "4"]),
-        common::TestMount::on_servers_with(&cluster.addrs, &["--threads", "4", "--shared-connections"]),
+        TestMount::on_servers_with(&cluster.addrs(), &["--threads", "4"]),
+        TestMount::on_servers_with(&cluster.addrs(), &["--threads", "4", "--shared-connections"]),
     ];
     // 8 writers at once, so that every session thread carries requests to both servers.
     let traffic = |root: &Path, round: &str| {
@@ -315,8 +317,8 @@ fn mounts_outlive_a_restart_of_every_server() {
                 s.spawn(move || {
                     for f in 0..8u64 {
                         let p = root.join(format!("{round}-{w}-{f}"));
-                        fs::write(&p, common::pattern(w * 8 + f, 10_000)).expect("write");
-                        assert_eq!(fs::read(&p).expect("read"), common::pattern(w * 8 + f, 10_000));
+                        fs::write(&p, pattern(w * 8 + f, 10_000)).expect("write");
+                        assert_eq!(fs::read(&p).expect("read"), pattern(w * 8 + f, 10_000));
                     }
                 });
             }
@@ -325,7 +327,8 @@ fn mounts_outlive_a_restart_of_every_server() {
     for m in &mounts {
         traffic(m.path(), "before");
     }
-    for i in 0..cluster.addrs.len() {
+    for i in 0..cluster.servers.len() {
+        assert!(cluster.stop(i), "server {i} did not stop cleanly:\n{}", cluster.log(i));
         cluster.restart(i);
     }
     for m in &mounts {
@@ -333,7 +336,7 @@ fn mounts_outlive_a_restart_of_every_server() {
         for w in 0..8u64 {
             for f in 0..8u64 {
                 let p = m.path().join(format!("before-{w}-{f}"));
-                assert_eq!(fs::read(&p).expect("read after the restart"), common::pattern(w * 8 + f, 10_000));
+                assert_eq!(fs::read(&p).expect("read after the restart"), pattern(w * 8 + f, 10_000));
             }
         }
     }

@@ -3,11 +3,10 @@
 //! Each is skipped (the test passes, printing "skipped: ...") when the tool is missing,
 //! unless `BENCHFS_REQUIRE` requires it (tests/support/require.rs).
 
-#[macro_use]
-mod common;
-
 use std::path::Path;
 use std::process::Command;
+
+use benchfs_testkit::{both_backends, fast_tempdir, mount::Backend, mount::TestMount, require, require_fuse};
 
 /// fsx operations per run (the acceptance bar is 10^5).
 const FSX_OPS: &str = "100000";
@@ -42,9 +41,9 @@ fn run_fio(dir: &Path, job: &[&str]) {
     assert!(out.status.success() && !text.contains("verify: bad"), "fio {job:?} failed:\n{text}");
 }
 
-fn fio_jobs(m: &common::TestMount, direct: bool) {
-    if !common::have_tool("fio") {
-        common::require::skip("fio", "fio is not installed (apt-get install fio)");
+fn fio_jobs(m: &TestMount, direct: bool) {
+    if !require::on_path("fio") {
+        require::skip("fio", "fio is not installed (apt-get install fio)");
         return;
     }
     let direct = if direct { "--direct=1" } else { "--direct=0" };
@@ -60,16 +59,16 @@ both_backends!(fio_verify, |m| { fio_jobs(m, false) });
 #[test]
 fn fio_verify_direct_io() {
     require_fuse!();
-    let m = common::TestMount::new(common::Backend::Cluster, &["--direct-io"]);
+    let m = TestMount::new(Backend::Cluster, &["--direct-io"]);
     fio_jobs(&m, true);
 }
 
-fn fsx(m: &common::TestMount) {
-    if !common::have_tool("fsx") {
-        common::require::skip("fsx", "fsx is not installed (cargo install fsx)");
+fn fsx(m: &TestMount) {
+    if !require::on_path("fsx") {
+        require::skip("fsx", "fsx is not installed (cargo install fsx)");
         return;
     }
-    let artifacts = common::fast_tempdir();
+    let artifacts = fast_tempdir();
     let config = artifacts.path().join("fsx.toml");
     std::fs::write(&config, FSX_CONFIG).expect("write fsx config");
     let out = Command::new("fsx")

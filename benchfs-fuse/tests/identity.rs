@@ -3,9 +3,6 @@
 //! names the other holds. Each test also looks again after the attribute timeout (the
 //! default, 1 s) and through the `benchfs` CLI, which asks the servers directly.
 
-#[macro_use]
-mod common;
-
 use std::fs;
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
@@ -14,17 +11,19 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use benchfs_testkit::{mount::TwoMounts, pattern, programs, require_fuse, Cluster};
+
 /// Past the mounts' attribute (and entry) timeout, the default 1 s.
 fn expire() {
     std::thread::sleep(Duration::from_millis(1500));
 }
 
 /// `benchfs cat`-like: the bytes of `path` as the servers have them, through the CLI.
-fn cli_get(cluster: &common::Cluster, path: &str) -> Vec<u8> {
+fn cli_get(cluster: &Cluster, path: &str) -> Vec<u8> {
     let dir = tempfile::tempdir().expect("tempdir");
     let local = dir.path().join("copy");
-    let out = Command::new(common::benchfs_cli_bin())
-        .args(["--servers", &cluster.addrs.join(",")])
+    let out = Command::new(programs::benchfs())
+        .args(["--servers", &cluster.addrs().join(",")])
         .arg("get")
         .arg(path)
         .arg(&local)
@@ -40,8 +39,8 @@ fn cli_get(cluster: &common::Cluster, path: &str) -> Vec<u8> {
 #[test]
 fn a_hard_link_alias_never_reaches_the_file_that_took_the_other_name() {
     require_fuse!();
-    let cluster = common::Cluster::start(3);
-    let (a, b) = (common::TestMount::on_servers(&cluster.addrs), common::TestMount::on_servers(&cluster.addrs));
+    let mounts = TwoMounts::start(3);
+    let (a, b) = (&mounts.a, &mounts.b);
     let (ra, rb) = (a.path().join("alias"), b.path().join("alias"));
     fs::create_dir_all(ra.join("a")).expect("mkdir a");
     fs::create_dir_all(ra.join("b")).expect("mkdir b");
@@ -67,11 +66,11 @@ fn a_hard_link_alias_never_reaches_the_file_that_took_the_other_name() {
     let unrelated = "SOMEONE ELSE'S FILE\n";
     assert_eq!(fs::read_to_string(ra.join("a/f")).expect("read a/f on A"), unrelated);
     assert_eq!(fs::read_to_string(rb.join("a/f")).expect("read a/f on B"), unrelated);
-    assert_eq!(cli_get(&cluster, "/alias/a/f"), unrelated.as_bytes(), "the CLI sees the unrelated file changed");
+    assert_eq!(cli_get(&mounts.cluster, "/alias/a/f"), unrelated.as_bytes(), "the CLI sees the unrelated file changed");
     let original = "ORIGINAL-DATA\nAPPENDED-VIA-B";
     assert_eq!(fs::read_to_string(ra.join("b/g")).expect("read b/g on A"), original);
     assert_eq!(fs::read_to_string(ra.join("a/f.renamed")).expect("read a/f.renamed on A"), original);
-    assert_eq!(cli_get(&cluster, "/alias/a/f.renamed"), original.as_bytes());
+    assert_eq!(cli_get(&mounts.cluster, "/alias/a/f.renamed"), original.as_bytes());
     // B's inode for the reused name is another one now: one inode, one file.
     let (f, g) = (fs::metadata(rb.join("a/f")).expect("stat a/f"), fs::metadata(rb.join("b/g")).expect("stat b/g"));
     assert_ne!(f.ino(), g.ino());
@@ -84,8 +83,8 @@ fn a_hard_link_alias_never_reaches_the_file_that_took_the_other_name() {
 #[test]
 fn a_directory_held_by_a_process_is_not_the_one_that_took_its_name() {
     require_fuse!();
-    let cluster = common::Cluster::start(3);
-    let (a, b) = (common::TestMount::on_servers(&cluster.addrs), common::TestMount::on_servers(&cluster.addrs));
+    let mounts = TwoMounts::start(3);
+    let (a, b) = (&mounts.a, &mounts.b);
     let (da, db) = (a.path().join("d"), b.path().join("d"));
     fs::create_dir(&da).expect("mkdir on A");
     fs::write(da.join("old"), "old file\n").expect("write on A");
@@ -127,8 +126,8 @@ fn a_directory_held_by_a_process_is_not_the_one_that_took_its_name() {
     assert!(!listed.contains(&"new".to_string()), "the descriptor lists the new directory: {listed:?}");
     // The new directory, by its name, is the new one on both mounts and for the CLI.
     assert_eq!(names(&db.display().to_string()), ["new"]);
-    assert_eq!(cli_get(&cluster, "/d/new"), b"NEW DIRECTORY'S FILE\n");
-    assert_eq!(cli_get(&cluster, "/d.moved/old"), b"old file\n");
+    assert_eq!(cli_get(&mounts.cluster, "/d/new"), b"NEW DIRECTORY'S FILE\n");
+    assert_eq!(cli_get(&mounts.cluster, "/d.moved/old"), b"old file\n");
 }
 
 fn names(dir: &str) -> Vec<String> {
@@ -146,9 +145,9 @@ fn names(dir: &str) -> Vec<String> {
 #[test]
 fn a_reader_never_reads_zeros_after_another_mount_truncates_or_removes() {
     require_fuse!();
-    let cluster = common::Cluster::start(3);
-    let (a, b) = (common::TestMount::on_servers(&cluster.addrs), common::TestMount::on_servers(&cluster.addrs));
-    let data = common::pattern(21, 8 << 20);
+    let mounts = TwoMounts::start(3);
+    let (a, b) = (&mounts.a, &mounts.b);
+    let data = pattern(21, 8 << 20);
     for what in ["truncate", "unlink"] {
         let (fa, fb) = (a.path().join(what), b.path().join(what));
         fs::write(&fa, &data).expect("write on A");

@@ -2,13 +2,11 @@
 //! returns only once the mount is live and exits on `fusermount3 -u`/`umount`, a busy mount
 //! is detached, and bad mountpoints or clusters give a clear message and a non-zero exit.
 
-#[macro_use]
-mod common;
-
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use common::{is_mounted, wait_until, Backend, TestMount};
+use benchfs_testkit::mount::{is_mounted, wait_until, Backend, TestMount};
+use benchfs_testkit::{fast_tempdir, process, programs, require, require_fuse};
 
 fn stops_cleanly_on(backend: Backend, sig: i32) {
     let mut m = TestMount::new(backend, &[]);
@@ -51,7 +49,7 @@ fn pids_mentioning(needle: &Path) -> Vec<u32> {
 }
 
 fn daemon(mountpoint: &Path, data: &Path) -> Output {
-    Command::new(common::benchfs_fuse_bin())
+    Command::new(programs::benchfs_fuse())
         .arg(mountpoint)
         .arg("--data-dir")
         .arg(data)
@@ -75,7 +73,7 @@ fn unmount_daemon(mnt: &Path, cmd: &[&str]) {
 fn daemon_is_mounted_on_return_and_exits_when_unmounted() {
     require_fuse!();
     let tmp = tempfile::tempdir().expect("tempdir");
-    let data = common::fast_tempdir();
+    let data = fast_tempdir();
     let mnt = tmp.path().join("mnt");
     std::fs::create_dir(&mnt).expect("mkdir");
 
@@ -84,10 +82,10 @@ fn daemon_is_mounted_on_return_and_exits_when_unmounted() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(is_mounted(&mnt));
     std::fs::write(mnt.join("kept"), b"across mounts").expect("write");
-    if common::require::on_path("fusermount3") {
+    if require::on_path("fusermount3") {
         unmount_daemon(&mnt, &["fusermount3", "-u"]);
     } else {
-        common::require::skip("fuse", "the `fusermount3 -u` case: fusermount3 is missing (apt-get install fuse3)");
+        require::skip("fuse", "the `fusermount3 -u` case: fusermount3 is missing (apt-get install fuse3)");
         unmount_daemon(&mnt, &["umount"]);
     }
 
@@ -103,7 +101,7 @@ fn busy_mount_is_detached_on_sigterm() {
     require_fuse!();
     let mut m = TestMount::new(Backend::Embedded, &[]);
     let mut holder = Command::new("sleep").arg("60").current_dir(m.path()).spawn().expect("spawn sleep");
-    common::signal(m.pid(), libc::SIGTERM);
+    process::signal(m.pid(), libc::SIGTERM);
     assert!(wait_until(10, || !is_mounted(m.path())), "busy mount not detached");
     assert!(m.exited().is_none(), "must keep serving the detached mount while it is in use");
     let _ = holder.kill();
@@ -114,7 +112,7 @@ fn busy_mount_is_detached_on_sigterm() {
 
 /// Runs benchfs-fuse expecting failure; returns its stderr.
 fn fails(args: &[&str], mountpoint: &Path) -> String {
-    let out = Command::new(common::benchfs_fuse_bin())
+    let out = Command::new(programs::benchfs_fuse())
         .arg(mountpoint)
         .args(args)
         .env_remove("BENCHFS_SERVERS")
@@ -153,7 +151,7 @@ fn clear_errors_and_nonzero_exit() {
 
     // Something already mounted there.
     let m = TestMount::new(Backend::Embedded, &[]);
-    let out = Command::new(common::benchfs_fuse_bin()).arg(m.path()).arg("--data-dir").arg(data).output().expect("run");
+    let out = Command::new(programs::benchfs_fuse()).arg(m.path()).arg("--data-dir").arg(data).output().expect("run");
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("busy"), "{}", String::from_utf8_lossy(&out.stderr));
     drop(m);
@@ -162,7 +160,7 @@ fn clear_errors_and_nonzero_exit() {
     let mut m = TestMount::new(Backend::Embedded, &[]);
     m.stop_with(libc::SIGKILL);
     assert!(is_mounted(m.path()), "SIGKILL leaves the mount behind");
-    let out = Command::new(common::benchfs_fuse_bin()).arg(m.path()).arg("--data-dir").arg(data).output().expect("run");
+    let out = Command::new(programs::benchfs_fuse()).arg(m.path()).arg("--data-dir").arg(data).output().expect("run");
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("stale"), "{}", String::from_utf8_lossy(&out.stderr));
     drop(m); // lazily unmounts the stale mount
@@ -171,7 +169,7 @@ fn clear_errors_and_nonzero_exit() {
     if Command::new("unshare").arg("--version").output().is_ok() {
         let script = format!(
             "mount -t tmpfs none /dev && exec {} {} --data-dir {data}",
-            common::benchfs_fuse_bin().display(),
+            programs::benchfs_fuse().display(),
             dir.display()
         );
         let out = Command::new("unshare").args(["--mount", "sh", "-c", &script]).output().expect("run unshare");
@@ -179,7 +177,7 @@ fn clear_errors_and_nonzero_exit() {
         assert_eq!(out.status.code(), Some(1), "{err}");
         assert!(err.contains("/dev/fuse"), "{err}");
     } else {
-        common::require::skip("unshare", "the no-/dev/fuse case: unshare(1) is not installed");
+        require::skip("unshare", "the no-/dev/fuse case: unshare(1) is not installed");
     }
 }
 
@@ -187,7 +185,7 @@ fn clear_errors_and_nonzero_exit() {
 fn allow_other_with_kernel_permission_checks() {
     require_fuse!();
     if Command::new("setpriv").arg("--version").output().is_err() {
-        common::require::skip("setpriv", "setpriv(1) is not installed");
+        require::skip("setpriv", "setpriv(1) is not installed");
         return;
     }
     let m = TestMount::new(Backend::Embedded, &["--allow-other"]);

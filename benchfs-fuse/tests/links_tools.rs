@@ -3,11 +3,10 @@
 //! symbolic links, hard links and a FIFO, compared with the same copies on tmpfs; and git
 //! (whose object store links and renames) making commits.
 
-#[macro_use]
-mod common;
-
 use std::path::Path;
 use std::process::Command;
+
+use benchfs_testkit::{fast_tempdir, mount::Backend, mount::TestMount, posix_ops, require, require_fuse};
 
 fn run(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
@@ -24,10 +23,10 @@ fn run(cmd: &mut Command) -> String {
 fn python_venv_runs_from_the_mount() {
     require_fuse!();
     if Command::new("python3").args(["-c", "import venv"]).status().map_or(true, |s| !s.success()) {
-        common::require::skip("python3", "python3 with venv is not available");
+        require::skip("python3", "python3 with venv is not available");
         return;
     }
-    let m = common::TestMount::new(common::Backend::Embedded, &[]);
+    let m = TestMount::new(Backend::Embedded, &[]);
     let venv = m.path().join("venv");
     run(Command::new("python3").arg("-m").arg("venv").arg(&venv));
     assert!(std::fs::symlink_metadata(venv.join("bin/python")).unwrap().is_symlink());
@@ -62,7 +61,7 @@ fn listing(root: &Path) -> String {
         inodes.push((ino, rest.split(' ').next().unwrap_or(rest).to_string()));
     }
     lines.sort();
-    lines.extend(common::same_inode_groups(inodes));
+    lines.extend(posix_ops::same_inode_groups(inodes));
     lines.join("\n")
 }
 
@@ -106,14 +105,14 @@ fn assert_same_tree(a: &Path, b: &Path) {
 #[test]
 fn tar_of_links_and_a_fifo_extracts_as_on_tmpfs() {
     require_fuse!();
-    let src = common::fast_tempdir();
+    let src = fast_tempdir();
     let s = src.path();
     sample_tree(s);
     let archive = s.join("t.tar");
     run(Command::new("tar").arg("-cf").arg(&archive).arg("-C").arg(s).arg("t"));
 
-    let m = common::TestMount::new(common::Backend::Embedded, &[]);
-    let reference = common::fast_tempdir();
+    let m = TestMount::new(Backend::Embedded, &[]);
+    let reference = fast_tempdir();
     let on_mount = m.path().join("x");
     std::fs::create_dir(&on_mount).unwrap();
     for dest in [reference.path(), on_mount.as_path()] {
@@ -126,11 +125,11 @@ fn tar_of_links_and_a_fifo_extracts_as_on_tmpfs() {
 /// A temporary directory holding [`sample_tree`] at `t`, for a test that drives rsync;
 /// `None` (skipped, or failed under BENCHFS_REQUIRE) where rsync is not installed.
 fn sample_tree_for_rsync() -> Option<tempfile::TempDir> {
-    if !common::require::on_path("rsync") {
-        common::require::skip("rsync", "rsync is not installed");
+    if !require::on_path("rsync") {
+        require::skip("rsync", "rsync is not installed");
         return None;
     }
-    let src = common::fast_tempdir();
+    let src = fast_tempdir();
     sample_tree(src.path());
     Some(src)
 }
@@ -142,8 +141,8 @@ fn cp_a_and_rsync_ah_round_trips() {
     require_fuse!();
     let Some(src) = sample_tree_for_rsync() else { return };
     let t = src.path().join("t");
-    let m = common::TestMount::new(common::Backend::Cluster, &[]);
-    let back = common::fast_tempdir();
+    let m = TestMount::new(Backend::Cluster, &[]);
+    let back = fast_tempdir();
     run(Command::new("cp").arg("-a").arg(&t).arg(m.path().join("cp")));
     assert_same_tree(&t, &m.path().join("cp"));
     run(Command::new("cp").arg("-a").arg(m.path().join("cp")).arg(back.path().join("cp")));
@@ -170,11 +169,11 @@ fn cp_a_and_rsync_ah_round_trips() {
 #[test]
 fn git_commits_on_the_mount() {
     require_fuse!();
-    if !common::require::on_path("git") {
-        common::require::skip("git", "git is not installed");
+    if !require::on_path("git") {
+        require::skip("git", "git is not installed");
         return;
     }
-    let m = common::TestMount::new(common::Backend::Cluster, &[]);
+    let m = TestMount::new(Backend::Cluster, &[]);
     let repo = m.path().join("repo");
     std::fs::create_dir(&repo).unwrap();
     let git = |args: &[&str]| {
@@ -222,8 +221,8 @@ fn tar_onto_the_mount_and_rsync_back_list_as_on_tmpfs() {
     let Some(src) = sample_tree_for_rsync() else { return };
     let archive = src.path().join("t.tar");
     run(Command::new("tar").arg("-cf").arg(&archive).arg("-C").arg(src.path()).arg("t"));
-    let m = common::TestMount::new(common::Backend::Cluster, &[]);
-    let (reference, back) = (common::fast_tempdir(), common::fast_tempdir());
+    let m = TestMount::new(Backend::Cluster, &[]);
+    let (reference, back) = (fast_tempdir(), fast_tempdir());
     let on_mount = m.path().join("x");
     std::fs::create_dir(&on_mount).unwrap();
     for dest in [reference.path(), on_mount.as_path()] {

@@ -8,9 +8,6 @@
 //! The races run bounded in count (and give up after a time cap); each case's result is
 //! checked through the mount after the attribute timeout and through a plain client.
 
-#[macro_use]
-mod common;
-
 use std::ffi::CString;
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
@@ -19,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use benchfs::{Client, Config};
+use benchfs_testkit::{mount::TestMount, pattern, require_fuse, Cluster};
 
 /// Past the mount's default attribute timeout (1 s): the kernel asks again.
 const PAST_ATTR_TIMEOUT: Duration = Duration::from_millis(1500);
@@ -27,17 +25,17 @@ const RACE_CAP: Duration = Duration::from_secs(20);
 
 /// A 3-server cluster, mounts of it, and a client of it (what the CLI sees).
 struct Setup {
-    mounts: Vec<common::TestMount>,
+    mounts: Vec<TestMount>,
     rt: tokio::runtime::Runtime,
     client: Client,
-    _cluster: common::Cluster,
+    _cluster: Cluster,
 }
 
 fn setup(mounts: usize) -> Setup {
-    let cluster = common::Cluster::start(3);
-    let mounts = (0..mounts).map(|_| common::TestMount::on_servers(&cluster.addrs)).collect();
+    let cluster = Cluster::start(3);
+    let mounts = (0..mounts).map(|_| TestMount::on_servers(&cluster.addrs())).collect();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let client = rt.block_on(Client::connect(Config::new(cluster.addrs.clone()).unwrap())).expect("connect");
+    let client = rt.block_on(Client::connect(Config::new(cluster.addrs().clone()).unwrap())).expect("connect");
     Setup { mounts, rt, client, _cluster: cluster }
 }
 
@@ -291,7 +289,7 @@ fn times_set_on_an_open_file_survive_its_close() {
     std::fs::create_dir(&tree).unwrap();
     for i in 0..3 {
         let p = tree.join(format!("f{i}"));
-        std::fs::write(&p, common::pattern(i, 3000)).unwrap();
+        std::fs::write(&p, pattern(i, 3000)).unwrap();
         let c = CString::new(p.as_os_str().as_bytes()).unwrap();
         let t = libc::timespec { tv_sec: old + i as i64, tv_nsec: 0 };
         // SAFETY: a NUL-terminated path and an array of two timespecs.

@@ -10,20 +10,15 @@
 //! `BENCHFS_DIFF_SEEDS=N` runs seeds 1..=N (the default is sized for CI, see [`SEEDS`]);
 //! reproduce a failure with `BENCHFS_DIFF_SEED=<seed>` (printed on mismatch).
 
-#[macro_use]
-mod common;
-
 use std::fs::{self, OpenOptions};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+use benchfs_testkit::posix_ops::*;
+use benchfs_testkit::{both_backends, fast_tempdir, mount::Backend, mount::TestMount, mount::TwoMounts, require_fuse};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-
-mod diff_ops;
-
-use diff_ops::*;
 
 /// `BENCHFS_DIFF_SEED=s`: just s; `BENCHFS_DIFF_SEEDS=n`: 1..=n; else 1..=`default`.
 fn seeds(default: u64) -> Vec<u64> {
@@ -38,7 +33,7 @@ fn seeds(default: u64) -> Vec<u64> {
 /// this seed; with two, the operations alternate at random between them and each
 /// result is looked at through the other) and on a tmpfs reference.
 fn differential_seed(seed: u64, mounts: &[PathBuf]) -> (usize, std::collections::BTreeMap<i32, usize>) {
-    let tmp = common::fast_tempdir();
+    let tmp = fast_tempdir();
     // One level down, so that a relative link target such as "../f2" stays inside
     // this seed's directories (at the top it would reach /dev/shm/f2 and the mount's root).
     let reference = tmp.path().join("t");
@@ -126,17 +121,16 @@ both_backends!(posix_differential, |m| { differential(&[m.path()], SEEDS) });
 #[test]
 fn posix_differential_two_mounts() {
     require_fuse!();
-    let cluster = common::Cluster::start(3);
-    let a = common::TestMount::on_servers_with(&cluster.addrs, &["--attr-timeout", "0"]);
-    let b = common::TestMount::on_servers_with(&cluster.addrs, &["--attr-timeout", "0"]);
+    let mounts = TwoMounts::start_with(3, &["--attr-timeout", "0"]);
+    let (a, b) = (&mounts.a, &mounts.b);
     differential(&[a.path(), b.path()], TWO_MOUNT_SEEDS);
 }
 
 /// Links and special files, scripted: every result and the final trees must match tmpfs.
 /// The kernel resolves links (relative, absolute, dangling, loops: ELOOP); the mount only
 /// stores them and answers readlink.
-fn links_and_special_files(m: &common::TestMount) {
-    let reference = common::fast_tempdir();
+fn links_and_special_files(m: &TestMount) {
+    let reference = fast_tempdir();
     let mnt = m.path().join("links");
     fs::create_dir(&mnt).expect("mkdir on the mount");
     let s = |x: &str| x.to_string();
@@ -247,8 +241,8 @@ both_backends!(links_special_files, |m| { links_and_special_files(m) });
 /// Hard links, scripted: link counts, one inode number for every name, shared data and
 /// attributes, rename between names of one file (nothing happens), rename over a linked
 /// name, unlink of one name; every result and the final trees must match tmpfs.
-fn hard_links(m: &common::TestMount) {
-    let reference = common::fast_tempdir();
+fn hard_links(m: &TestMount) {
+    let reference = fast_tempdir();
     let mnt = m.path().join("hard");
     fs::create_dir(&mnt).expect("mkdir on the mount");
     let s = |x: &str| x.to_string();
@@ -347,8 +341,8 @@ struct Step {
 /// ctime, ctime on chmod and truncate, utimensat with UTIME_NOW and UTIME_OMIT. The mount
 /// may lag by ~5 ms (directory times are sent to their owner in batches): each expected
 /// change is waited for up to 2 s.
-fn times(m: &common::TestMount) {
-    let reference = common::fast_tempdir();
+fn times(m: &TestMount) {
+    let reference = fast_tempdir();
     let mnt = m.path().join("times");
     fs::create_dir(&mnt).expect("mkdir on the mount");
     for root in [reference.path(), mnt.as_path()] {
@@ -476,8 +470,8 @@ both_backends!(times_of_parents_and_records, |m| { times(m) });
 /// setuid and setgid bits: a write by an unprivileged user clears them, and so does chown
 /// (by anyone, of a file): on the mount as on tmpfs. The kernel does it, sending the mount
 /// a setattr of the mode (BenchFS does not claim `FUSE_HANDLE_KILLPRIV`).
-fn setuid_cleared(m: &common::TestMount) {
-    let reference = common::fast_tempdir();
+fn setuid_cleared(m: &TestMount) {
+    let reference = fast_tempdir();
     let mnt = m.path().join("suid");
     fs::create_dir(&mnt).expect("mkdir on the mount");
     // The unprivileged writer must reach both trees.
@@ -513,12 +507,12 @@ mod setuid_cleared {
     #[test]
     fn embedded() {
         require_fuse!();
-        setuid_cleared(&common::TestMount::new(common::Backend::Embedded, &["--allow-other"]));
+        setuid_cleared(&TestMount::new(Backend::Embedded, &["--allow-other"]));
     }
 
     #[test]
     fn cluster() {
         require_fuse!();
-        setuid_cleared(&common::TestMount::new(common::Backend::Cluster, &["--allow-other"]));
+        setuid_cleared(&TestMount::new(Backend::Cluster, &["--allow-other"]));
     }
 }

@@ -4,12 +4,11 @@
 //! its data until closed; a directory's ctime as reported does not move when nothing
 //! changed it (a failed rename or unlink in it).
 
-#[macro_use]
-mod common;
-
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::process::Command;
+
+use benchfs_testkit::{fast_tempdir, mount::Backend, mount::TestMount, require, require_fuse};
 
 /// Runs `sh -c script` as uid 65534, gid 65533, with "$1" the directory given.
 fn as_nobody(dir: &Path, script: &str) {
@@ -29,12 +28,12 @@ fn owner(p: &Path) -> (u32, u32, u32) {
 #[test]
 fn what_another_user_creates_is_theirs_or_the_setgid_directory_s_group() {
     require_fuse!();
-    if !common::have_tool("setpriv") {
-        common::require::skip("setpriv", "setpriv(1) is not installed");
+    if !require::on_path("setpriv") {
+        require::skip("setpriv", "setpriv(1) is not installed");
         return;
     }
-    let m = common::TestMount::new(common::Backend::Cluster, &["--allow-other"]);
-    let reference = common::fast_tempdir();
+    let m = TestMount::new(Backend::Cluster, &["--allow-other"]);
+    let reference = fast_tempdir();
     for root in [m.path(), reference.path()] {
         for dir in [root.parent().unwrap(), root] {
             std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).unwrap();
@@ -61,7 +60,7 @@ fn what_another_user_creates_is_theirs_or_the_setgid_directory_s_group() {
 #[test]
 fn an_unlinked_open_file_has_no_links_and_keeps_its_data() {
     require_fuse!();
-    let m = common::TestMount::new(common::Backend::Cluster, &[]);
+    let m = TestMount::new(Backend::Cluster, &[]);
     let p = m.path().join("u");
     std::fs::write(&p, b"hello").unwrap();
     let f = std::fs::File::open(&p).unwrap();
@@ -76,7 +75,7 @@ fn an_unlinked_open_file_has_no_links_and_keeps_its_data() {
 #[test]
 fn a_directory_s_ctime_stays_put_when_nothing_changes_it() {
     require_fuse!();
-    let m = common::TestMount::new(common::Backend::Cluster, &[]);
+    let m = TestMount::new(Backend::Cluster, &[]);
     let (d, f) = (m.path().join("d"), m.path().join("f"));
     std::fs::create_dir(&d).unwrap();
     std::fs::create_dir(d.join("x")).unwrap();
@@ -98,7 +97,7 @@ fn a_directory_s_ctime_stays_put_when_nothing_changes_it() {
 #[test]
 fn a_directory_counts_its_subdirectories_in_its_link_count() {
     require_fuse!();
-    let m = common::TestMount::new(common::Backend::Cluster, &[]);
+    let m = TestMount::new(Backend::Cluster, &[]);
     let (d, e) = (m.path().join("d"), m.path().join("e"));
     for p in ["d", "e", "d/a", "d/b", "d/c", "d/c2", "d/a/deep"] {
         std::fs::create_dir(m.path().join(p)).unwrap();
@@ -125,7 +124,7 @@ fn a_directory_shows_an_unlink_rmdir_or_rename_in_it_at_once() {
     // parent right after the call): its mtime and ctime move, and its link count follows
     // the subdirectories that left or arrived, though the owner hears of it in a batch.
     require_fuse!();
-    let m = common::TestMount::new(common::Backend::Cluster, &[]);
+    let m = TestMount::new(Backend::Cluster, &[]);
     let (a, b) = (m.path().join("a"), m.path().join("b"));
     for p in ["a", "b", "a/sub", "a/gone", "a/moved", "b/replaced"] {
         std::fs::create_dir(m.path().join(p)).unwrap();
@@ -166,7 +165,7 @@ fn posix_fallocate_grows_the_file_and_moves_its_times_at_once() {
     // with the call, not at the next close, and the bytes it added read as zeros.
     require_fuse!();
     use std::os::fd::AsRawFd;
-    let m = common::TestMount::new(common::Backend::Cluster, &[]);
+    let m = TestMount::new(Backend::Cluster, &[]);
     let p = m.path().join("f");
     std::fs::write(&p, b"abc").unwrap();
     let f = std::fs::OpenOptions::new().read(true).write(true).open(&p).unwrap();
@@ -231,8 +230,8 @@ fn owner_rules_the_kernel_and_the_mount_share_are_those_of_tmpfs() {
     // setgid; a descriptor opened with O_CREAT and a read-only mode may truncate and
     // write (permission is checked at open, not per request on the descriptor).
     require_fuse!();
-    let m = common::TestMount::new(common::Backend::Cluster, &["--allow-other"]);
-    let reference = common::fast_tempdir();
+    let m = TestMount::new(Backend::Cluster, &["--allow-other"]);
+    let reference = fast_tempdir();
     let mut seen = Vec::new();
     for root in [reference.path(), m.path()] {
         for dir in [root.parent().unwrap(), root] {

@@ -4,19 +4,16 @@
 //! the calls it served (`BENCHFS_PRELOAD_STATS=1`), which shows the calls did not go
 //! through the kernel.
 
-#[macro_use]
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use common::{Cluster, TestMount};
+use benchfs_testkit::{fast_tempdir, mount::TestMount, pattern, programs, require, require_fuse, Cluster};
 
 /// `target/<profile>/libbenchfs_preload.so`, built once per test binary.
 fn preload_so() -> &'static Path {
     static SO: OnceLock<PathBuf> = OnceLock::new();
-    SO.get_or_init(|| common::cargo_built(&["-p", "benchfs-preload", "--lib"], "libbenchfs_preload.so"))
+    SO.get_or_init(|| programs::cargo_built(&["-p", "benchfs-preload", "--lib"], "libbenchfs_preload.so"))
 }
 
 /// Compiles `benchfs-preload/tests/<name>.c` (with `extra` flags) into `dir`.
@@ -59,7 +56,7 @@ fn served(stderr: &[u8]) -> u64 {
 
 fn setup() -> (Cluster, TestMount) {
     let cluster = Cluster::start(2);
-    let mount = TestMount::on_servers(&cluster.addrs);
+    let mount = TestMount::on_servers(&cluster.addrs());
     (cluster, mount)
 }
 
@@ -69,7 +66,7 @@ fn setup() -> (Cluster, TestMount) {
 fn posix_program_matches_tmpfs_and_is_served() {
     require_fuse!();
     let (_cluster, m) = setup();
-    let tmp = common::fast_tempdir();
+    let tmp = fast_tempdir();
     let prog = compile("posix_ops", tmp.path(), &[]);
     std::fs::create_dir(tmp.path().join("native")).unwrap();
     let native = Command::new(&prog).arg(tmp.path().join("native")).output().unwrap();
@@ -86,7 +83,7 @@ fn posix_program_matches_tmpfs_and_is_served() {
 fn paths_outside_the_mount_are_untouched() {
     require_fuse!();
     let (_cluster, _m) = setup();
-    let tmp = common::fast_tempdir();
+    let tmp = fast_tempdir();
     let prog = compile("posix_ops", tmp.path(), &[]);
     for d in ["a", "b"] {
         std::fs::create_dir(tmp.path().join(d)).unwrap();
@@ -128,7 +125,7 @@ fn shell_redirections_and_inherited_descriptors() {
 fn static_binary_goes_through_the_kernel() {
     require_fuse!();
     let (_cluster, m) = setup();
-    let tmp = common::fast_tempdir();
+    let tmp = fast_tempdir();
     let prog = compile("posix_ops", tmp.path(), &["-static"]);
     let d = m.path().join("static");
     let out = preloaded(Command::new("sh").args(["-c", "mkdir \"$1\" && \"$2\" \"$1\"", "sh"]).arg(&d).arg(&prog));
@@ -144,7 +141,7 @@ fn static_binary_goes_through_the_kernel() {
 fn attribute_cache_keeps_close_to_open() {
     require_fuse!();
     let (_cluster, m) = setup();
-    let tmp = common::fast_tempdir();
+    let tmp = fast_tempdir();
     let prog = compile("attr_cache", tmp.path(), &[]);
     std::fs::create_dir(tmp.path().join("native")).unwrap();
     let native = Command::new(&prog).arg(tmp.path().join("native")).output().unwrap();
@@ -196,15 +193,15 @@ fn perms_tree(d: &Path, g: u32) {
 fn unprivileged_user_gets_the_kernels_permission_answers() {
     require_fuse!();
     if Command::new("setpriv").arg("--version").output().is_err() {
-        common::require::skip("setpriv", "setpriv(1) is not installed");
+        require::skip("setpriv", "setpriv(1) is not installed");
         return;
     }
     let cluster = Cluster::start(2);
-    let m = TestMount::on_servers_with(&cluster.addrs, &["--allow-other"]);
+    let m = TestMount::on_servers_with(&cluster.addrs(), &["--allow-other"]);
     // The mount point's directory must let nobody through to the mount's root.
     let up = m.path().parent().unwrap();
     std::fs::set_permissions(up, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let tmp = common::fast_tempdir();
+    let tmp = fast_tempdir();
     std::fs::set_permissions(tmp.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let prog = compile("perms", tmp.path(), &[]);
     const GROUP: u32 = 4242;
@@ -218,7 +215,7 @@ fn unprivileged_user_gets_the_kernels_permission_answers() {
             // The mount tells its cluster to its owner only: nobody is told by the environment.
             cmd.env("LD_PRELOAD", preload_so())
                 .env("BENCHFS_PRELOAD_STATS", "1")
-                .env("BENCHFS_SERVERS", cluster.addrs.join(","));
+                .env("BENCHFS_SERVERS", cluster.addrs().join(","));
         }
         let out = cmd.output().expect("run setpriv");
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -240,7 +237,7 @@ fn unprivileged_user_gets_the_kernels_permission_answers() {
 fn more_calls_match_tmpfs_and_are_served() {
     require_fuse!();
     let (_cluster, m) = setup();
-    let tmp = common::fast_tempdir();
+    let tmp = fast_tempdir();
     let prog = compile("more_ops", tmp.path(), &["-pthread"]);
     std::fs::create_dir(tmp.path().join("native")).unwrap();
     let native = Command::new(&prog).arg(tmp.path().join("native")).output().unwrap();
@@ -275,7 +272,7 @@ fn sample_tree(s: &Path) {
     std::fs::create_dir_all(s.join("t/sub/deep")).unwrap();
     std::fs::create_dir_all(s.join("t/empty")).unwrap();
     std::fs::write(s.join("t/file"), b"data").unwrap();
-    std::fs::write(s.join("t/sub/deep/f"), common::pattern(7, 300_000)).unwrap();
+    std::fs::write(s.join("t/sub/deep/f"), pattern(7, 300_000)).unwrap();
     std::fs::set_permissions(s.join("t/file"), std::fs::Permissions::from_mode(0o640)).unwrap();
     symlink("file", s.join("t/rel")).unwrap();
     symlink("../file", s.join("t/sub/up")).unwrap();
@@ -315,11 +312,11 @@ fn same_contents(a: &Path, b: &Path) {
 fn tar_and_rsync_round_trips_under_the_interposer() {
     require_fuse!();
     let (_cluster, m) = setup();
-    let src = common::fast_tempdir();
+    let src = fast_tempdir();
     sample_tree(src.path());
     let archive = src.path().join("t.tar");
     plain(Command::new("tar").arg("-cf").arg(&archive).arg("-C").arg(src.path()).arg("t"));
-    let reference = common::fast_tempdir();
+    let reference = fast_tempdir();
     plain(Command::new("tar").arg("-xpf").arg(&archive).arg("-C").arg(reference.path()));
     let want = find_printf(&reference.path().join("t"));
 
@@ -331,15 +328,15 @@ fn tar_and_rsync_round_trips_under_the_interposer() {
     assert_eq!(find_printf(&x.join("t")), want, "tar -x under the interposer (left), on tmpfs (right)");
 
     // tar -c reads the tree back under the interposer (directory streams, stat, read).
-    let back = common::fast_tempdir();
+    let back = fast_tempdir();
     let (_, n) = tool(Command::new("tar").arg("-cf").arg(m.path().join("back.tar")).arg("-C").arg(&x).arg("t"));
     assert!(n > 20, "tar -c: only {n} calls served");
     plain(Command::new("tar").arg("-xpf").arg(m.path().join("back.tar")).arg("-C").arg(back.path()));
     same_contents(&reference.path().join("t"), &back.path().join("t"));
     assert_eq!(find_printf(&back.path().join("t")), want, "tar -c under the interposer, extracted (left)");
 
-    if !common::require::on_path("rsync") {
-        common::require::skip("rsync", "rsync is not installed");
+    if !require::on_path("rsync") {
+        require::skip("rsync", "rsync is not installed");
         return;
     }
     let rs = m.path().join("rs");
@@ -373,8 +370,8 @@ fn tar_and_rsync_round_trips_under_the_interposer() {
 #[test]
 fn git_under_the_interposer() {
     require_fuse!();
-    if !common::require::on_path("git") {
-        common::require::skip("git", "git is not installed");
+    if !require::on_path("git") {
+        require::skip("git", "git is not installed");
         return;
     }
     let (_cluster, m) = setup();
@@ -424,7 +421,7 @@ fn git_under_the_interposer() {
 fn python_venv_under_the_interposer() {
     require_fuse!();
     if Command::new("python3").args(["-c", "import venv"]).status().map_or(true, |s| !s.success()) {
-        common::require::skip("python3", "python3 with venv is not available");
+        require::skip("python3", "python3 with venv is not available");
         return;
     }
     let (_cluster, m) = setup();
@@ -447,10 +444,10 @@ fn python_venv_under_the_interposer() {
 #[test]
 fn posix_differential_under_the_interposer() {
     require_fuse!();
-    let replay = common::cargo_built(&["-p", "benchfs-fuse", "--example", "posix_replay"], "examples/posix_replay");
+    let replay = programs::cargo_built(&["-p", "benchfs-fuse", "--example", "posix_replay"], "examples/posix_replay");
     let (_cluster, m) = setup();
     let seeds: u64 = std::env::var("BENCHFS_DIFF_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(10);
-    let tmp = common::fast_tempdir();
+    let tmp = fast_tempdir();
     let mut served_calls = 0;
     for seed in 1..=seeds {
         let (native, on_mount) = (tmp.path().join(format!("s{seed}")), m.path().join(format!("s{seed}")));

@@ -1,13 +1,11 @@
 //! The mount's root: owned by the user who mounts, mode 0755 (or `--root-mode`), and
 //! chmod/chown/utimens on the mountpoint take effect.
 
-#[macro_use]
-mod common;
-
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::time::{Duration, UNIX_EPOCH};
 
-use common::{Backend, TestMount};
+use benchfs_testkit::mount::{Backend, TestMount};
+use benchfs_testkit::require_fuse;
 
 fn mode(m: &TestMount) -> u32 {
     std::fs::metadata(m.path()).expect("stat mountpoint").mode() & 0o7777

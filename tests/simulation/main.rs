@@ -22,15 +22,13 @@
 //! diverges) with its own report.
 
 mod candidates;
-#[path = "../common/mod.rs"]
-mod common;
 mod faults;
 mod model;
 mod ops;
 
 use std::time::Instant;
 
-use benchfs::testkit::InProcessCluster;
+use benchfs_testkit::in_process::InProcessCluster;
 use candidates::{Answer, Candidates};
 use faults::{Event, Level, Schedule};
 use ops::Op;

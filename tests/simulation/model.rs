@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::common::pattern;
 use crate::ops::{Op, NAMES};
+use benchfs_testkit::pattern;
 
 /// A name: a directory, file or symbolic link by its index in [`Model::objs`] (hard
 /// links are names with one index).

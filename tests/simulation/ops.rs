@@ -3,10 +3,10 @@
 
 use benchfs::{Client, File, FileKind, OpenOptions};
 
-use crate::common::pattern;
 use crate::faults::Event;
 use crate::model::Model;
 use crate::Rng;
+use benchfs_testkit::pattern;
 
 /// A small name space so that operations collide often.
 pub const NAMES: [&str; 8] = ["/a", "/b", "/d", "/d/a", "/d/b", "/d/e", "/d/e/a", "/e"];

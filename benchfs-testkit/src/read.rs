@@ -1,6 +1,4 @@
 //! Reading a whole file back through the client, as the tests that check contents do.
-//! Included by path from tests/common and benchfs-fuse/tests/common (`common::read`).
-#![allow(dead_code)] // each includer uses a different part
 
 use benchfs::{Client, OpenOptions};
 

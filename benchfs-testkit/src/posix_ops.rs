@@ -1,9 +1,8 @@
-//! The operations of the POSIX differential test (`posix_differential.rs`): the seeded
-//! random sequences, running one on a directory tree, and what is compared after each.
-//! Shared with the replay program `examples/posix_replay.rs`, which runs a sequence in a
-//! process of its own (so that it can run under the interposer, LD_PRELOAD), and kept
-//! free of the tests' `common` module for it.
-#![allow(dead_code)]
+//! The operations of the POSIX differential test (benchfs-fuse's
+//! `tests/posix_differential.rs`): the seeded random sequences, running one on a
+//! directory tree, and what is compared after each. Shared with the replay program
+//! `benchfs-fuse/examples/posix_replay.rs`, which runs a sequence in a process of its own
+//! (so that it can run under the interposer, LD_PRELOAD).
 
 use std::fs::{self, OpenOptions};
 use std::io::ErrorKind;
@@ -14,23 +13,11 @@ use std::path::{Path, PathBuf};
 use rand::rngs::StdRng;
 use rand::Rng;
 
-/// Deterministic pseudo-random bytes (xorshift), as `common::pattern`.
-pub(crate) fn pattern(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed | 1;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    out.truncate(len);
-    out
-}
+use crate::pattern;
 
-/// "same inode: a b ..." for each inode shared by more than one name, as
-/// `common::same_inode_groups`.
-pub(crate) fn same_inode_groups<K: Ord>(names: impl IntoIterator<Item = (K, String)>) -> Vec<String> {
+/// "same inode: a b ..." for each inode that more than one of the (inode, name) pairs
+/// share (hard links), names sorted, lines sorted: how two trees' hard links compare.
+pub fn same_inode_groups<K: Ord>(names: impl IntoIterator<Item = (K, String)>) -> Vec<String> {
     let mut by_ino = std::collections::BTreeMap::<K, Vec<String>>::new();
     for (ino, name) in names {
         by_ino.entry(ino).or_default().push(name);
@@ -50,19 +37,19 @@ pub(crate) fn same_inode_groups<K: Ord>(names: impl IntoIterator<Item = (K, Stri
 /// Parent directories (created first) and names. Files mostly get file names and
 /// directories directory names, but one pick in ten crosses over, so files and directories
 /// collide and every EEXIST / ENOTDIR / EISDIR / ENOTEMPTY / EINVAL path is exercised.
-pub(crate) const DIRS: &[&str] = &["", "d1", "d2", "d1/d3"];
-pub(crate) const FILE_NAMES: &[&str] = &["f1", "f2", "f3", "f4"];
-pub(crate) const DIR_NAMES: &[&str] = &["d1", "d2", "d3"];
-pub(crate) const OPS: usize = 400;
+pub const DIRS: &[&str] = &["", "d1", "d2", "d1/d3"];
+pub const FILE_NAMES: &[&str] = &["f1", "f2", "f3", "f4"];
+pub const DIR_NAMES: &[&str] = &["d1", "d2", "d3"];
+pub const OPS: usize = 400;
 /// Seeds of one CI run, per test. Measured (debug build, a loaded 2-core machine, 400
 /// operations a seed): 0.13 s a seed embedded, 0.22 s on a 3-server cluster, 1.5 s on
 /// two mounts (no attribute cache): about 2.5 minutes for the three together.
 /// `BENCHFS_DIFF_SEEDS=N` runs N in each instead.
-pub(crate) const SEEDS: u64 = 200;
-pub(crate) const TWO_MOUNT_SEEDS: u64 = 40;
+pub const SEEDS: u64 = 200;
+pub const TWO_MOUNT_SEEDS: u64 = 40;
 
 #[derive(Debug, Clone)]
-pub(crate) enum Op {
+pub enum Op {
     CreateWrite {
         path: String,
         off: u64,
@@ -155,10 +142,9 @@ pub(crate) enum Op {
 
 /// Link targets: relative (same directory, up, into a directory), absolute into the tree,
 /// dangling, and names that make loops once links are made at them.
-pub(crate) const TARGETS: &[&str] =
-    &["f1", "../f2", "d1", "d1/f3", "{ROOT}/f1", "{ROOT}/d2", "nowhere", "f4", "d2/../f1"];
+pub const TARGETS: &[&str] = &["f1", "../f2", "d1", "d1/f3", "{ROOT}/f1", "{ROOT}/d2", "nowhere", "f4", "d2/../f1"];
 
-pub(crate) fn random_path(rng: &mut StdRng, dir_like: bool) -> String {
+pub fn random_path(rng: &mut StdRng, dir_like: bool) -> String {
     let parent = DIRS[rng.random_range(0..DIRS.len())];
     let names = if dir_like != rng.random_bool(0.1) { DIR_NAMES } else { FILE_NAMES };
     let name = names[rng.random_range(0..names.len())];
@@ -169,7 +155,7 @@ pub(crate) fn random_path(rng: &mut StdRng, dir_like: bool) -> String {
     }
 }
 
-pub(crate) fn random_op(rng: &mut StdRng) -> Op {
+pub fn random_op(rng: &mut StdRng) -> Op {
     let path = random_path(rng, false);
     let off = if rng.random_bool(0.2) { rng.random_range(0..3 << 20) } else { rng.random_range(0..20_000) };
     let len = rng.random_range(0..70_000);
@@ -202,26 +188,26 @@ pub(crate) fn random_op(rng: &mut StdRng) -> Op {
 }
 
 /// What an operation returned: a printable value or the errno.
-pub(crate) type Outcome = Result<String, i32>;
+pub type Outcome = Result<String, i32>;
 
-pub(crate) fn errno(e: std::io::Error) -> i32 {
+pub fn errno(e: std::io::Error) -> i32 {
     e.raw_os_error().unwrap_or_else(|| if e.kind() == ErrorKind::UnexpectedEof { -1 } else { -2 })
 }
 
-pub(crate) fn data(op_index: usize, len: usize) -> Vec<u8> {
+pub fn data(op_index: usize, len: usize) -> Vec<u8> {
     pattern(op_index as u64 * 7919 + 1, len)
 }
 
 /// `s` with the tree's root spelled `{ROOT}`, so both trees print alike.
-pub(crate) fn unroot(root: &Path, s: &str) -> String {
+pub fn unroot(root: &Path, s: &str) -> String {
     s.replace(root.to_str().expect("UTF-8 root"), "{ROOT}")
 }
 
-pub(crate) fn cstr(p: &Path) -> std::io::Result<std::ffi::CString> {
+pub fn cstr(p: &Path) -> std::io::Result<std::ffi::CString> {
     std::ffi::CString::new(p.as_os_str().as_bytes()).map_err(std::io::Error::other)
 }
 
-pub(crate) fn mknod(p: &Path, mode: u32, rdev: u64) -> std::io::Result<()> {
+pub fn mknod(p: &Path, mode: u32, rdev: u64) -> std::io::Result<()> {
     let c = cstr(p)?;
     // SAFETY: a valid NUL-terminated string that outlives the call.
     if unsafe { libc::mknod(c.as_ptr(), mode, rdev) } == 0 {
@@ -231,7 +217,7 @@ pub(crate) fn mknod(p: &Path, mode: u32, rdev: u64) -> std::io::Result<()> {
     }
 }
 
-pub(crate) fn run_op(root: &Path, i: usize, op: &Op) -> Outcome {
+pub fn run_op(root: &Path, i: usize, op: &Op) -> Outcome {
     let p = |s: &str| root.join(s);
     let r: std::io::Result<String> = (|| match op {
         Op::CreateWrite { path, off, len } => {
@@ -322,7 +308,7 @@ pub(crate) fn run_op(root: &Path, i: usize, op: &Op) -> Outcome {
 }
 
 /// The paths (relative to the tree's root) whose metadata `op` may have changed.
-pub(crate) fn touched(op: &Op) -> Vec<&str> {
+pub fn touched(op: &Op) -> Vec<&str> {
     match op {
         Op::Rename { from, to } | Op::RenameNoReplace { from, to } | Op::Link { from, to } => vec![from, to],
         Op::Readdir { .. } | Op::Readlink { .. } => Vec::new(),
@@ -346,7 +332,7 @@ pub(crate) fn touched(op: &Op) -> Vec<&str> {
     }
 }
 
-pub(crate) fn describe(m: &fs::Metadata) -> String {
+pub fn describe(m: &fs::Metadata) -> String {
     use std::os::unix::fs::{FileTypeExt, MetadataExt};
     let t = m.file_type();
     let mode = m.permissions().mode() & 0o7777;
@@ -373,7 +359,7 @@ pub(crate) fn describe(m: &fs::Metadata) -> String {
     format!("{what} links {links}")
 }
 
-pub(crate) fn rename_noreplace(from: &Path, to: &Path) -> std::io::Result<()> {
+pub fn rename_noreplace(from: &Path, to: &Path) -> std::io::Result<()> {
     let c = |p: &Path| std::ffi::CString::new(p.as_os_str().as_bytes()).map_err(std::io::Error::other);
     let (f, t) = (c(from)?, c(to)?);
     // SAFETY: both are valid NUL-terminated strings that outlive the call.
@@ -385,14 +371,14 @@ pub(crate) fn rename_noreplace(from: &Path, to: &Path) -> std::io::Result<()> {
     }
 }
 
-pub(crate) fn crc(b: &[u8]) -> u32 {
+pub fn crc(b: &[u8]) -> u32 {
     // FNV-1a: enough to tell contents apart in a message.
     b.iter().fold(0x811c_9dc5u32, |h, &x| (h ^ u32::from(x)).wrapping_mul(0x0100_0193))
 }
 
 /// Every path under `root` with its kind, size, mode, link count and content checksum,
 /// sorted, then each set of names that share one inode number (hard links).
-pub(crate) fn tree(root: &Path) -> Vec<String> {
+pub fn tree(root: &Path) -> Vec<String> {
     use std::os::unix::fs::MetadataExt;
     let mut out = Vec::new();
     let mut inodes = Vec::new();
@@ -426,6 +412,6 @@ pub(crate) fn tree(root: &Path) -> Vec<String> {
 }
 
 /// The metadata of `rel` under `root` as [`describe`] prints it, or the errno of lstat.
-pub(crate) fn lstat(root: &Path, rel: &str) -> Outcome {
+pub fn lstat(root: &Path, rel: &str) -> Outcome {
     fs::symlink_metadata(root.join(rel)).map(|m| describe(&m)).map_err(errno)
 }

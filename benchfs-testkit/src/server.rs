@@ -1,10 +1,5 @@
 //! Starting a real `benchfsd` for a test or benchmark: the one place that knows its
 //! command line and its "benchfsd listening on ADDR" line.
-//!
-//! Plain Rust without a crate, included by path (`#[path = ".../tests/support/server.rs"]
-//! mod server;`) by tests/common, benchfs-fuse/tests/common and the benches, so it may
-//! use only std.
-#![allow(dead_code)] // each includer uses a different part
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;

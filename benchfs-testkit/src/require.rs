@@ -2,10 +2,6 @@
 //! switch that turns such a skip into a failure: `BENCHFS_REQUIRE`, a comma-separated list
 //! of the names below, or `all` (every name in [`ALL`]). scripts/test.sh (CI) sets it to
 //! `all`, so a tool that setup.sh should have installed cannot silently skip its tests.
-//!
-//! Plain Rust without a crate, included by path from tests/common and
-//! benchfs-fuse/tests/common (`common::require::skip`), so it may use only std.
-#![allow(dead_code)] // each includer uses a different part
 
 /// What `all` requires: exactly what `scripts/setup.sh --test` installs (or what a
 /// root shell on a Debian machine with it has). Keep the two in step.
@@ -43,7 +39,7 @@ pub const OPTIONAL: &[&str] = &["ior", "mdtest", "md-workbench"];
 pub fn required(tool: &str) -> bool {
     let list = std::env::var("BENCHFS_REQUIRE").unwrap_or_default();
     let known = |n: &str| ALL.contains(&n) || OPTIONAL.contains(&n);
-    assert!(known(tool), "tests/support/require.rs does not know the tool {tool:?}");
+    assert!(known(tool), "benchfs-testkit/src/require.rs does not know the tool {tool:?}");
     let names: Vec<&str> = list.split(',').map(str::trim).filter(|n| !n.is_empty()).collect();
     if let Some(bad) = names.iter().find(|n| **n != "all" && !known(n)) {
         panic!("BENCHFS_REQUIRE={list:?} names {bad:?}; known: all, {}, {}", ALL.join(", "), OPTIONAL.join(", "));

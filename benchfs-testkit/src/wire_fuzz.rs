@@ -1,7 +1,8 @@
 //! The fuzzing harness for BenchFS's wire decoders, shared by three users:
-//! the libFuzzer targets in `fuzz/fuzz_targets/`, the stand-alone driver
-//! `fuzz/src/bin/drive.rs` (stable Rust, no sanitizer), and the quick run in the
-//! main test suite (`tests/reliability_fuzz.rs` includes this file with `#[path]`).
+//! the libFuzzer targets in `fuzz/fuzz_targets/` and the stand-alone driver
+//! `fuzz/src/bin/drive.rs` (stable Rust, no sanitizer), which reach it as
+//! `benchfs_fuzz::harness`, and the quick and live runs in the main test suite
+//! (`tests/reliability_fuzz.rs`, `tests/reliability_live.rs`).
 //!
 //! Each `check_*` function feeds one input to a decoder and asserts what must hold
 //! for *any* input: no panic, no hang, and agreement between what was accepted and
@@ -10,9 +11,6 @@
 //! almost never passes. [`Counting`] is a global allocator that measures the peak
 //! heap use of one input, so drivers can check that no input allocates more than
 //! its declared (and capped) lengths.
-//!
-//! The only dependencies are `benchfs` and `tokio`, which both crates have.
-#![allow(dead_code)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
