@@ -3,27 +3,18 @@
 //! commit that does not reach the device). What a client sees must be the failure,
 //! named as the errno a program expects, and nothing stored before it may be lost.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use benchfs::server::backend::{ChunkMemory, Fault, Faults, IoKind, MetaBackend, Store};
 use benchfs::server::StoreBackends;
 use benchfs::testkit::InProcessCluster;
 use benchfs::{Client, Error, OpenOptions};
+use benchfs_testkit::{fast_tempdir, pattern};
 
 const CHUNK: u32 = 4096;
 
-fn base() -> tempfile::TempDir {
-    tempfile::tempdir_in(if Path::new("/dev/shm").is_dir() { "/dev/shm" } else { "/tmp" }).unwrap()
-}
-
 fn client(cluster: &InProcessCluster) -> Client {
     cluster.client_with(|c| c.chunk_size = CHUNK).unwrap().0
-}
-
-/// `len` bytes that differ from chunk to chunk and with `seed`.
-fn pattern(len: usize, seed: u8) -> Vec<u8> {
-    (0..len).map(|i| (i / 7) as u8 ^ seed).collect()
 }
 
 async fn write_file(c: &Client, path: &str, data: &[u8]) -> Result<(), Error> {
@@ -42,7 +33,7 @@ async fn read_file(c: &Client, path: &str, len: usize) -> Result<Vec<u8>, Error>
 /// A cluster of `n` servers whose stores are files failing where the returned faults
 /// say, its data directories, and a client.
 async fn failing_cluster(n: usize) -> (tempfile::TempDir, Arc<Faults>, InProcessCluster, Client) {
-    let base = base();
+    let base = fast_tempdir();
     let faults = Faults::new();
     let f = faults.clone();
     let cluster =
@@ -55,11 +46,11 @@ async fn failing_cluster(n: usize) -> (tempfile::TempDir, Arc<Faults>, InProcess
 
 #[tokio::test]
 async fn a_memory_backed_cluster_creates_writes_reads_and_renames() {
-    let base = base();
+    let base = fast_tempdir();
     let mut cluster = InProcessCluster::start_in_memory(base.path(), 3).await.unwrap();
     let c = client(&cluster);
     c.mkdir("/d", 0o755).await.unwrap();
-    let data = pattern(5 * CHUNK as usize + 100, 1);
+    let data = pattern(1, 5 * CHUNK as usize + 100);
     write_file(&c, "/d/f", &data).await.unwrap();
     c.rename("/d/f", "/d/g").await.unwrap();
     assert!(matches!(c.stat("/d/f").await, Err(Error::NotFound(_))));
@@ -82,28 +73,28 @@ async fn a_memory_backed_cluster_creates_writes_reads_and_renames() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_that_meets_enospc_answers_no_space_and_loses_nothing_written_before() {
     let (_base, faults, cluster, c) = failing_cluster(2).await;
-    let old = pattern(3 * CHUNK as usize, 2);
+    let old = pattern(2, 3 * CHUNK as usize);
     write_file(&c, "/kept", &old).await.unwrap();
 
     faults.add(Fault::on(Store::Chunks, IoKind::Write, libc::ENOSPC));
     // Over the file's existing chunks, and into a new file.
     let f = c.open("/kept", &OpenOptions { write: true, ..OpenOptions::default() }).await.unwrap();
-    let e = f.write_at(&pattern(3 * CHUNK as usize, 3), 0).await.unwrap_err();
+    let e = f.write_at(&pattern(3, 3 * CHUNK as usize), 0).await.unwrap_err();
     assert!(matches!(e, Error::NoSpace(_)) && e.errno() == libc::ENOSPC, "{e:?}");
     drop(f);
-    let e = write_file(&c, "/new", &pattern(100, 4)).await.unwrap_err();
+    let e = write_file(&c, "/new", &pattern(4, 100)).await.unwrap_err();
     assert_eq!(e.errno(), libc::ENOSPC, "{e:?}");
     assert!(faults.injected() >= 2);
 
     faults.clear();
     assert_eq!(read_file(&c, "/kept", old.len()).await.unwrap(), old, "bytes written before the ENOSPC changed");
-    write_file(&c, "/after", &pattern(100, 5)).await.unwrap();
+    write_file(&c, "/after", &pattern(5, 100)).await.unwrap();
     cluster.stop().await.unwrap();
 }
 
 #[tokio::test]
 async fn a_full_memory_store_answers_no_space() {
-    let base = base();
+    let base = fast_tempdir();
     let cluster = InProcessCluster::start_with(base.path(), 1, |_, _| {
         Ok(StoreBackends {
             chunks: Box::new(ChunkMemory::with_capacity(4 * u64::from(CHUNK))),
@@ -113,7 +104,7 @@ async fn a_full_memory_store_answers_no_space() {
     .await
     .unwrap();
     let c = client(&cluster);
-    let fits = pattern(4 * CHUNK as usize, 6);
+    let fits = pattern(6, 4 * CHUNK as usize);
     write_file(&c, "/fits", &fits).await.unwrap();
     let e = write_file(&c, "/more", &[1]).await.unwrap_err();
     assert_eq!(e.errno(), libc::ENOSPC, "{e:?}");
@@ -123,7 +114,7 @@ async fn a_full_memory_store_answers_no_space() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eio_on_one_servers_chunk_reads_answers_io_for_its_chunks_only() {
-    let base = base();
+    let base = fast_tempdir();
     let faults = Faults::new();
     let f0 = faults.clone();
     // Only server 0's stores fail.
@@ -134,7 +125,7 @@ async fn eio_on_one_servers_chunk_reads_answers_io_for_its_chunks_only() {
     .await
     .unwrap();
     let c = client(&cluster);
-    let data = pattern(16 * CHUNK as usize, 7);
+    let data = pattern(7, 16 * CHUNK as usize);
     write_file(&c, "/f", &data).await.unwrap();
     let fid = c.stat("/f").await.unwrap().fid;
     let on = |node: usize| (0..16u64).find(|&k| cluster.node(node).unwrap().chunks.has_chunk(fid, k));
