@@ -5,6 +5,12 @@
 //! fail calls, or cut ([`InProcessCluster::partition`]); a server can be stopped and
 //! started again from its data directory ([`InProcessCluster::restart`]). Nothing here
 //! opens a socket, so on a current-thread runtime a test replays exactly.
+//!
+//! The servers' stores are files in their data directories unless the cluster starts
+//! with other backends ([`InProcessCluster::start_with`]): memory
+//! ([`InProcessCluster::start_in_memory`]), or a node's stores wrapped in injected
+//! failures ([`StoreBackends::failing`]). A memory-backed server loses its data when it
+//! stops, and [`InProcessCluster::start_node`] refuses to start it again.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -15,7 +21,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::Config;
 use crate::proto::{AdoptRing, Op, ReplyBody, Request, Role};
-use crate::server::{Node, StoreError};
+use crate::server::{Node, StoreBackends, StoreError};
 use crate::transport::local::{Link, LocalNet, Service};
 use crate::Client;
 
@@ -26,6 +32,9 @@ struct Member {
     task: Option<JoinHandle<Result<(), StoreError>>>,
 }
 
+/// Makes server `i`'s store backends, given its data directory.
+pub type MakeStores = dyn Fn(usize, &Path) -> Result<StoreBackends, StoreError> + Send + Sync;
+
 pub struct InProcessCluster {
     net: LocalNet,
     names: Vec<String>,
@@ -34,6 +43,8 @@ pub struct InProcessCluster {
     members: Vec<Option<Member>>,
     /// Every client link made ([`InProcessCluster::client_with`]), for partitions.
     client_links: Mutex<Vec<Link>>,
+    /// Makes server `i`'s store backends (again at a restart).
+    stores: Arc<MakeStores>,
 }
 
 /// How long a stopping server waits for the requests it is serving (simulated time on a
@@ -56,10 +67,34 @@ impl InProcessCluster {
     /// Starts `n` servers with data directories `base/node<i>` (made if missing) and forms
     /// their ring. Must run inside a tokio runtime.
     pub async fn start(base: &Path, n: usize) -> Result<InProcessCluster, String> {
+        InProcessCluster::start_with(base, n, |_, dir| StoreBackends::files(dir)).await
+    }
+
+    /// [`InProcessCluster::start`] with every store in memory: nothing is written to
+    /// `base` but each server's ring file.
+    pub async fn start_in_memory(base: &Path, n: usize) -> Result<InProcessCluster, String> {
+        InProcessCluster::start_with(base, n, |_, _| Ok(StoreBackends::memory())).await
+    }
+
+    /// [`InProcessCluster::start`] with server `i`'s stores on `stores(i, its data
+    /// directory)`; e.g. one node's stores failing:
+    /// `|i, d| Ok(if i == 0 { StoreBackends::files(d)?.failing(&faults) } else { StoreBackends::files(d)? })`.
+    pub async fn start_with(
+        base: &Path,
+        n: usize,
+        stores: impl Fn(usize, &Path) -> Result<StoreBackends, StoreError> + Send + Sync + 'static,
+    ) -> Result<InProcessCluster, String> {
         let net = LocalNet::new();
         let names: Vec<String> = (0..n).map(member_name).collect();
         let dirs: Vec<PathBuf> = (0..n).map(|i| base.join(format!("node{i}"))).collect();
-        let mut c = InProcessCluster { net, names, dirs, members: Vec::new(), client_links: Mutex::default() };
+        let mut c = InProcessCluster {
+            net,
+            names,
+            dirs,
+            members: Vec::new(),
+            client_links: Mutex::default(),
+            stores: Arc::new(stores),
+        };
         for i in 0..n {
             let m = c.open_member(i)?;
             c.members.push(Some(m));
@@ -75,7 +110,13 @@ impl InProcessCluster {
     fn open_member(&self, i: usize) -> Result<Member, String> {
         let name = &self.names[i];
         std::fs::create_dir_all(&self.dirs[i]).map_err(|e| e.to_string())?;
-        let node = Node::open(&self.dirs[i], name, None, self.net.peers_of(name)).map_err(|e| e.to_string())?;
+        let stores = (self.stores)(i, &self.dirs[i]).map_err(|e| e.to_string())?;
+        // Server i ran before (the cluster has all its members): a restart.
+        if self.members.len() > i && !stores.meta.on_disk() {
+            return Err(format!("server {i} keeps its stores in memory: it cannot be restarted with its data"));
+        }
+        let node =
+            Node::open_with(stores, &self.dirs[i], name, None, self.net.peers_of(name)).map_err(|e| e.to_string())?;
         let node = Arc::new(node);
         let service: Arc<dyn Service> = node.clone();
         self.net.attach(&service);

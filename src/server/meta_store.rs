@@ -15,11 +15,11 @@
 //! Hard-linked files also have an inode record, keyed `0x01 fid` (see [`Attr::linked`]).
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::{Mutex, RwLock};
 
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 
+use super::backend::MetaBackend;
 use super::StoreError;
 use crate::meta::{now, Attr, FileId, FileKind, SetAttr};
 
@@ -31,7 +31,8 @@ pub struct MetaStore {
     /// None after a failed commit until `sync` reopens it: redb refuses every commit after
     /// an I/O error (a full disk) until the database is opened again.
     db: Mutex<Option<Database>>,
-    path: std::path::PathBuf,
+    /// What the database is kept on (opened again after a failed commit).
+    backend: MetaBackend,
     /// Every record. Lock order: `mem` before `pending`. std locks: never held across `.await`.
     mem: RwLock<BTreeMap<Vec<u8>, Attr>>,
     /// Changes not yet in redb, latest per key (None: deleted).
@@ -83,8 +84,8 @@ fn inode_not_found(fid: FileId) -> StoreError {
 }
 
 impl MetaStore {
-    pub fn open(path: &Path) -> Result<MetaStore, StoreError> {
-        let db = Database::create(path)?;
+    pub fn open(backend: MetaBackend) -> Result<MetaStore, StoreError> {
+        let db = backend.open()?;
         let tx = db.begin_write()?;
         tx.open_table(META)?;
         tx.open_table(DROPPED)?;
@@ -100,7 +101,7 @@ impl MetaStore {
         }
         Ok(MetaStore {
             db: Mutex::new(Some(db)),
-            path: path.to_path_buf(),
+            backend,
             mem: RwLock::new(mem),
             pending: Mutex::new(BTreeMap::new()),
             syncing: Mutex::new(()),
@@ -455,7 +456,7 @@ impl MetaStore {
         let mut db = self.db.lock().unwrap_or_else(|p| p.into_inner());
         let result = (|| {
             if db.is_none() {
-                *db = Some(Database::create(&self.path)?);
+                *db = Some(self.backend.open()?);
             }
             let Some(d) = db.as_ref() else { return Err(StoreError::Invalid("metadata store closed".into())) };
             let mut tx = d.begin_write()?;
@@ -554,7 +555,7 @@ mod tests {
     #[test]
     fn readdir_lists_only_direct_children_in_pages() {
         let dir = tempfile::tempdir().unwrap();
-        let m = MetaStore::open(&dir.path().join("m.redb")).unwrap();
+        let m = MetaStore::open(MetaBackend::File(dir.path().join("m.redb"))).unwrap();
         m.mkdir("/a", 0o755, 0, 0).unwrap();
         m.mkdir("/a/b", 0o755, 0, 0).unwrap();
         m.mkdir("/ab", 0o755, 0, 0).unwrap();
@@ -579,7 +580,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("m.redb");
         {
-            let m = MetaStore::open(&path).unwrap();
+            let m = MetaStore::open(MetaBackend::File(path.clone())).unwrap();
             m.mkdir("/d", 0o700, 1, 1).unwrap();
             m.create("/d/f", 0o644, 0, 0, 4096, true, false).unwrap();
             m.create("/gone", 0o644, 0, 0, 4096, true, false).unwrap();
@@ -588,7 +589,7 @@ mod tests {
             m.sync().unwrap();
             assert!(!m.is_dirty());
         }
-        let m = MetaStore::open(&path).unwrap();
+        let m = MetaStore::open(MetaBackend::File(path.clone())).unwrap();
         assert_eq!(m.get("/d").unwrap().mode, 0o700);
         assert!(m.get("/d/f").is_ok());
         assert!(matches!(m.get("/gone"), Err(StoreError::NotFound(_))));
@@ -599,7 +600,7 @@ mod tests {
     fn inode_records_count_names_and_stay_out_of_listings() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("m.redb");
-        let m = MetaStore::open(&path).unwrap();
+        let m = MetaStore::open(MetaBackend::File(path.clone())).unwrap();
         let (f, _) = m.create("/f", 0o644, 0, 0, 4096, true, false).unwrap();
         assert_eq!(m.inode_link(&f).unwrap().nlink, 2);
         let third = m.inode_link(&Attr { mode: 0, ..f.clone() }).unwrap();
@@ -610,7 +611,7 @@ mod tests {
         assert_eq!(m.descendants("/"), ["/f"]);
         m.sync().unwrap();
         drop(m);
-        let m = MetaStore::open(&path).unwrap();
+        let m = MetaStore::open(MetaBackend::File(path.clone())).unwrap();
         assert_eq!(m.inode(f.fid).unwrap().size, 10);
         assert_eq!(m.inode_unlink(f.fid).unwrap().nlink, 2);
         assert_eq!(m.inode_unlink(f.fid).unwrap().nlink, 1);
@@ -622,7 +623,7 @@ mod tests {
     #[test]
     fn a_late_touch_does_not_undo_a_later_change() {
         let dir = tempfile::tempdir().unwrap();
-        let m = MetaStore::open(&dir.path().join("m.redb")).unwrap();
+        let m = MetaStore::open(MetaBackend::File(dir.path().join("m.redb"))).unwrap();
         m.mkdir("/d", 0o755, 0, 0).unwrap();
         let entry_changed = now();
         let set = SetAttr { mtime: Some((1_000, 0)), ..Default::default() };
@@ -637,7 +638,7 @@ mod tests {
     #[test]
     fn create_semantics() {
         let dir = tempfile::tempdir().unwrap();
-        let m = MetaStore::open(&dir.path().join("m.redb")).unwrap();
+        let m = MetaStore::open(MetaBackend::File(dir.path().join("m.redb"))).unwrap();
         let (a, previous) = m.create("/f", 0o644, 1, 2, 4096, true, false).unwrap();
         assert_eq!(previous, None);
         assert!(matches!(m.create("/f", 0o644, 1, 2, 4096, true, false), Err(StoreError::Exists(_))));

@@ -7,7 +7,7 @@
 //! claims) → one handler per op ([`ops`]; [`namespace`] for changes that span servers)
 //! → the stores, which know nothing of the wire or the ring.
 
-mod chunk_store;
+pub mod backend;
 mod claims;
 pub mod connection;
 mod dir_ids;
@@ -29,7 +29,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-pub use chunk_store::ChunkStore;
+pub use backend::{ChunkBackend, StoreBackends};
 pub use membership::RingError;
 pub(crate) use meta_store::seed_file_ids;
 pub use meta_store::MetaStore;

@@ -5,13 +5,14 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use super::backend::{ChunkBackend, StoreBackends};
 use super::claims::Claims;
 use super::dir_ids::DirIds;
 use super::fence::{FenceRead, Fenced, Fences};
 use super::membership::{Adopted, Membership, RingError};
 use super::moves::Moves;
 use super::tombstones::Tombstones;
-use super::{ChunkStore, MetaStore, StoreError};
+use super::{MetaStore, StoreError};
 use crate::auth::Secret;
 use crate::error::Error;
 use crate::meta::Attr;
@@ -93,7 +94,7 @@ pub enum StartError {
 
 pub struct Node {
     pub meta: MetaStore,
-    pub chunks: ChunkStore,
+    pub chunks: Box<dyn ChunkBackend>,
     pub data_dir: PathBuf,
     /// When set, every connection must authenticate before it is served.
     pub secret: Option<Secret>,
@@ -121,15 +122,27 @@ impl Node {
         secret: Option<Secret>,
         peers: Arc<dyn Peers>,
     ) -> Result<Node, StoreError> {
-        let meta_path = data_dir.join("meta.redb");
-        let fresh = !meta_path.exists();
+        Node::open_with(StoreBackends::files(data_dir)?, data_dir, addr, secret, peers)
+    }
+
+    /// [`Node::open`] with its stores on `stores` (memory, failing: see
+    /// [`StoreBackends`]). `data_dir` still holds the ring's small files.
+    pub fn open_with(
+        stores: StoreBackends,
+        data_dir: &Path,
+        addr: &str,
+        secret: Option<Secret>,
+        peers: Arc<dyn Peers>,
+    ) -> Result<Node, StoreError> {
+        let StoreBackends { chunks, meta } = stores;
+        let fresh = meta.is_new();
+        let on_disk = meta.on_disk();
         super::private::private_dir(data_dir)?;
-        let meta = MetaStore::open(&meta_path)?;
+        let meta = MetaStore::open(meta)?;
         let dropped = Tombstones::load(&meta)?;
-        let chunks = ChunkStore::open(&data_dir.join("chunks"))?;
-        super::private::keep_ballast(data_dir, chunks.space()?.0);
-        // redb creates its file with the umask's mode: make it private too.
-        super::private::private(&meta_path, super::private::FILE_MODE)?;
+        if on_disk {
+            super::private::keep_ballast(data_dir, chunks.space()?.0);
+        }
         Ok(Node {
             meta,
             chunks,
@@ -446,13 +459,5 @@ impl Node {
                 tracing::warn!(error = %f.message, "could not update the times of a parent directory");
             }
         }
-    }
-}
-
-/// Runs device-waiting work (fsync) without stalling the other tasks of a worker.
-pub(super) fn blocking<T>(f: impl FnOnce() -> Result<T, StoreError>) -> Result<T, StoreError> {
-    match tokio::runtime::Handle::current().runtime_flavor() {
-        tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
-        _ => f(),
     }
 }

@@ -2,7 +2,8 @@
 
 use super::{Handle, Payload};
 use crate::proto::*;
-use crate::server::node::{blocking, fail, Fail, Node};
+use crate::server::backend::device::blocking;
+use crate::server::node::{fail, Fail, Node};
 use crate::server::StoreError;
 
 impl Handle for Write {

@@ -16,12 +16,16 @@
 //! or a read of that block, so each chunk operation holds one of `STRIPES` locks
 //! picked by (file, chunk).
 //!
-//! I/O is synchronous and done inline by the handler task: on tmpfs or a page cache
-//! a 1 MiB pwrite is a memcpy, cheaper than a hop to a blocking pool. Only fsync,
-//! which waits for the device, leaves the async workers (see the handler).
+//! # Blocking
+//! This is the only code that makes file-system calls for chunks. Reads and writes are
+//! synchronous and done inline by the handler task: on tmpfs or a page cache a 1 MiB
+//! pwrite is a memcpy, cheaper than a hop to a blocking pool. The calls that may wait
+//! for the device go through [`blocking`] (see [`super::device`]): the fsyncs of
+//! `sync_file`, the `syncfs` of `sync_all`, the walk of `usage` and the `statvfs` of
+//! `space`.
 //!
 //! # Free space
-//! Chunk data stops at a reserve of free space ([`ChunkStore::write`]). The free space is
+//! Chunk data stops at a reserve of free space ([`ChunkFiles::write`]). The free space is
 //! measured (`statvfs`, which may wait on the file system) only now and then, not at
 //! every write: see [`SpaceGauge`].
 
@@ -32,9 +36,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use super::private::{private_dir, DIR_MODE, FILE_MODE};
-use super::StoreError;
+use super::device::blocking;
+use super::ChunkBackend;
 use crate::meta::FileId;
+use crate::server::private::{private_dir, DIR_MODE, FILE_MODE};
+use crate::server::StoreError;
 
 /// Checksum granularity: the smallest read that is verified on its own.
 pub const BLOCK: u64 = 4096;
@@ -42,7 +48,8 @@ const ENTRY: u64 = 8;
 const SET: u32 = 1;
 const STRIPES: usize = 64;
 
-pub struct ChunkStore {
+/// Chunk files under one directory (`<data dir>/chunks`).
+pub struct ChunkFiles {
     root: PathBuf,
     /// Per-chunk serialisation of data+checksum updates. std mutexes: held only around
     /// synchronous file I/O, never across an `.await`.
@@ -151,15 +158,29 @@ fn block_crc(f: &File, b: u64, len: u64) -> std::io::Result<u32> {
     Ok(crc32c::crc32c(&buf))
 }
 
+/// Space of the file system holding `root`: (total, free, available) bytes.
+fn statvfs(root: &Path) -> std::io::Result<(u64, u64, u64)> {
+    let c = std::ffi::CString::new(root.as_os_str().as_encoded_bytes())
+        .map_err(|e| std::io::Error::new(ErrorKind::InvalidInput, e))?;
+    // SAFETY: statvfs is plain data; zeroed is a valid initial value.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `c` is NUL-terminated and `st` is a valid out-pointer.
+    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let f = st.f_frsize;
+    Ok((st.f_blocks * f, st.f_bfree * f, st.f_bavail * f))
+}
+
 /// Opens a chunk or checksum file for update, creating it private.
 fn open_rw(p: &Path) -> std::io::Result<File> {
     OpenOptions::new().read(true).write(true).create(true).truncate(false).mode(FILE_MODE).open(p)
 }
 
-impl ChunkStore {
-    pub fn open(root: &Path) -> std::io::Result<ChunkStore> {
+impl ChunkFiles {
+    pub fn open(root: &Path) -> std::io::Result<ChunkFiles> {
         private_dir(root)?;
-        Ok(ChunkStore {
+        Ok(ChunkFiles {
             root: root.to_path_buf(),
             stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
             gauge: Mutex::new(SpaceGauge::default()),
@@ -172,20 +193,6 @@ impl ChunkStore {
 
     fn lock(&self, fid: FileId, index: u64) -> MutexGuard<'_, ()> {
         self.stripes[stripe(fid, index)].lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Writes `data` at `offset` of the chunk and updates the checksums of the blocks it
-    /// touched. `NoSpace` once free space falls below the reserve ([`reserve`]).
-    pub fn write(&self, fid: FileId, index: u64, offset: u32, data: &[u8]) -> Result<(), StoreError> {
-        if data.is_empty() {
-            return Ok(());
-        }
-        let r = self.write_chunk(fid, index, offset, data);
-        if r.as_ref().is_err_and(StoreError::is_no_space) {
-            // The file system is fuller than the estimate said (others wrote to it).
-            self.gauge().invalidate();
-        }
-        r
     }
 
     fn write_chunk(&self, fid: FileId, index: u64, offset: u32, data: &[u8]) -> Result<(), StoreError> {
@@ -232,16 +239,48 @@ impl ChunkStore {
 
     /// Refuses a write of `n` bytes of chunk data once free space falls below the reserve.
     fn check_space(&self, n: u64) -> Result<(), StoreError> {
-        let measure = || self.space().map(|(total, _, avail)| (total, avail));
+        let measure = || statvfs(&self.root).map(|(total, _, avail)| (total, avail));
         if !self.gauge().admit(n, Instant::now(), measure)? {
             return Err(StoreError::NoSpace(format!("{} is full", self.root.display())));
         }
         Ok(())
     }
 
+    /// Indices of the chunks of `fid` stored here.
+    fn chunks_of(&self, fid: FileId) -> std::io::Result<Vec<(u64, PathBuf)>> {
+        let rd = match std::fs::read_dir(self.file_dir(fid)) {
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+            r => r?,
+        };
+        let mut out = Vec::new();
+        for ent in rd {
+            let ent = ent?;
+            if let Some(i) = ent.file_name().to_str().and_then(|n| n.parse::<u64>().ok()) {
+                out.push((i, ent.path()));
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl ChunkBackend for ChunkFiles {
+    /// Writes `data` at `offset` of the chunk and updates the checksums of the blocks it
+    /// touched. `NoSpace` once free space falls below the reserve ([`reserve`]).
+    fn write(&self, fid: FileId, index: u64, offset: u32, data: &[u8]) -> Result<(), StoreError> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        let r = self.write_chunk(fid, index, offset, data);
+        if r.as_ref().is_err_and(StoreError::is_no_space) {
+            // The file system is fuller than the estimate said (others wrote to it).
+            self.gauge().invalidate();
+        }
+        r
+    }
+
     /// Reads up to `len` bytes at `offset`, verified against the checksums; shorter (or
     /// empty) where the chunk ends or is missing.
-    pub fn read(&self, fid: FileId, index: u64, offset: u32, len: u32) -> Result<Vec<u8>, StoreError> {
+    fn read(&self, fid: FileId, index: u64, offset: u32, len: u32) -> Result<Vec<u8>, StoreError> {
         let path = self.file_dir(fid).join(index.to_string());
         let _g = self.lock(fid, index);
         let f = match File::open(&path) {
@@ -278,29 +317,13 @@ impl ChunkStore {
         Ok(buf)
     }
 
-    /// Indices of the chunks of `fid` stored here.
-    fn chunks_of(&self, fid: FileId) -> std::io::Result<Vec<(u64, PathBuf)>> {
-        let rd = match std::fs::read_dir(self.file_dir(fid)) {
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
-            r => r?,
-        };
-        let mut out = Vec::new();
-        for ent in rd {
-            let ent = ent?;
-            if let Some(i) = ent.file_name().to_str().and_then(|n| n.parse::<u64>().ok()) {
-                out.push((i, ent.path()));
-            }
-        }
-        Ok(out)
-    }
-
     /// True when chunk `index` of `fid` has a file here (a hole has none).
-    pub fn has_chunk(&self, fid: FileId, index: u64) -> bool {
+    fn has_chunk(&self, fid: FileId, index: u64) -> bool {
         self.file_dir(fid).join(index.to_string()).exists()
     }
 
     /// Drops every byte at or beyond `size` of the file; `size == 0` removes all its chunks.
-    pub fn truncate(&self, fid: FileId, size: u64, chunk_size: u32) -> Result<(), StoreError> {
+    fn truncate(&self, fid: FileId, size: u64, chunk_size: u32) -> Result<(), StoreError> {
         // Space freed: the next write sees it.
         self.gauge().invalidate();
         if size == 0 {
@@ -336,57 +359,54 @@ impl ChunkStore {
     }
 
     /// fsyncs every chunk of `fid` held here (data and checksums), and their directory.
-    pub fn sync_file(&self, fid: FileId) -> std::io::Result<()> {
-        for (_, p) in self.chunks_of(fid)? {
-            File::open(&p)?.sync_data()?;
-            if let Ok(s) = File::open(p.with_extension("crc")) {
-                s.sync_data()?;
+    fn sync_file(&self, fid: FileId) -> std::io::Result<()> {
+        blocking(|| {
+            for (_, p) in self.chunks_of(fid)? {
+                File::open(&p)?.sync_data()?;
+                if let Ok(s) = File::open(p.with_extension("crc")) {
+                    s.sync_data()?;
+                }
             }
-        }
-        match File::open(self.file_dir(fid)) {
-            Ok(d) => d.sync_all(),
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(e),
-        }
+            match File::open(self.file_dir(fid)) {
+                Ok(d) => d.sync_all(),
+                Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(e),
+            }
+        })
     }
 
     /// Syncs the whole file system holding the chunks (clean shutdown, `Fsync { fid: None }`).
-    pub fn sync_all(&self) -> std::io::Result<()> {
-        let d = File::open(&self.root)?;
-        // SAFETY: syncfs only reads the fd, which `d` keeps open for the call.
-        if unsafe { libc::syncfs(std::os::fd::AsRawFd::as_raw_fd(&d)) } != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        Ok(())
+    fn sync_all(&self) -> std::io::Result<()> {
+        blocking(|| {
+            let d = File::open(&self.root)?;
+            // SAFETY: syncfs only reads the fd, which `d` keeps open for the call.
+            if unsafe { libc::syncfs(std::os::fd::AsRawFd::as_raw_fd(&d)) } != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        })
     }
 
     /// Space of the file system under the store: (total, free, available) bytes.
-    pub fn space(&self) -> std::io::Result<(u64, u64, u64)> {
-        let c = std::ffi::CString::new(self.root.as_os_str().as_encoded_bytes())
-            .map_err(|e| std::io::Error::new(ErrorKind::InvalidInput, e))?;
-        // SAFETY: statvfs is plain data; zeroed is a valid initial value.
-        let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-        // SAFETY: `c` is NUL-terminated and `st` is a valid out-pointer.
-        if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        let f = st.f_frsize;
-        Ok((st.f_blocks * f, st.f_bfree * f, st.f_bavail * f))
+    fn space(&self) -> std::io::Result<(u64, u64, u64)> {
+        blocking(|| statvfs(&self.root))
     }
 
     /// Walks the store: (number of chunk files, bytes they hold), checksum files excluded.
-    pub fn usage(&self) -> std::io::Result<(u64, u64)> {
-        let (mut n, mut bytes) = (0, 0);
-        for d in std::fs::read_dir(&self.root)? {
-            for c in std::fs::read_dir(d?.path())? {
-                let c = c?;
-                if c.path().extension().is_none() {
-                    n += 1;
-                    bytes += c.metadata()?.len();
+    fn usage(&self) -> std::io::Result<(u64, u64)> {
+        blocking(|| {
+            let (mut n, mut bytes) = (0, 0);
+            for d in std::fs::read_dir(&self.root)? {
+                for c in std::fs::read_dir(d?.path())? {
+                    let c = c?;
+                    if c.path().extension().is_none() {
+                        n += 1;
+                        bytes += c.metadata()?.len();
+                    }
                 }
             }
-        }
-        Ok((n, bytes))
+            Ok((n, bytes))
+        })
     }
 }
 
@@ -394,9 +414,9 @@ impl ChunkStore {
 mod tests {
     use super::*;
 
-    fn store() -> (tempfile::TempDir, ChunkStore) {
+    fn store() -> (tempfile::TempDir, ChunkFiles) {
         let d = tempfile::tempdir().unwrap();
-        let s = ChunkStore::open(d.path()).unwrap();
+        let s = ChunkFiles::open(d.path()).unwrap();
         (d, s)
     }
 
