@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use super::claims::Claims;
 use super::dir_ids::DirIds;
@@ -349,14 +350,43 @@ impl Node {
             } else {
                 a.peers.call(i, &op.into(), &[]).await?
             };
-            O::Reply::from_reply(reply)
-                .map_err(|got| fail(Status::Io, format!("peer {} answered {} with {got}", a.members[i], O::NAME)))
+            typed::<O>(a, i, reply)
         })
     }
 
-    /// The same request to every member; the first failure wins.
+    /// [`Node::peer`] for a request that does the same when it arrives twice (idempotent):
+    /// after a connection error or a timeout, which may have lost only its reply (the peer
+    /// did the work), it is sent again a few times, so that the caller learns what happened
+    /// instead of answering an error for a change that was made (a rename whose `Insert`
+    /// landed kept its source: two names of one file that were not hard links). Bounded:
+    /// when the peer stays silent, the caller still gets the error.
+    pub(super) async fn peer_again<O: Op>(&self, a: &Adopted, i: usize, op: O) -> Result<O::Reply, Fail> {
+        if i == a.me {
+            return self.peer(a, i, op).await;
+        }
+        let req: Request = op.into();
+        let (mut pause, mut lost) = (RESEND_PAUSE, false);
+        for _ in 0..RESENDS {
+            match a.peers.call(i, &req, &[]).await {
+                // Once a reply may have been lost, an unreachable peer says nothing either.
+                Err(e) if maybe_done(&e) || lost && e.is_transport() => {
+                    tracing::debug!(op = O::NAME, peer = %a.members[i], error = %e, "sending again");
+                    lost |= maybe_done(&e);
+                }
+                r => return typed::<O>(a, i, r?.0),
+            }
+            // Not jittered (unlike `Backoff`): one server resends, not a whole job at once,
+            // and a seeded simulation replays only with pauses the seed fixes.
+            tokio::time::sleep(pause).await;
+            pause *= 2;
+        }
+        typed::<O>(a, i, a.peers.call(i, &req, &[]).await?.0)
+    }
+
+    /// The same request to every member; the first failure wins. Only for requests that do
+    /// the same when they arrive twice: each is sent again when its reply may be lost.
     pub(super) async fn broadcast<O: Op + Clone>(&self, a: &Adopted, op: O) -> Result<Vec<O::Reply>, Fail> {
-        let calls = (0..a.members.len()).map(|i| self.peer(a, i, op.clone()));
+        let calls = (0..a.members.len()).map(|i| self.peer_again(a, i, op.clone()));
         crate::fan_out::all(calls).await.into_iter().collect()
     }
 
@@ -380,6 +410,24 @@ impl Node {
             tracing::warn!(error = %f.message, "could not drop the chunks of unlinked files everywhere");
         }
     }
+}
+
+/// First pause before a request whose reply may be lost is sent again ([`Node::peer_again`]);
+/// it doubles with each of the [`RESENDS`] sends after the first (0.05 + 0.1 + 0.2 + 0.4 s,
+/// plus each try's own timeout).
+const RESEND_PAUSE: Duration = Duration::from_millis(50);
+const RESENDS: u32 = 4;
+
+/// Whether a failed call may have done its work: the request went out and its reply was
+/// lost (connection broken after sending, or no reply in time).
+fn maybe_done(e: &Error) -> bool {
+    matches!(e, Error::ConnectionLost { .. } | Error::Timeout { .. })
+}
+
+/// A peer's reply as the one `O` expects.
+fn typed<O: Op>(a: &Adopted, i: usize, reply: Reply) -> Result<O::Reply, Fail> {
+    O::Reply::from_reply(reply)
+        .map_err(|got| fail(Status::Io, format!("peer {} answered {} with {got}", a.members[i], O::NAME)))
 }
 
 /// The in-process transport's way in (the embedded mount).
