@@ -106,6 +106,9 @@ pub struct Node {
     pub(super) dir_ids: DirIds,
     /// Files unlinked here whose chunks every server is yet to drop (sent in batches).
     pub(super) unlinked: Mutex<Vec<FileId>>,
+    /// Hard-linked files that lost a name here while their inode owner could not be
+    /// reached: their count is taken down with the background work ([`Node::drop_unlinked`]).
+    pub(super) unlinks: Mutex<Vec<FileId>>,
     /// Parent directories whose entries changed here, and the latest time each changed:
     /// sent to their owners in batches ([`Node::touch_dirs`]).
     pub(super) touched: Mutex<HashMap<String, ParentChange>>,
@@ -141,6 +144,7 @@ impl Node {
             dropped,
             dir_ids: DirIds::default(),
             unlinked: Mutex::new(Vec::new()),
+            unlinks: Mutex::new(Vec::new()),
             touched: Mutex::new(HashMap::new()),
         })
     }
@@ -271,10 +275,33 @@ impl Node {
         if !attr.linked {
             return self.forget_file(attr);
         }
-        if let Err(f) = self.inode_op(attr.fid, InodeUnlink { fid: attr.fid }).await {
-            // The name is gone either way; a count left too high only keeps the data.
+        self.unlink_inode(attr.fid).await;
+    }
+
+    /// Takes one name off hard-linked file `fid`'s count at its inode owner. When the
+    /// request surely did not arrive (the owner was unreachable), it is queued and sent
+    /// again with the background work, so the count comes down once the owner is back.
+    /// Any other failure may have been counted (a lost reply): never sent twice, since a
+    /// count too low frees data another name still holds; one left too high only keeps
+    /// the data.
+    async fn unlink_inode(&self, fid: FileId) {
+        let Ok(a) = self.ring() else { return self.queue_unlink(fid) };
+        let owner = a.ring.inode_owner(fid);
+        let sent = if owner == a.me {
+            self.peer(&a, owner, InodeUnlink { fid }).await.map(drop)
+        } else {
+            match a.peers.call(owner, &InodeUnlink { fid }.into(), &[]).await {
+                Err(Error::Unreachable { .. }) => return self.queue_unlink(fid),
+                r => r.map_err(Fail::from).and_then(|(reply, _)| typed::<InodeUnlink>(&a, owner, reply)).map(drop),
+            }
+        };
+        if let Err(f) = sent {
             tracing::warn!(error = %f.message, "could not drop a name from a hard-linked file's count");
         }
+    }
+
+    fn queue_unlink(&self, fid: FileId) {
+        self.unlinks.lock().unwrap_or_else(|p| p.into_inner()).push(fid);
     }
 
     /// A request about hard-linked file `fid`, to its inode owner.
@@ -398,8 +425,13 @@ impl Node {
         Ok(())
     }
 
-    /// Sends every queued unlinked file to every member, which drops its chunks.
+    /// Sends every queued unlinked file to every member, which drops its chunks; first the
+    /// hard-linked files' counts that could not be taken down before (which may free some).
     pub async fn drop_unlinked(&self) {
+        let unlinks = std::mem::take(&mut *self.unlinks.lock().unwrap_or_else(|p| p.into_inner()));
+        for fid in unlinks {
+            self.unlink_inode(fid).await;
+        }
         let fids = std::mem::take(&mut *self.unlinked.lock().unwrap_or_else(|p| p.into_inner()));
         let Ok(a) = self.ring() else { return };
         if fids.is_empty() {
