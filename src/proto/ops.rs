@@ -129,6 +129,8 @@ macro_rules! for_each_op {
             // ---- between servers ----
             /// Puts a record at `path` (a rename's second half). Fails with Exists if `path` is
             /// taken and `replace` is false; with `replace`, returns the record it replaced.
+            /// A `path` that holds exactly `attr` already answers `Removed(None)`: the same
+            /// Insert sent again after its reply was lost (`Node::peer_again`).
             /// `bypass_fence`: a directory move's own inserts, which land below a held directory.
             Insert { path: String, attr: Attr, replace: bool, bypass_fence: bool } => Removed [Peer] {
                 apart: |_| false,

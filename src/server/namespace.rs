@@ -80,7 +80,8 @@ impl Node {
         let to_owner = a.ring.meta_owner(&r.to);
         let (fid, linked) = (src.fid, src.linked);
         let insert = Insert { path: r.to.clone(), attr: src, replace: !r.noreplace, bypass_fence: false };
-        let Removed(replaced) = self.peer(a, to_owner, insert).await?;
+        // Sent again if its reply is lost: the source goes exactly when the target came.
+        let Removed(replaced) = self.peer_again(a, to_owner, insert).await?;
         if replaced.as_ref().is_some_and(|o| o.linked && o.fid == fid) {
             // Two names of one file: rename(2) does nothing (the insert put back an
             // equivalent pointer).
@@ -123,7 +124,7 @@ impl Node {
             self.broadcast(a, MoveTree { from: r.from.clone(), to: r.to.clone() }).await?;
             let id = src.fid;
             let insert = Insert { path: r.to.clone(), attr: src, replace: true, bypass_fence: true };
-            self.peer(a, to_owner, insert).await?;
+            self.peer_again(a, to_owner, insert).await?;
             self.meta.take(&r.from)?;
             // Clients holding the directory by its old path follow it (server::identity).
             self.moves.record(&r.from, id, &r.to);
@@ -163,15 +164,23 @@ impl Node {
         if src.is_dir() {
             return Err(fail(Status::Perm, format!("{}: a directory cannot have a second name", l.from)));
         }
+        if l.from == l.to {
+            // Said before anything is counted; an `Insert` would find the fresh pointer
+            // just put at `from` and take it for its own (see `Insert`'s handler).
+            return Err(fail(Status::Exists, l.to.clone()));
+        }
         let fid = src.fid;
-        let pointer = Attr { linked: true, ..src.clone() };
+        // Its own ctime makes this pointer one of a kind: an `Insert` sent again finds it
+        // there only if the first send landed (a further name that was already there
+        // stays `Exists`). A pointer's times are never shown: the inode record's are.
+        let pointer = Attr { linked: true, ctime: crate::meta::now(), ..src.clone() };
         let AttrReply(attr) = self.inode_op(fid, InodeLink { attr: src.clone() }).await?;
         if !src.linked {
             // Still ours: the claim kept every other change of it out.
             self.meta.insert(&l.from, &pointer, true)?;
         }
         let insert = Insert { path: l.to.clone(), attr: pointer, replace: false, bypass_fence: false };
-        if let Err(f) = self.peer(&a, a.ring.meta_owner(&l.to), insert).await {
+        if let Err(f) = self.peer_again(&a, a.ring.meta_owner(&l.to), insert).await {
             if let Err(u) = self.inode_op(fid, InodeUnlink { fid }).await {
                 tracing::warn!(error = %u.message, "could not take back the count of a failed link");
             }
@@ -227,7 +236,8 @@ impl Node {
                 let new = format!("{to}{}", &old[from.len()..]);
                 let owner = a.ring.meta_owner(&new);
                 let fid = attr.fid;
-                self.peer(&a, owner, Insert { path: new.clone(), attr, replace: true, bypass_fence: true }).await?;
+                let insert = Insert { path: new.clone(), attr, replace: true, bypass_fence: true };
+                self.peer_again(&a, owner, insert).await?;
                 self.meta.take(&old)?;
                 self.moves.record(&old, fid, &new);
                 Ok(1)

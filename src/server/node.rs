@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use super::backend::{ChunkBackend, StoreBackends};
 use super::claims::Claims;
@@ -108,6 +109,9 @@ pub struct Node {
     pub(super) dir_ids: DirIds,
     /// Files unlinked here whose chunks every server is yet to drop (sent in batches).
     pub(super) unlinked: Mutex<Vec<FileId>>,
+    /// Hard-linked files that lost a name here while their inode owner could not be
+    /// reached: their count is taken down with the background work ([`Node::drop_unlinked`]).
+    pub(super) unlinks: Mutex<Vec<FileId>>,
     /// Parent directories whose entries changed here, and the latest time each changed:
     /// sent to their owners in batches ([`Node::touch_dirs`]).
     pub(super) touched: Mutex<HashMap<String, ParentChange>>,
@@ -155,6 +159,7 @@ impl Node {
             dropped,
             dir_ids: DirIds::default(),
             unlinked: Mutex::new(Vec::new()),
+            unlinks: Mutex::new(Vec::new()),
             touched: Mutex::new(HashMap::new()),
         })
     }
@@ -285,10 +290,33 @@ impl Node {
         if !attr.linked {
             return self.forget_file(attr);
         }
-        if let Err(f) = self.inode_op(attr.fid, InodeUnlink { fid: attr.fid }).await {
-            // The name is gone either way; a count left too high only keeps the data.
+        self.unlink_inode(attr.fid).await;
+    }
+
+    /// Takes one name off hard-linked file `fid`'s count at its inode owner. When the
+    /// request surely did not arrive (the owner was unreachable), it is queued and sent
+    /// again with the background work, so the count comes down once the owner is back.
+    /// Any other failure may have been counted (a lost reply): never sent twice, since a
+    /// count too low frees data another name still holds; one left too high only keeps
+    /// the data.
+    async fn unlink_inode(&self, fid: FileId) {
+        let Ok(a) = self.ring() else { return self.queue_unlink(fid) };
+        let owner = a.ring.inode_owner(fid);
+        let sent = if owner == a.me {
+            self.peer(&a, owner, InodeUnlink { fid }).await.map(drop)
+        } else {
+            match a.peers.call(owner, &InodeUnlink { fid }.into(), &[]).await {
+                Err(Error::Unreachable { .. }) => return self.queue_unlink(fid),
+                r => r.map_err(Fail::from).and_then(|(reply, _)| typed::<InodeUnlink>(&a, owner, reply)).map(drop),
+            }
+        };
+        if let Err(f) = sent {
             tracing::warn!(error = %f.message, "could not drop a name from a hard-linked file's count");
         }
+    }
+
+    fn queue_unlink(&self, fid: FileId) {
+        self.unlinks.lock().unwrap_or_else(|p| p.into_inner()).push(fid);
     }
 
     /// A request about hard-linked file `fid`, to its inode owner.
@@ -364,14 +392,43 @@ impl Node {
             } else {
                 a.peers.call(i, &op.into(), &[]).await?
             };
-            O::Reply::from_reply(reply)
-                .map_err(|got| fail(Status::Io, format!("peer {} answered {} with {got}", a.members[i], O::NAME)))
+            typed::<O>(a, i, reply)
         })
     }
 
-    /// The same request to every member; the first failure wins.
+    /// [`Node::peer`] for a request that does the same when it arrives twice (idempotent):
+    /// after a connection error or a timeout, which may have lost only its reply (the peer
+    /// did the work), it is sent again a few times, so that the caller learns what happened
+    /// instead of answering an error for a change that was made (a rename whose `Insert`
+    /// landed kept its source: two names of one file that were not hard links). Bounded:
+    /// when the peer stays silent, the caller still gets the error.
+    pub(super) async fn peer_again<O: Op>(&self, a: &Adopted, i: usize, op: O) -> Result<O::Reply, Fail> {
+        if i == a.me {
+            return self.peer(a, i, op).await;
+        }
+        let req: Request = op.into();
+        let (mut pause, mut lost) = (RESEND_PAUSE, false);
+        for _ in 0..RESENDS {
+            match a.peers.call(i, &req, &[]).await {
+                // Once a reply may have been lost, an unreachable peer says nothing either.
+                Err(e) if maybe_done(&e) || lost && e.is_transport() => {
+                    tracing::debug!(op = O::NAME, peer = %a.members[i], error = %e, "sending again");
+                    lost |= maybe_done(&e);
+                }
+                r => return typed::<O>(a, i, r?.0),
+            }
+            // Not jittered (unlike `Backoff`): one server resends, not a whole job at once,
+            // and a seeded simulation replays only with pauses the seed fixes.
+            tokio::time::sleep(pause).await;
+            pause *= 2;
+        }
+        typed::<O>(a, i, a.peers.call(i, &req, &[]).await?.0)
+    }
+
+    /// The same request to every member; the first failure wins. Only for requests that do
+    /// the same when they arrive twice: each is sent again when its reply may be lost.
     pub(super) async fn broadcast<O: Op + Clone>(&self, a: &Adopted, op: O) -> Result<Vec<O::Reply>, Fail> {
-        let calls = (0..a.members.len()).map(|i| self.peer(a, i, op.clone()));
+        let calls = (0..a.members.len()).map(|i| self.peer_again(a, i, op.clone()));
         crate::fan_out::all(calls).await.into_iter().collect()
     }
 
@@ -383,8 +440,13 @@ impl Node {
         Ok(())
     }
 
-    /// Sends every queued unlinked file to every member, which drops its chunks.
+    /// Sends every queued unlinked file to every member, which drops its chunks; first the
+    /// hard-linked files' counts that could not be taken down before (which may free some).
     pub async fn drop_unlinked(&self) {
+        let unlinks = std::mem::take(&mut *self.unlinks.lock().unwrap_or_else(|p| p.into_inner()));
+        for fid in unlinks {
+            self.unlink_inode(fid).await;
+        }
         let fids = std::mem::take(&mut *self.unlinked.lock().unwrap_or_else(|p| p.into_inner()));
         let Ok(a) = self.ring() else { return };
         if fids.is_empty() {
@@ -395,6 +457,24 @@ impl Node {
             tracing::warn!(error = %f.message, "could not drop the chunks of unlinked files everywhere");
         }
     }
+}
+
+/// First pause before a request whose reply may be lost is sent again ([`Node::peer_again`]);
+/// it doubles with each of the [`RESENDS`] sends after the first (0.05 + 0.1 + 0.2 + 0.4 s,
+/// plus each try's own timeout).
+const RESEND_PAUSE: Duration = Duration::from_millis(50);
+const RESENDS: u32 = 4;
+
+/// Whether a failed call may have done its work: the request went out and its reply was
+/// lost (connection broken after sending, or no reply in time).
+fn maybe_done(e: &Error) -> bool {
+    matches!(e, Error::ConnectionLost { .. } | Error::Timeout { .. })
+}
+
+/// A peer's reply as the one `O` expects.
+fn typed<O: Op>(a: &Adopted, i: usize, reply: Reply) -> Result<O::Reply, Fail> {
+    O::Reply::from_reply(reply)
+        .map_err(|got| fail(Status::Io, format!("peer {} answered {} with {got}", a.members[i], O::NAME)))
 }
 
 /// The in-process transport's way in (the embedded mount).

@@ -25,6 +25,7 @@ mod candidates;
 mod faults;
 mod model;
 mod ops;
+mod unreached;
 
 use std::time::Instant;
 

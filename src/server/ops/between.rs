@@ -11,6 +11,14 @@ impl Handle for Insert {
         node.own_path(&self.path)?;
         let old = {
             let fences = node.fences.read();
+            if node.meta.get(&self.path).is_ok_and(|now| now == self.attr) {
+                // This very record is there: an earlier send of this Insert landed and its
+                // reply was lost (`Node::peer_again`). A coordinator's record is one of a
+                // kind (a rename's has its new ctime, a link's pointer the link's time), so
+                // nothing else put it there. Done, as it was then; what it replaced then
+                // is not known any more.
+                return Ok(Removed(None));
+            }
             if !self.bypass_fence {
                 check(&fences, &self.path)?;
             }
