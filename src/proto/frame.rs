@@ -22,7 +22,9 @@ pub const MAGIC: [u8; 4] = *b"BFS1";
 /// 2: typed requests, ring membership, server-coordinated rename/rmdir, explicit status codes.
 /// 4: identity checks (`Expect`, status `Stale`), dropped files' tombstones, `FenceState::Arrived`,
 ///    `Touch.subdirs` (directory link counts).
-pub const PROTOCOL_VERSION: u8 = 4;
+/// 5: an `Insert` that finds exactly its record answers `Removed(None)` (a coordinator's
+///    resend after a lost reply); the message format is unchanged.
+pub const PROTOCOL_VERSION: u8 = 5;
 pub const PREAMBLE_LEN: usize = 32;
 /// Largest encoded header (paths are <= 4 KiB; readdir pages are capped well below this).
 pub const MAX_HEADER: u32 = 1 << 20;
