@@ -4,6 +4,7 @@
 use super::{Handle, Payload};
 use crate::proto::*;
 use crate::server::node::{check, fail, Fail, Node, MAX_READDIR_PAGE};
+use crate::server::{MetaStore, StoreError};
 
 impl Handle for Create {
     async fn handle(self, node: &Node, _: &mut Payload) -> Result<Created, Fail> {
@@ -141,26 +142,31 @@ impl Handle for Readdir {
 
 impl Handle for Symlink {
     async fn handle(self, node: &Node, _: &mut Payload) -> Result<AttrReply, Fail> {
-        node.own_path(&self.path)?;
-        let _claim = node.claims.claim(&self.path).await;
-        let fences = node.fences.read();
-        check(&fences, &self.path)?;
-        let attr = node.meta.symlink(&self.path, &self.target, self.uid, self.gid)?;
-        node.touch_parent(&self.path, attr.ctime);
-        Ok(AttrReply(attr))
+        make_record(node, &self.path, |meta| meta.symlink(&self.path, &self.target, self.uid, self.gid)).await
     }
 }
 
 impl Handle for Mknod {
     async fn handle(self, node: &Node, _: &mut Payload) -> Result<AttrReply, Fail> {
-        node.own_path(&self.path)?;
-        let _claim = node.claims.claim(&self.path).await;
-        let fences = node.fences.read();
-        check(&fences, &self.path)?;
-        let attr = node.meta.mknod(&self.path, self.kind, self.mode, self.rdev, self.uid, self.gid)?;
-        node.touch_parent(&self.path, attr.ctime);
-        Ok(AttrReply(attr))
+        let m = &self;
+        make_record(node, &m.path, |meta| meta.mknod(&m.path, m.kind, m.mode, m.rdev, m.uid, m.gid)).await
     }
+}
+
+/// A record without data (a symbolic link, a special file) made at `path` by `make`,
+/// under the name's claim and past the fences.
+async fn make_record(
+    node: &Node,
+    path: &str,
+    make: impl FnOnce(&MetaStore) -> Result<Attr, StoreError>,
+) -> Result<AttrReply, Fail> {
+    node.own_path(path)?;
+    let _claim = node.claims.claim(path).await;
+    let fences = node.fences.read();
+    check(&fences, path)?;
+    let attr = make(&node.meta)?;
+    node.touch_parent(path, attr.ctime);
+    Ok(AttrReply(attr))
 }
 
 impl Handle for Link {
